@@ -1,0 +1,9 @@
+module github.com/vocafuse/recorder
+
+go 1.26
+
+require (
+	github.com/andybalholm/brotli v1.2.8 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/hack-pad/safejs v0.1.0 // indirect
+)

@@ -1,0 +1,36 @@
+// Builds the shim: node build.mjs <catalog.json> <out-dir>
+// Writes vocafuse.mjs (ES module), vocafuse.js (classic script defining window.VocaFuse
+// and window.VocaFuseError) and vocafuse.d.ts, with the Go catalogue's texts inlined.
+import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const [catalogPath, outDir] = process.argv.slice(2);
+if (!catalogPath || !outDir) {
+  console.error('usage: node build.mjs <catalog.json> <out-dir>');
+  process.exit(2);
+}
+const here = dirname(fileURLToPath(import.meta.url));
+const source = readFileSync(join(here, 'src', 'vocafuse.mjs'), 'utf8');
+const catalog = JSON.stringify(JSON.parse(readFileSync(catalogPath, 'utf8')));
+
+function replaceOnce(text, marker, replacement) {
+  const at = text.indexOf(marker);
+  if (at < 0 || text.indexOf(marker, at + 1) >= 0) throw new Error(`build: marker ${marker} must appear exactly once`);
+  return text.slice(0, at) + replacement + text.slice(at + marker.length);
+}
+
+const withCatalog = replaceOnce(source, '/*@CATALOG@*/ {}', catalog);
+const moduleText = replaceOnce(withCatalog, '/*@BASE_URL@*/ import.meta.url', 'import.meta.url');
+
+// The classic script: same code, no export keywords, its base from its own <script> tag.
+let classic = replaceOnce(withCatalog, '/*@BASE_URL@*/ import.meta.url',
+  "(document.currentScript && document.currentScript.src) || location.href");
+classic = classic.replace(/^export class /gm, 'class ');
+if (/^\s*(export|import)\s/m.test(classic)) throw new Error('build: the classic script still has import/export');
+classic = `(function () {\n'use strict';\n${classic}\nglobalThis.VocaFuse = VocaFuse;\nglobalThis.VocaFuseError = VocaFuseError;\n})();\n`;
+
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, 'vocafuse.mjs'), moduleText);
+writeFileSync(join(outDir, 'vocafuse.js'), classic);
+copyFileSync(join(here, 'src', 'vocafuse.d.ts'), join(outDir, 'vocafuse.d.ts'));

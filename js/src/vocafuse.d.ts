@@ -1,0 +1,118 @@
+// Type declarations of the VocaFuse recorder SDK (see the README for the full contract).
+
+export type VocaFuseState =
+  | 'idle' | 'requesting' | 'recording' | 'processing' | 'uploading' | 'uploaded' | 'error';
+
+export type VocaFuseFormat = 'webm' | 'ogg' | 'wav';
+
+export type VocaFuseErrorCode =
+  | 'PERMISSION_DENIED' | 'NOT_SUPPORTED' | 'DURATION_EXCEEDED' | 'NETWORK_ERROR'
+  | 'AUTHENTICATION_FAILED' | 'DEVICE_NOT_FOUND' | 'DEVICE_BUSY' | 'INVALID_OPTION'
+  | 'INTERNAL_ERROR' | 'API_ERROR'
+  | 'INVALID_TOKEN' | 'TOKEN_EXPIRED' | 'INSUFFICIENT_PERMISSIONS'
+  | 'INVALID_REQUEST_FORMAT' | 'MISSING_REQUIRED_FIELD' | 'INVALID_FIELD_VALUE'
+  | 'FILE_SIZE_EXCEEDED' | 'UNSUPPORTED_AUDIO_FORMAT' | 'RECORDING_TOO_LONG'
+  | 'TRANSCRIPTION_FAILED' | 'AUDIO_PROCESSING_FAILED' | 'RATE_LIMIT_EXCEEDED'
+  | 'INTERNAL_SERVER_ERROR' | 'SERVICE_UNAVAILABLE' | 'WEBHOOK_ALREADY_EXISTS'
+  | 'RECORDING_NOT_FOUND' | 'TRANSCRIPTION_NOT_FOUND' | 'WEBHOOK_NOT_FOUND';
+
+export declare class VocaFuseError extends Error {
+  readonly name: 'VocaFuseError';
+  /** One of the catalogue's codes. */
+  readonly code: VocaFuseErrorCode | string;
+  /** Technical message, for logs. */
+  readonly message: string;
+  /** A message fit to show an end user (overridable through `messages`). */
+  readonly userMessage: string;
+  /** Context, e.g. `{ max_duration, actual_duration }` for DURATION_EXCEEDED. */
+  readonly details?: Record<string, unknown>;
+  /** Milliseconds since the Unix epoch, as `Date.now()` gives. */
+  readonly timestamp: number;
+  /** Whether trying again may succeed. */
+  readonly retryable: boolean;
+  /** The API's numeric code, where the error came from the API. */
+  readonly apiCode?: number;
+  /** The HTTP status, where there was a response. */
+  readonly status?: number;
+}
+
+export interface TokenAnswer {
+  token: string;
+  expires_in?: number;
+}
+
+export interface VocaFuseOptions {
+  /** URL on the page's own backend answering POST with `{ token, expires_in }`. */
+  tokenEndpoint?: string;
+  /** Alternative to tokenEndpoint. */
+  getToken?: () => Promise<string | TokenAnswer> | string | TokenAnswer;
+  /** Where the VocaFuse API lives; default the page's origin. */
+  apiBaseUrl?: string;
+  /** Replaces the default userMessage of any code. */
+  messages?: Partial<Record<VocaFuseErrorCode | string, string>>;
+  /** Keep recordings in IndexedDB until the server confirms them; default true. */
+  persist?: boolean;
+  /** Where vocafuse.wasm is fetched from; default beside the shim. */
+  wasmUrl?: string;
+}
+
+export interface Recording {
+  /** The UUID (v7) the upload will use. */
+  id: string;
+  blob: Blob;
+  mimeType: string;
+  format: VocaFuseFormat;
+  /** Seconds. */
+  duration: number;
+  /** Bytes. */
+  size: number;
+}
+
+export interface VoiceNote {
+  id: string;
+  identity: string;
+  format: VocaFuseFormat;
+  mime_type: string;
+  size: number;
+  duration: number;
+  metadata?: Record<string, unknown>;
+  status: 'uploaded';
+  created_at: string;
+  audio_url: string;
+}
+
+export interface VoiceNoteOptions {
+  /** Seconds, 0 < maxDuration ≤ 60; default 60. */
+  maxDuration?: number;
+  /** Preference order; default ['webm', 'ogg', 'wav']. */
+  formats?: VocaFuseFormat[];
+  /** Upload as soon as recording stops; default true. */
+  autoUpload?: boolean;
+  metadata?: Record<string, unknown>;
+  onStart?: () => void;
+  onProgress?: (progress: { elapsed: number; remaining: number }) => void;
+  onStop?: (recording: Recording) => void;
+  onUploadProgress?: (progress: { loaded: number; total: number; percent: number }) => void;
+  onUploaded?: (voicenote: VoiceNote) => void;
+  onError?: (error: VocaFuseError) => void;
+  onStateChange?: (state: VocaFuseState) => void;
+}
+
+export interface VoiceNoteControl {
+  readonly state: VocaFuseState;
+  start(): void;
+  stop(): void;
+  /** Discard the recording under way: no onStop, no upload. */
+  cancel(): void;
+  /** Detach from the element and release everything. */
+  destroy(): void;
+}
+
+export declare class VocaFuse {
+  constructor(options: VocaFuseOptions);
+  /** Resolves when the recorder runs; rejects with NOT_SUPPORTED or NETWORK_ERROR. */
+  readonly ready: Promise<void>;
+  /** Whether this browser can record, without asking for the microphone. */
+  static isSupported(): boolean;
+  addVoiceNote(target: string | Element, options?: VoiceNoteOptions): VoiceNoteControl;
+}

@@ -1,0 +1,430 @@
+// VocaFuse recorder: the JavaScript side of the SDK.
+//
+// The recording itself (capability checks, getUserMedia, MediaRecorder, the state
+// machine, the limit, errors) runs in Go compiled to WebAssembly. This shim loads it,
+// validates options synchronously (so a programming error throws at the call), queues
+// calls until the wasm runs, turns what Go reports into VocaFuseError objects and page
+// callbacks, and treats the Go program ending as a crash that it reports, never a hang.
+
+// Replaced at build time with the error catalogue generated from the Go package
+// (code → { message, userMessage, retryable }), so the texts have one source.
+const CATALOG = /*@CATALOG@*/ {};
+// Where vocafuse.wasm and wasm_exec.js live by default: beside this file.
+const BASE_URL = /*@BASE_URL@*/ import.meta.url;
+
+const FORMATS = ['webm', 'ogg', 'wav'];
+const MAX_DURATION = 60;
+const SECRET = /^sk_(live|test)_/;
+const CALLBACKS = ['onStart', 'onProgress', 'onStop', 'onUploadProgress', 'onUploaded', 'onError', 'onStateChange'];
+
+export class VocaFuseError extends Error {
+  constructor(fields = {}, messages = undefined) {
+    const code = typeof fields.code === 'string' && fields.code ? fields.code : 'INTERNAL_ERROR';
+    const entry = CATALOG[code] || CATALOG.INTERNAL_ERROR || {};
+    super(fields.message || entry.message || code);
+    this.name = 'VocaFuseError';
+    this.code = code;
+    this.userMessage = (messages && typeof messages[code] === 'string' && messages[code]) ||
+      fields.userMessage || entry.userMessage || '';
+    if (fields.details !== undefined && fields.details !== null) this.details = fields.details;
+    this.timestamp = typeof fields.timestamp === 'number' ? Math.round(fields.timestamp) : Date.now();
+    this.retryable = typeof fields.retryable === 'boolean' ? fields.retryable : !!entry.retryable;
+    if (fields.apiCode) this.apiCode = fields.apiCode;
+    if (fields.status) this.status = fields.status;
+  }
+}
+
+function sdkError(code, details, message, messages) {
+  return new VocaFuseError({ code, details, message }, messages);
+}
+
+function invalidOption(option, reason, messages) {
+  return sdkError('INVALID_OPTION', { option, reason }, `invalid option ${option}: ${reason}`, messages);
+}
+
+// A page callback that throws must not break the SDK: report it and go on.
+function callPage(fn, ...args) {
+  if (typeof fn !== 'function') return;
+  try {
+    const result = fn(...args);
+    if (result && typeof result.catch === 'function') {
+      result.catch((err) => console.error('VocaFuse: a page callback rejected', err));
+    }
+  } catch (err) {
+    console.error('VocaFuse: a page callback threw', err);
+  }
+}
+
+// ---- The Go runtime: one per wasm URL, shared by every VocaFuse on the page. ----
+
+const runtimes = new Map();
+
+class Runtime {
+  constructor(wasmUrl) {
+    this.controls = new Set();
+    this.dead = null; // the VocaFuseError of a Go program that ended
+    this.bridge = this.boot(wasmUrl);
+    this.bridge.catch(() => {}); // reported through sdk.ready and the controls
+  }
+
+  async boot(wasmUrl) {
+    if (typeof WebAssembly !== 'object' || typeof WebAssembly.instantiate !== 'function') {
+      throw sdkError('NOT_SUPPORTED', { reason: 'this browser has no WebAssembly' }, 'WebAssembly is not available');
+    }
+    if (typeof globalThis.Go !== 'function') {
+      const execUrl = new URL('wasm_exec.js', BASE_URL).href;
+      try {
+        await import(execUrl);
+      } catch (err) {
+        throw sdkError('NETWORK_ERROR', { url: execUrl }, `could not load wasm_exec.js: ${err}`);
+      }
+    }
+    const go = new globalThis.Go();
+    const name = `__vocafuseReady_${Math.random().toString(36).slice(2)}`;
+    const ready = new Promise((resolve, reject) => {
+      globalThis[name] = (bridge, failure) => {
+        delete globalThis[name];
+        if (bridge) resolve(bridge);
+        else reject(sdkError('INTERNAL_ERROR', undefined, `the recorder failed to start: ${failure}`));
+      };
+    });
+    go.argv = ['vocafuse', name];
+    const instance = await instantiate(wasmUrl, go.importObject);
+    // go.run settles only when the Go program ends, which must never happen while the
+    // page lives: treat it as a crash and fail everything still waiting on Go.
+    const ended = go.run(instance).then(
+      () => 'the recorder stopped unexpectedly (the Go program exited)',
+      (err) => `the recorder crashed: ${err}`,
+    ).then((reason) => {
+      delete globalThis[name];
+      this.crash(sdkError('INTERNAL_ERROR', undefined, reason));
+      throw this.dead;
+    });
+    return Promise.race([ready, ended]);
+  }
+
+  crash(error) {
+    if (this.dead) return;
+    this.dead = error;
+    for (const control of this.controls) control._crash(error);
+  }
+}
+
+async function instantiate(url, importObject) {
+  let response;
+  try {
+    response = await fetch(url, { credentials: 'same-origin' });
+  } catch (err) {
+    throw sdkError('NETWORK_ERROR', { url }, `could not fetch the recorder (${url}): ${err}`);
+  }
+  if (!response.ok) {
+    throw sdkError('NETWORK_ERROR', { url, status: response.status }, `could not fetch the recorder (${url}): HTTP ${response.status}`);
+  }
+  try {
+    const type = response.headers.get('Content-Type') || '';
+    if (typeof WebAssembly.instantiateStreaming === 'function' && type.split(';')[0].trim() === 'application/wasm') {
+      return (await WebAssembly.instantiateStreaming(response, importObject)).instance;
+    }
+    // A server that sends the wrong MIME type still works, through a buffer.
+    return (await WebAssembly.instantiate(await response.arrayBuffer(), importObject)).instance;
+  } catch (err) {
+    throw sdkError('NETWORK_ERROR', { url }, `could not start the recorder (${url}): ${err}`);
+  }
+}
+
+// ---- Option checks: synchronous, so a bad option throws where the page made it. ----
+
+function checkSDKOptions(options) {
+  if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object');
+  // An API secret in a browser is a leak: refuse it and never send it anywhere.
+  for (const [key, value] of Object.entries(options)) {
+    if (typeof value === 'string' && SECRET.test(value)) {
+      throw invalidOption(key, 'looks like an API secret; secrets belong on your server, mint tokens there');
+    }
+  }
+  const { tokenEndpoint, getToken, apiBaseUrl, messages, persist, wasmUrl } = options;
+  if (tokenEndpoint === undefined && getToken === undefined) {
+    throw invalidOption('tokenEndpoint', 'one of tokenEndpoint or getToken is required');
+  }
+  if (tokenEndpoint !== undefined && (typeof tokenEndpoint !== 'string' || !tokenEndpoint)) {
+    throw invalidOption('tokenEndpoint', 'must be a URL string');
+  }
+  if (getToken !== undefined && typeof getToken !== 'function') throw invalidOption('getToken', 'must be a function');
+  for (const [key, value] of [['apiBaseUrl', apiBaseUrl], ['wasmUrl', wasmUrl]]) {
+    if (value !== undefined && (typeof value !== 'string' || !value)) throw invalidOption(key, 'must be a URL string');
+  }
+  if (persist !== undefined && typeof persist !== 'boolean') throw invalidOption('persist', 'must be true or false');
+  if (messages !== undefined) {
+    if (messages === null || typeof messages !== 'object') throw invalidOption('messages', 'must be an object of code → text');
+    for (const [code, text] of Object.entries(messages)) {
+      if (typeof text !== 'string') throw invalidOption('messages', `the message for ${code} must be a string`);
+    }
+  }
+}
+
+function resolveTarget(target, messages) {
+  if (typeof target === 'string') {
+    let element;
+    try {
+      element = document.querySelector(target);
+    } catch (err) {
+      throw invalidOption('target', `"${target}" is not a valid CSS selector`, messages);
+    }
+    if (!element) throw invalidOption('target', `no element matches the selector "${target}"`, messages);
+    return element;
+  }
+  if (typeof Element === 'function' && target instanceof Element) return target;
+  throw invalidOption('target', 'must be a CSS selector or an Element', messages);
+}
+
+function checkVoiceNoteOptions(options, messages) {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object', messages);
+  const { maxDuration, formats, autoUpload, metadata } = options;
+  if (maxDuration !== undefined &&
+      !(typeof maxDuration === 'number' && Number.isFinite(maxDuration) && maxDuration > 0 && maxDuration <= MAX_DURATION)) {
+    throw invalidOption('maxDuration', `must be a number of seconds, more than 0 and at most ${MAX_DURATION}; got ${String(maxDuration)}`, messages);
+  }
+  if (formats !== undefined) {
+    if (!Array.isArray(formats) || formats.length === 0 || formats.some((f) => !FORMATS.includes(f)) ||
+        new Set(formats).size !== formats.length) {
+      throw invalidOption('formats', `must be a non-empty list of distinct values among ${FORMATS.join(', ')}`, messages);
+    }
+  }
+  if (autoUpload !== undefined && typeof autoUpload !== 'boolean') throw invalidOption('autoUpload', 'must be true or false', messages);
+  if (metadata !== undefined) {
+    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+      throw invalidOption('metadata', 'must be a JSON object', messages);
+    }
+    try {
+      JSON.stringify(metadata);
+    } catch (err) {
+      throw invalidOption('metadata', `must be serialisable as JSON: ${err}`, messages);
+    }
+  }
+  for (const name of CALLBACKS) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw invalidOption(name, 'must be a function', messages);
+    }
+  }
+  return options;
+}
+
+// ---- The SDK ----
+
+export class VocaFuse {
+  constructor(options) {
+    checkSDKOptions(options);
+    this._options = { ...options };
+    this._messages = options.messages ? { ...options.messages } : undefined;
+    const wasmUrl = new URL(options.wasmUrl || 'vocafuse.wasm', options.wasmUrl ? location.href : BASE_URL).href;
+    if (!runtimes.has(wasmUrl)) runtimes.set(wasmUrl, new Runtime(wasmUrl));
+    this._runtime = runtimes.get(wasmUrl);
+    this.ready = this._runtime.bridge.then(() => undefined, (err) => {
+      throw err instanceof VocaFuseError ? new VocaFuseError(err, this._messages) : sdkError('INTERNAL_ERROR', undefined, String(err), this._messages);
+    });
+    this.ready.catch(() => {}); // a page that never awaits ready hears of failures through onError
+  }
+
+  // Whether this browser can record, without asking for the microphone.
+  static isSupported() {
+    try {
+      if (typeof WebAssembly !== 'object' || globalThis.isSecureContext === false) return false;
+      const devices = globalThis.navigator && navigator.mediaDevices;
+      if (!devices || typeof devices.getUserMedia !== 'function') return false;
+      const Recorder = globalThis.MediaRecorder;
+      if (typeof Recorder !== 'function') return false;
+      return ['audio/webm;codecs=opus', 'audio/webm', 'audio/ogg;codecs=opus', 'audio/ogg']
+        .some((type) => Recorder.isTypeSupported(type));
+    } catch {
+      return false;
+    }
+  }
+
+  addVoiceNote(target, options) {
+    const element = resolveTarget(target, this._messages);
+    const opts = checkVoiceNoteOptions(options, this._messages);
+    return new VoiceNoteControl(this, element, { ...opts });
+  }
+}
+
+// The control addVoiceNote answers. It exists at once; its Go side arrives with the wasm,
+// and commands given before that are queued in order.
+class VoiceNoteControl {
+  constructor(sdk, element, options) {
+    this._sdk = sdk;
+    this._element = element;
+    this._options = options;
+    this._state = 'idle';
+    this._queue = [];
+    this._streams = new Set(); // what Go opened, so a crash can still release the microphone
+    this._go = null;
+    this._failure = null;
+    this._destroyed = false;
+
+    this._onClick = (event) => {
+      event.preventDefault();
+      this._command('toggle');
+    };
+    this._onKey = (event) => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        this._command('toggle');
+      }
+    };
+    this._onPageHide = () => this._command('stop');
+    element.addEventListener('click', this._onClick);
+    if (!(element instanceof HTMLButtonElement)) {
+      // Not a <button>: make it act like one for the keyboard and assistive technology.
+      if (!element.hasAttribute('role')) element.setAttribute('role', 'button');
+      if (!element.hasAttribute('tabindex')) element.setAttribute('tabindex', '0');
+      element.addEventListener('keydown', this._onKey);
+    }
+    globalThis.addEventListener('pagehide', this._onPageHide);
+    this._render();
+
+    const runtime = sdk._runtime;
+    runtime.controls.add(this);
+    runtime.bridge.then((bridge) => this._attach(bridge), (err) => this._bootFailed(err));
+  }
+
+  get state() {
+    return this._state;
+  }
+
+  start() { this._command('start'); }
+  stop() { this._command('stop'); }
+  cancel() { this._command('cancel'); }
+
+  destroy() {
+    if (this._destroyed) return;
+    this._command('destroy');
+    this._destroyed = true;
+    this._element.removeEventListener('click', this._onClick);
+    this._element.removeEventListener('keydown', this._onKey);
+    globalThis.removeEventListener('pagehide', this._onPageHide);
+    this._element.removeAttribute('data-state');
+    this._element.removeAttribute('aria-pressed');
+    this._sdk._runtime.controls.delete(this);
+  }
+
+  _attach(bridge) {
+    if (this._sdk._runtime.dead) return;
+    const answer = this._callGo(() => bridge.createControl(
+      { maxDuration: this._options.maxDuration, formats: this._options.formats },
+      (kind, payload) => this._onEvent(kind, payload),
+    ));
+    if (!answer) return;
+    this._go = answer;
+    const queued = this._queue;
+    this._queue = [];
+    for (const name of queued) this._send(name);
+  }
+
+  _bootFailed(err) {
+    this._failure = err instanceof VocaFuseError ? err : sdkError('INTERNAL_ERROR', undefined, String(err));
+    if (this._queue.length > 0 && !this._destroyed) {
+      this._queue = [];
+      this._report(this._failure);
+    }
+  }
+
+  _command(name) {
+    if (this._destroyed) return;
+    if (this._go) {
+      this._send(name);
+    } else if (this._failure) {
+      if (name === 'start' || name === 'toggle') this._report(this._failure);
+    } else {
+      this._queue.push(name);
+    }
+  }
+
+  _send(name) {
+    this._callGo(() => this._go[name]());
+  }
+
+  // Every call into Go goes through here: Go answers { value } or { error }, and a Go
+  // program that has ended throws, which becomes the crash report.
+  _callGo(call) {
+    const dead = this._sdk._runtime.dead;
+    if (dead) {
+      this._report(dead);
+      return undefined;
+    }
+    let answer;
+    try {
+      answer = call();
+    } catch (err) {
+      this._sdk._runtime.crash(sdkError('INTERNAL_ERROR', undefined, `the recorder stopped working: ${err}`));
+      return undefined;
+    }
+    if (answer && answer.error) {
+      this._report(new VocaFuseError(answer.error, this._sdk._messages));
+      return undefined;
+    }
+    return answer ? answer.value : undefined;
+  }
+
+  _onEvent(kind, payload) {
+    const o = this._options;
+    switch (kind) {
+      case 'stream':
+        this._streams.add(payload);
+        return;
+      case 'streamclosed':
+        this._streams.delete(payload);
+        return;
+    }
+    if (this._destroyed) return;
+    switch (kind) {
+      case 'state':
+        this._state = payload;
+        this._render();
+        callPage(o.onStateChange, payload);
+        break;
+      case 'start':
+        callPage(o.onStart);
+        break;
+      case 'progress':
+        callPage(o.onProgress, { elapsed: payload.elapsed, remaining: payload.remaining });
+        break;
+      case 'stop':
+        callPage(o.onStop, { ...payload });
+        break;
+      case 'error':
+        this._report(new VocaFuseError(payload, this._sdk._messages));
+        break;
+    }
+  }
+
+  _report(error) {
+    callPage(this._options.onError, error);
+  }
+
+  _render() {
+    if (this._destroyed) return;
+    this._element.setAttribute('data-state', this._state);
+    this._element.setAttribute('aria-pressed', this._state === 'recording' ? 'true' : 'false');
+  }
+
+  // The Go program ended: release the microphone ourselves and say so once.
+  _crash(error) {
+    for (const stream of this._streams) {
+      try {
+        for (const track of stream.getTracks()) track.stop();
+      } catch { /* a stream that cannot be stopped has nothing more to release */ }
+    }
+    this._streams.clear();
+    this._go = null;
+    this._failure = error;
+    this._queue = [];
+    if (this._destroyed) return;
+    if (this._state !== 'idle') {
+      this._state = 'error';
+      this._render();
+      callPage(this._options.onStateChange, 'error');
+    }
+    this._report(error);
+  }
+}

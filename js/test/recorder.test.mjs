@@ -1,0 +1,360 @@
+// The recorder in real browsers: headless Chromium and Firefox ESR, the real
+// MediaRecorder, a fake microphone (speech from espeak-ng in Chromium, a tone in
+// Firefox), against the project's own server.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import {
+  INSECURE_HOST, blobFromPage, browsers, closePage, ffprobe, launchFirefox, newPage, setMicrophone, startServer,
+} from './harness.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+let server;
+before(async () => {
+  server = await startServer({ testPagesDir: HERE });
+});
+after(async () => {
+  await server?.stop();
+});
+
+// Opens a test page with the microphone granted or denied.
+async function open(browser, file, { mic = 'granted', origin = server.origin } = {}) {
+  const page = await newPage(browser);
+  if (mic) await setMicrophone(browser, page, origin, mic);
+  await page.goto(`${origin}/test/pages/${file}`);
+  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000 });
+  return page;
+}
+
+const waitFor = (page, fn, arg, timeout = 15_000) => page.waitForFunction(fn, { timeout, polling: 50 }, arg);
+const waitForEvent = (page, kind, count = 1, timeout) =>
+  waitFor(page, ([k, n]) => window.events(k).length >= n, [kind, count], timeout);
+const waitForState = (page, state, timeout) =>
+  waitFor(page, (s) => window.control && window.control.state === s, state, timeout);
+
+// The fields of the page's errors, as plain data, with the checks only the page can make.
+function errorsOf(page) {
+  return page.evaluate(() => window.events('error').map((e) => ({
+    code: e.arg.code,
+    message: e.arg.message,
+    userMessage: e.arg.userMessage,
+    details: e.arg.details,
+    timestamp: e.arg.timestamp,
+    retryable: e.arg.retryable,
+    isVocaFuseError: e.arg instanceof window.VocaFuseError,
+    isError: e.arg instanceof Error,
+    name: e.arg.name,
+    hasStack: typeof e.arg.stack === 'string',
+    receivedAt: e.now,
+    t: e.t,
+  })));
+}
+
+async function assertNoLiveTracks(page, what) {
+  // Tracks end synchronously with stop(); give the browser a moment to settle late opens.
+  await waitFor(page, () => window.liveTracks() === 0, undefined, 5_000).catch(() => {});
+  const live = await page.evaluate(() => window.liveTracks());
+  const opened = await page.evaluate(() => window.openedTracks.length);
+  assert.equal(live, 0, `${what}: ${live} of ${opened} microphone tracks still live`);
+}
+
+for (const { name, launch } of browsers()) {
+  const container = name === 'chromium' ? 'webm' : 'ogg';
+
+  describe(name, () => {
+    let browser;
+    let refusing; // a Firefox whose microphone is blocked by a pref (Chromium refuses per page)
+    before(async () => {
+      browser = await launch();
+      if (name === 'firefox') refusing = await launchFirefox({ micAllowed: false });
+    });
+    after(async () => {
+      await browser?.close();
+      await refusing?.close();
+    });
+
+    const openRefused = async (file) => (name === 'chromium'
+      ? open(browser, file, { mic: 'denied' })
+      : open(refusing, file, { mic: null }));
+
+    test('a click records, a second click stops, onStop delivers playable audio', async () => {
+      const page = await open(browser, 'recorder.html');
+      try {
+        await page.evaluate(() => window.attach());
+        await page.click('#record-btn');
+        await waitForEvent(page, 'start');
+        assert.equal(await page.$eval('#record-btn', (b) => b.getAttribute('aria-pressed')), 'true');
+        assert.equal(await page.$eval('#record-btn', (b) => b.dataset.state), 'recording');
+        await delay(3000);
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop');
+        const rec = await page.evaluate(() => {
+          const stop = window.events('stop')[0];
+          const start = window.events('start')[0];
+          window.lastBlob = stop.arg.blob;
+          return {
+            ...stop.arg, blob: undefined, blobSize: stop.arg.blob.size, blobType: stop.arg.blob.type,
+            recorded: (window.events('state').find((e) => e.arg === 'processing').t - start.t) / 1000,
+            states: window.events('state').map((e) => e.arg),
+            progress: window.events('progress').length,
+          };
+        });
+        assert.match(rec.id, UUIDV7);
+        assert.equal(rec.format, container);
+        assert.equal(rec.size, rec.blobSize);
+        assert.ok(rec.mimeType.startsWith(`audio/${container}`), rec.mimeType);
+        assert.deepEqual(rec.states, ['requesting', 'recording', 'processing', 'idle']);
+        assert.ok(rec.progress >= 11, `only ${rec.progress} progress events in 3 s`);
+        assert.ok(Math.abs(rec.duration - rec.recorded) < 0.2, `duration ${rec.duration}, recorded ${rec.recorded}`);
+
+        const probe = await ffprobe(await blobFromPage(page, 'window.lastBlob'));
+        assert.ok(probe.formatName.includes(container === 'webm' ? 'webm' : 'ogg'), probe.formatName);
+        assert.equal(probe.codec, 'opus');
+        assert.ok(Math.abs(probe.duration - rec.recorded) < 0.5,
+          `ffprobe says ${probe.duration} s for ${rec.recorded} s recorded`);
+        assert.equal(await page.$eval('#record-btn', (b) => b.getAttribute('aria-pressed')), 'false');
+        await assertNoLiveTracks(page, 'after stop');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('microphone refused → PERMISSION_DENIED', async () => {
+      const page = await openRefused('recorder.html');
+      try {
+        await page.evaluate(() => window.attach());
+        await page.click('#record-btn');
+        await waitForEvent(page, 'error');
+        const [err] = await errorsOf(page);
+        assert.equal(err.code, 'PERMISSION_DENIED');
+        assert.ok(err.userMessage.length > 0);
+        assert.ok(Math.abs(err.timestamp - err.receivedAt) < 1000, `timestamp ${err.timestamp} vs now ${err.receivedAt}`);
+        assert.ok(err.isVocaFuseError && err.isError && err.hasStack);
+        assert.equal(err.name, 'VocaFuseError');
+        assert.equal(err.retryable, false);
+        assert.equal(await page.evaluate(() => window.control.state), 'error');
+        await assertNoLiveTracks(page, 'after refusal');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('not a secure context → NOT_SUPPORTED, and isSupported() is false', async () => {
+      const origin = `http://${INSECURE_HOST}:${server.port}`;
+      const page = await open(browser, 'recorder.html', { mic: null, origin });
+      try {
+        assert.equal(await page.evaluate(() => window.isSecureContext), false);
+        assert.equal(await page.evaluate(() => window.VocaFuse.isSupported()), false);
+        await page.evaluate(() => window.attach());
+        await page.click('#record-btn');
+        await waitForEvent(page, 'error');
+        const [err] = await errorsOf(page);
+        assert.equal(err.code, 'NOT_SUPPORTED');
+        assert.ok(err.userMessage.length > 0 && err.isVocaFuseError);
+      } finally {
+        await closePage(page);
+      }
+      const secure = await open(browser, 'recorder.html');
+      try {
+        assert.equal(await secure.evaluate(() => window.VocaFuse.isSupported()), true);
+      } finally {
+        await closePage(secure);
+      }
+    });
+
+    test('maxDuration: 2 stops by itself, reports DURATION_EXCEEDED and keeps the recording', async () => {
+      const page = await open(browser, 'recorder.html');
+      try {
+        await page.evaluate(() => window.attach({ maxDuration: 2 }));
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop', 1, 10_000);
+        const r = await page.evaluate(() => {
+          const start = window.events('start')[0].t;
+          const limit = window.events('error')[0];
+          const processing = window.events('state').find((e) => e.arg === 'processing');
+          window.lastBlob = window.events('stop')[0].arg.blob;
+          return {
+            stoppedAfter: (processing.t - start) / 1000,
+            errorAfter: (limit.t - start) / 1000,
+            duration: window.events('stop')[0].arg.duration,
+          };
+        });
+        const [err] = await errorsOf(page);
+        assert.equal(err.code, 'DURATION_EXCEEDED');
+        assert.equal(err.details.max_duration, 2);
+        assert.equal(err.retryable, false);
+        assert.ok(r.stoppedAfter >= 2.0 && r.stoppedAfter <= 2.4, `stopped ${r.stoppedAfter} s after onStart`);
+        assert.ok(r.errorAfter >= 2.0 && r.errorAfter <= 2.4, `onError ${r.errorAfter} s after onStart`);
+        assert.ok(r.duration <= 2 && r.duration > 1.9, `duration ${r.duration}`);
+        const probe = await ffprobe(await blobFromPage(page, 'window.lastBlob'));
+        assert.ok(probe.duration > 1.5 && probe.duration <= 2.25, `ffprobe duration ${probe.duration}`);
+        await assertNoLiveTracks(page, 'after the limit');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('bad options and targets throw INVALID_OPTION synchronously', async () => {
+      const page = await open(browser, 'recorder.html');
+      try {
+        const results = await page.evaluate(() => {
+          const attempt = (target, options) => {
+            try {
+              window.sdk.addVoiceNote(target, options);
+              return { threw: false };
+            } catch (e) {
+              return { threw: true, code: e.code, isVocaFuseError: e instanceof window.VocaFuseError, message: e.message };
+            }
+          };
+          return {
+            over: attempt('#record-btn', { maxDuration: 61 }),
+            zero: attempt('#record-btn', { maxDuration: 0 }),
+            text: attempt('#record-btn', { maxDuration: 'abc' }),
+            nothing: attempt('#no-such-button', {}),
+            formats: attempt('#record-btn', { formats: ['mp3'] }),
+            secret: (() => {
+              try {
+                new window.VocaFuse({ tokenEndpoint: '/api/token', apiKey: 'sk_live_abc' });
+                return { threw: false };
+              } catch (e) {
+                return { threw: true, code: e.code, message: e.message };
+              }
+            })(),
+          };
+        });
+        for (const [what, r] of Object.entries(results)) {
+          assert.ok(r.threw, `${what} did not throw`);
+          assert.equal(r.code, 'INVALID_OPTION', what);
+        }
+        assert.ok(results.nothing.message.includes('#no-such-button'), results.nothing.message);
+        assert.ok(!results.secret.message.includes('sk_live_abc'), 'the secret was echoed');
+        // Nothing was attached by the failed calls: a click does nothing.
+        await page.click('#record-btn');
+        await delay(300);
+        assert.equal(await page.evaluate(() => window.openedTracks.length), 0);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('cancel, an error and destroy each stop every track', async () => {
+      const page = await open(browser, 'recorder.html');
+      try {
+        // cancel: no onStop, back to idle.
+        await page.evaluate(() => window.attach());
+        await page.click('#record-btn');
+        await waitForState(page, 'recording');
+        await page.evaluate(() => window.control.cancel());
+        await waitForState(page, 'idle');
+        await assertNoLiveTracks(page, 'after cancel');
+        await delay(500);
+        assert.equal(await page.evaluate(() => window.events('stop').length), 0, 'cancel delivered a recording');
+
+        // destroy while recording: the element is released too.
+        await page.click('#record-btn');
+        await waitForState(page, 'recording');
+        await page.evaluate(() => window.control.destroy());
+        await assertNoLiveTracks(page, 'after destroy');
+        assert.equal(await page.$eval('#record-btn', (b) => b.hasAttribute('data-state')), false);
+        const before = await page.evaluate(() => window.openedTracks.length);
+        await page.click('#record-btn');
+        await delay(500);
+        assert.equal(await page.evaluate(() => window.openedTracks.length), before, 'a destroyed control still records');
+
+        // an error after the microphone opened: the recorder refuses to start.
+        await page.evaluate(() => {
+          window.MediaRecorder.prototype.start = function () {
+            throw new DOMException('refused by the test', 'NotSupportedError');
+          };
+          window.log.length = 0;
+          window.attach();
+        });
+        await page.click('#record-btn');
+        await waitForEvent(page, 'error');
+        assert.equal(await page.evaluate(() => window.control.state), 'error');
+        assert.ok(await page.evaluate(() => window.openedTracks.length) > before, 'the microphone was never opened');
+        await assertNoLiveTracks(page, 'after a recorder error');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('rapid clicks and start/stop races leave a working control', async () => {
+      const page = await open(browser, 'recorder.html');
+      try {
+        await page.evaluate(() => window.attach());
+        // A double click, then a burst of five.
+        await page.click('#record-btn', { count: 2, delay: 5 });
+        await page.evaluate(() => { for (let i = 0; i < 5; i++) document.querySelector('#record-btn').click(); });
+        await page.evaluate(() => { const c = window.control; c.start(); c.stop(); c.start(); c.stop(); c.cancel(); });
+        await delay(1500);
+        const state = await page.evaluate(() => window.control.state);
+        assert.ok(['idle', 'recording'].includes(state), `state ${state}`);
+        if (state === 'recording') await page.evaluate(() => window.control.cancel());
+        await waitForState(page, 'idle');
+        await assertNoLiveTracks(page, 'after the races');
+
+        // The next recording works normally.
+        const stopsBefore = await page.evaluate(() => window.events('stop').length);
+        await page.click('#record-btn');
+        await waitForState(page, 'recording');
+        await delay(1000);
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop', stopsBefore + 1);
+        const last = await page.evaluate(() => { const s = window.events('stop'); return s[s.length - 1].arg; });
+        assert.ok(last.size > 0 && last.duration > 0.5, JSON.stringify({ size: last.size, duration: last.duration }));
+        await assertNoLiveTracks(page, 'after the next recording');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test("the reference's onError example takes the PERMISSION_DENIED and NOT_SUPPORTED branches", async () => {
+      const refused = await openRefused('reference.html');
+      try {
+        assert.equal(await refused.evaluate(() => window.verbatimParses), false,
+          'the published example parses as-is: drop the async adaptation');
+        await refused.click('#record-btn');
+        await waitFor(refused, () => window.messages.length > 0);
+        assert.deepEqual(await refused.evaluate(() => window.messages.map((m) => m.text)), ['Please allow microphone access']);
+      } finally {
+        await closePage(refused);
+      }
+      const insecure = await open(browser, 'reference.html', { mic: null, origin: `http://${INSECURE_HOST}:${server.port}` });
+      try {
+        await insecure.click('#record-btn');
+        await waitFor(insecure, () => window.messages.length > 0);
+        assert.deepEqual(await insecure.evaluate(() => window.messages.map((m) => m.text)), ['Browser not supported']);
+      } finally {
+        await closePage(insecure);
+      }
+    });
+
+    if (name === 'chromium') {
+      // The one slow test: the default limit, with the reference's example as the page's onError.
+      test("the default limit stops at 60 s and the reference's example takes DURATION_EXCEEDED", { timeout: 120_000 }, async () => {
+        const page = await open(browser, 'reference.html');
+        try {
+          await page.click('#record-btn');
+          await waitFor(page, () => window.stateLog.some((s) => s.state === 'recording'));
+          await waitFor(page, () => window.messages.length > 0, undefined, 75_000);
+          const r = await page.evaluate(() => {
+            const started = window.stateLog.find((s) => s.state === 'recording').t;
+            const stopped = window.stateLog.find((s) => s.state === 'processing').t;
+            return { after: (stopped - started) / 1000, messages: window.messages.map((m) => m.text) };
+          });
+          assert.deepEqual(r.messages, ['Recording too long (max 60s)']);
+          assert.ok(r.after >= 60 && r.after <= 60.4, `stopped ${r.after} s after recording began`);
+          await waitFor(page, () => document.querySelector('#record-btn').dataset.state === 'idle');
+        } finally {
+          await closePage(page);
+        }
+      });
+    }
+  });
+}

@@ -1,0 +1,46 @@
+package recorder
+
+import "strings"
+
+// Formats is every format a page may ask for, in the default preference order.
+var Formats = []string{"webm", "ogg", "wav"}
+
+// mimeCandidates are the MediaRecorder types tried for each format, best first. Opus is
+// asked for by name so a browser never picks a heavier codec; the bare type is the
+// fallback for browsers that reject codec parameters. WAV is not a MediaRecorder type:
+// it is recorded through Web Audio, which is not built yet, so it has no candidate.
+var mimeCandidates = map[string][]string{
+	"webm": {"audio/webm;codecs=opus", "audio/webm"},
+	"ogg":  {"audio/ogg;codecs=opus", "audio/ogg"},
+}
+
+// ChooseMIME picks the first MediaRecorder type, in the page's order of formats, that the
+// browser says it supports. ok is false when none is.
+func ChooseMIME(formats []string, supported func(mime string) bool) (mime, format string, ok bool) {
+	if len(formats) == 0 {
+		formats = Formats
+	}
+	for _, f := range formats {
+		for _, m := range mimeCandidates[f] {
+			if supported(m) {
+				return m, f, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// FormatOfMIME names the container of a MIME type such as "audio/webm;codecs=opus".
+// An unknown type gives "".
+func FormatOfMIME(mime string) string {
+	base, _, _ := strings.Cut(mime, ";")
+	switch strings.ToLower(strings.TrimSpace(base)) {
+	case "audio/webm", "video/webm":
+		return "webm"
+	case "audio/ogg", "application/ogg":
+		return "ogg"
+	case "audio/wav", "audio/wave", "audio/x-wav", "audio/vnd.wave":
+		return "wav"
+	}
+	return ""
+}

@@ -1,0 +1,344 @@
+// Package recorder is the recording state machine of sdk.md, free of any browser API.
+//
+// The browser glue (package browser) feeds it events (the microphone opened, the
+// recorder started, a clock tick, …) from one goroutine and carries out the effects it
+// asks for. Every attempt at a recording is a numbered take; an event for a take that
+// is no longer current (the user stopped while the microphone was still being
+// requested, say) is answered by releasing that take's microphone and nothing else.
+// That is what keeps rapid clicks and start/stop races from leaving a live microphone
+// or a control in a state it cannot leave.
+package recorder
+
+import (
+	"math"
+	"time"
+
+	"github.com/vocafuse/recorder/wasm/catalog"
+)
+
+// State is the control's state as pages see it (onStateChange, data-state).
+type State string
+
+// The states of sdk.md. Uploading and Uploaded are entered by the upload, a later stage.
+const (
+	Idle       State = "idle"
+	Requesting State = "requesting"
+	Recording  State = "recording"
+	Processing State = "processing"
+	Uploading  State = "uploading"
+	Uploaded   State = "uploaded"
+	Failed     State = "error"
+)
+
+// MaxDuration is the API's limit on a voice note.
+const MaxDuration = 60 * time.Second
+
+// ProgressInterval is how often a recording reports its progress (sdk.md asks for at least 4 Hz).
+const ProgressInterval = 200 * time.Millisecond
+
+// Effects is what the machine asks of the browser. Every method returns at once; the
+// outcome comes back later as an event on the Machine, tagged with the same take.
+type Effects interface {
+	// OpenMicrophone checks that this browser can record and asks for the microphone.
+	// Outcome: MicrophoneOpened or Failed.
+	OpenMicrophone(take int)
+	// StartRecorder starts encoding the take's stream. Outcome: RecorderStarted or Failed.
+	StartRecorder(take int)
+	// StopRecorder ends encoding and keeps what was recorded. Outcome: RecorderStopped.
+	StopRecorder(take int)
+	// DiscardRecorder ends encoding and throws the data away. No outcome.
+	DiscardRecorder(take int)
+	// CloseMicrophone stops every track of the take. Safe to call more than once.
+	CloseMicrophone(take int)
+	// StartClock starts the take's progress ticks (Tick) and its limit (LimitReached).
+	StartClock(take int, limit time.Duration)
+	// StopClock stops both. Safe to call more than once.
+	StopClock(take int)
+	// Emit hands an event to the page.
+	Emit(Event)
+}
+
+// EventKind names what an Event tells the page.
+type EventKind string
+
+// The events a control reports; each matches an option callback of sdk.md.
+const (
+	StateChanged EventKind = "state"
+	Started      EventKind = "start"
+	Progressed   EventKind = "progress"
+	Stopped      EventKind = "stop"
+	Errored      EventKind = "error"
+)
+
+// Event is one report to the page.
+type Event struct {
+	Kind      EventKind
+	State     State          // StateChanged
+	Elapsed   float64        // Progressed: seconds since the recorder started
+	Remaining float64        // Progressed: seconds left before the limit
+	Recording *Output        // Stopped
+	Err       *catalog.Error // Errored
+}
+
+// Captured is what the browser hands back when a recorder stops: an opaque handle to
+// the audio (a Blob, which stays in JavaScript), its MIME type and its size in bytes.
+type Captured struct {
+	Audio    any
+	MimeType string
+	Size     int
+}
+
+// Output is the finished recording that onStop delivers.
+type Output struct {
+	ID       string
+	Audio    any
+	MimeType string
+	Format   string
+	Duration float64 // seconds, from the recorder's start event to the stop
+	Size     int
+}
+
+// Machine is one control's recorder. It is not safe for concurrent use: the glue calls
+// it from a single goroutine.
+type Machine struct {
+	fx       Effects
+	now      func() time.Time
+	newID    func() string
+	limit    time.Duration
+	state    State
+	take     int // the current take; takes before it are stale
+	id       string
+	started  time.Time
+	stopped  time.Time
+	hitLimit bool
+	gone     bool // destroyed
+}
+
+// Config builds a Machine.
+type Config struct {
+	Effects     Effects
+	Now         func() time.Time
+	NewID       func() string // a UUIDv7 in the SDK
+	MaxDuration time.Duration // 0 means MaxDuration
+}
+
+// New makes an idle machine.
+func New(c Config) *Machine {
+	limit := c.MaxDuration
+	if limit <= 0 || limit > MaxDuration {
+		limit = MaxDuration
+	}
+	return &Machine{fx: c.Effects, now: c.Now, newID: c.NewID, limit: limit, state: Idle}
+}
+
+// State is the current state.
+func (m *Machine) State() State { return m.state }
+
+// Take is the number of the current take (0 before the first).
+func (m *Machine) Take() int { return m.take }
+
+func (m *Machine) setState(s State) {
+	if m.state == s {
+		return
+	}
+	m.state = s
+	m.fx.Emit(Event{Kind: StateChanged, State: s})
+}
+
+func (m *Machine) current(take int) bool { return !m.gone && take == m.take }
+
+// Toggle is a click: it starts when no recording is under way and stops one that is.
+func (m *Machine) Toggle() {
+	switch m.state {
+	case Requesting, Recording:
+		m.Stop()
+	default:
+		m.Start()
+	}
+}
+
+// Start begins a new take. It does nothing while a take is already under way, so a
+// second start while the first is still asking for the microphone is harmless.
+func (m *Machine) Start() {
+	if m.gone {
+		return
+	}
+	switch m.state {
+	case Idle, Failed, Uploaded:
+	default:
+		return
+	}
+	m.take++
+	m.id, m.hitLimit = "", false
+	m.setState(Requesting)
+	m.fx.OpenMicrophone(m.take)
+}
+
+// Stop ends the take under way, keeping the recording. Stopping while the microphone is
+// still being requested abandons the take: nothing was recorded.
+func (m *Machine) Stop() {
+	if m.gone {
+		return
+	}
+	switch m.state {
+	case Requesting:
+		m.abandon()
+	case Recording:
+		m.finish()
+	}
+}
+
+// Cancel ends the take under way and discards it: no onStop, no upload.
+func (m *Machine) Cancel() {
+	if m.gone {
+		return
+	}
+	switch m.state {
+	case Requesting:
+		m.abandon()
+	case Recording, Processing:
+		take := m.take
+		m.fx.StopClock(take)
+		m.fx.DiscardRecorder(take)
+		m.fx.CloseMicrophone(take)
+		m.take++ // the pending RecorderStopped, if any, is now stale
+		m.setState(Idle)
+	}
+}
+
+// Destroy releases everything; the machine ignores every later call and event but
+// still releases the microphone of a take that opens late.
+func (m *Machine) Destroy() {
+	if m.gone {
+		return
+	}
+	m.Cancel()
+	m.setState(Idle)
+	m.gone = true
+}
+
+// abandon leaves a take before its recorder has started. Its microphone may still be
+// opening: whatever it holds is released now, and what opens late is closed on arrival.
+func (m *Machine) abandon() {
+	take := m.take
+	m.fx.DiscardRecorder(take)
+	m.fx.CloseMicrophone(take)
+	m.take++
+	m.setState(Idle)
+}
+
+// finish stops recording and waits for the recorder's data.
+func (m *Machine) finish() {
+	take := m.take
+	m.stopped = m.now()
+	m.fx.StopClock(take)
+	m.fx.StopRecorder(take)
+	// Stop the tracks now, not when the data arrives: the browser's recording indicator
+	// goes off with the click. The recorder has already been told to stop and keeps
+	// what it captured.
+	m.fx.CloseMicrophone(take)
+	m.setState(Processing)
+}
+
+// MicrophoneOpened: the take's getUserMedia resolved.
+func (m *Machine) MicrophoneOpened(take int) {
+	if !m.current(take) || m.state != Requesting {
+		m.fx.CloseMicrophone(take)
+		return
+	}
+	m.fx.StartRecorder(take)
+}
+
+// RecorderStarted: the recorder's start event. The clock of the limit starts here,
+// not at the click.
+func (m *Machine) RecorderStarted(take int) {
+	if !m.current(take) || m.state != Requesting {
+		m.fx.DiscardRecorder(take)
+		m.fx.CloseMicrophone(take)
+		return
+	}
+	m.started = m.now()
+	m.id = m.newID()
+	m.fx.StartClock(take, m.limit)
+	m.setState(Recording)
+	m.fx.Emit(Event{Kind: Started})
+}
+
+// Tick reports progress while recording.
+func (m *Machine) Tick(take int) {
+	if !m.current(take) || m.state != Recording {
+		return
+	}
+	elapsed := m.now().Sub(m.started)
+	if elapsed > m.limit {
+		elapsed = m.limit
+	}
+	m.fx.Emit(Event{Kind: Progressed, Elapsed: elapsed.Seconds(), Remaining: (m.limit - elapsed).Seconds()})
+}
+
+// LimitReached: maxDuration has passed since the recorder started. The SDK stops the
+// recording itself, keeps it, and tells the page why.
+func (m *Machine) LimitReached(take int) {
+	if !m.current(take) || m.state != Recording {
+		return
+	}
+	m.hitLimit = true
+	m.finish()
+	limit := m.limit.Seconds()
+	m.fx.Emit(Event{Kind: Errored, Err: catalog.New(catalog.DurationExceeded, map[string]any{
+		"max_duration":    limit,
+		"actual_duration": roundMillis(math.Min(m.stopped.Sub(m.started).Seconds(), limit)),
+	}, m.now())})
+}
+
+// RecorderStopped: the recorder's data is complete. A recorder that stops on its own
+// while recording (the microphone was unplugged) delivers what it has, too.
+func (m *Machine) RecorderStopped(take int, c Captured) {
+	if !m.current(take) {
+		return
+	}
+	switch m.state {
+	case Recording:
+		m.finish()
+	case Processing:
+	default:
+		return
+	}
+	duration := m.stopped.Sub(m.started)
+	if m.hitLimit || duration > m.limit {
+		duration = m.limit
+	}
+	rec := &Output{
+		ID:       m.id,
+		Audio:    c.Audio,
+		MimeType: c.MimeType,
+		Format:   FormatOfMIME(c.MimeType),
+		Duration: roundMillis(duration.Seconds()),
+		Size:     c.Size,
+	}
+	m.setState(Idle)
+	m.fx.Emit(Event{Kind: Stopped, Recording: rec})
+}
+
+// Fail: something went wrong with the take (the microphone was refused, the recorder
+// failed). Everything the take holds is released and the page hears why.
+func (m *Machine) Fail(take int, err *catalog.Error) {
+	if !m.current(take) {
+		m.fx.DiscardRecorder(take)
+		m.fx.CloseMicrophone(take)
+		return
+	}
+	switch m.state {
+	case Requesting, Recording, Processing:
+	default:
+		return
+	}
+	m.fx.StopClock(take)
+	m.fx.DiscardRecorder(take)
+	m.fx.CloseMicrophone(take)
+	m.take++
+	m.setState(Failed)
+	m.fx.Emit(Event{Kind: Errored, Err: err})
+}
+
+func roundMillis(seconds float64) float64 { return math.Round(seconds*1000) / 1000 }
