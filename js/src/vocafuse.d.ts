@@ -84,7 +84,7 @@ export interface VoiceNote {
 export interface VoiceNoteOptions {
   /** Seconds, 0 < maxDuration ≤ 60; default 60. */
   maxDuration?: number;
-  /** Preference order; default ['webm', 'ogg', 'wav']. */
+  /** Preference order; default ['ogg', 'webm', 'wav'] (Ogg in Firefox, WebM elsewhere). */
   formats?: VocaFuseFormat[];
   /** Upload as soon as recording stops; default true. */
   autoUpload?: boolean;

@@ -83,7 +83,7 @@ var entries = []Entry{
 		UserMessage: "The microphone can't be used right now. Close other apps that may be using it and try again."},
 	{Code: InvalidOption, Message: "Invalid option",
 		UserMessage: "Recording isn't set up correctly on this page. Please contact the site owner.",
-		DetailKeys:  []string{"option", "value", "reason"}},
+		DetailKeys:  []string{"option", "reason"}}, // never the value: it may be a secret
 	{Code: InternalError, Message: "Internal SDK error",
 		UserMessage: "Something went wrong. Please reload the page and try again."},
 	{Code: APIError, Message: "Unrecognised API error",

@@ -302,7 +302,7 @@ func TestRetryAdvice(t *testing.T) {
 	}
 	for code, keys := range map[Code][]string{
 		DurationExceeded: {"max_duration", "actual_duration"},
-		InvalidOption:    {"option", "value", "reason"},
+		InvalidOption:    {"option", "reason"},
 		PermissionDenied: nil,
 	} {
 		if e, _ := Lookup(code); !slices.Equal(e.DetailKeys, keys) {

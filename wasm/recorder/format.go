@@ -2,8 +2,11 @@ package recorder
 
 import "strings"
 
-// Formats is every format a page may ask for, in the default preference order.
-var Formats = []string{"webm", "ogg", "wav"}
+// DefaultFormats is the preference when the page names none: Ogg first, which only
+// Firefox records, because Firefox's WebM recordings carry no duration (an <audio>
+// element cannot seek them) while its Ogg files do; every other browser gets WebM.
+// sdk.md lists webm first; in Chromium and Safari the outcome is the same.
+var DefaultFormats = []string{"ogg", "webm", "wav"}
 
 // mimeCandidates are the MediaRecorder types tried for each format, best first. Opus is
 // asked for by name so a browser never picks a heavier codec; the bare type is the
@@ -18,7 +21,7 @@ var mimeCandidates = map[string][]string{
 // browser says it supports. ok is false when none is.
 func ChooseMIME(formats []string, supported func(mime string) bool) (mime, format string, ok bool) {
 	if len(formats) == 0 {
-		formats = Formats
+		formats = DefaultFormats
 	}
 	for _, f := range formats {
 		for _, m := range mimeCandidates[f] {

@@ -11,6 +11,7 @@ package recorder
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/vocafuse/recorder/wasm/catalog"
@@ -285,10 +286,14 @@ func (m *Machine) LimitReached(take int) {
 	m.hitLimit = true
 	m.finish()
 	limit := m.limit.Seconds()
-	m.fx.Emit(Event{Kind: Errored, Err: catalog.New(catalog.DurationExceeded, map[string]any{
+	err := catalog.New(catalog.DurationExceeded, map[string]any{
 		"max_duration":    limit,
 		"actual_duration": roundMillis(math.Min(m.stopped.Sub(m.started).Seconds(), limit)),
-	}, m.now())})
+	}, m.now())
+	// The catalogue's text names the API's 60 seconds; a page may set a shorter limit.
+	err.UserMessage = "The recording stopped at the " + strconv.FormatFloat(limit, 'f', -1, 64) +
+		"-second limit. It has been kept."
+	m.fx.Emit(Event{Kind: Errored, Err: err})
 }
 
 // RecorderStopped: the recorder's data is complete. A recorder that stops on its own

@@ -150,6 +150,9 @@ func TestLimitStopsKeepsRecordingAndReportsDurationExceeded(t *testing.T) {
 	if d := errs[0].Err.Details; d["max_duration"] != 2.0 || d["actual_duration"] != 2.0 || errs[0].Err.Retryable {
 		t.Errorf("details %v retryable %v", d, errs[0].Err.Retryable)
 	}
+	if msg := errs[0].Err.UserMessage; !strings.Contains(msg, "2-second limit") {
+		t.Errorf("userMessage %q does not name the page's limit", msg)
+	}
 	clk.advance(300 * time.Millisecond) // the recorder's data arrives a little later
 	m.RecorderStopped(take, Captured{MimeType: "audio/ogg;codecs=opus"})
 	stops := fb.kinds(Stopped)
@@ -414,6 +417,8 @@ func TestChooseMIME(t *testing.T) {
 		ok         bool
 	}{
 		{nil, chromium, "audio/webm;codecs=opus", "webm", true},
+		{nil, firefox, "audio/ogg;codecs=opus", "ogg", true},
+		{[]string{"webm", "ogg"}, firefox, "audio/webm;codecs=opus", "webm", true},
 		{[]string{"ogg", "webm"}, firefox, "audio/ogg;codecs=opus", "ogg", true},
 		{[]string{"ogg", "webm"}, chromium, "audio/webm;codecs=opus", "webm", true},
 		{[]string{"ogg"}, chromium, "", "", false},
