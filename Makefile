@@ -61,7 +61,9 @@ test-fuzz fuzz:
 test-wasm:
 	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./wasm/...
 
+# The browser tests also load the crashtest program, the SDK with a way to die.
 test-browser: build
+	$(WASMBUILD) -o js/test/pages/generated/crashtest.wasm ./wasm/cmd/crashtest
 	cd js && node --test --test-concurrency=1 test/*.test.mjs
 
 size:

@@ -218,7 +218,8 @@ export class VocaFuse {
     this._options = { ...options };
     this._messages = options.messages ? { ...options.messages } : undefined;
     const wasmUrl = new URL(options.wasmUrl || 'vocafuse.wasm', options.wasmUrl ? location.href : BASE_URL).href;
-    if (!runtimes.has(wasmUrl)) runtimes.set(wasmUrl, new Runtime(wasmUrl));
+    // One Go program per wasm URL; a new one replaces a program that has ended.
+    if (!runtimes.has(wasmUrl) || runtimes.get(wasmUrl).dead) runtimes.set(wasmUrl, new Runtime(wasmUrl));
     this._runtime = runtimes.get(wasmUrl);
     this.ready = this._runtime.bridge.then(() => undefined, (err) => {
       throw err instanceof VocaFuseError ? new VocaFuseError(err, this._messages) : sdkError('INTERNAL_ERROR', undefined, String(err), this._messages);

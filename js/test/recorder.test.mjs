@@ -335,6 +335,98 @@ for (const { name, launch } of browsers()) {
       }
     });
 
+    test('the classic script: window.VocaFuse, a div worked by the keyboard, messages overrides', async () => {
+      const page = await open(browser, 'classic.html');
+      try {
+        assert.equal(await page.$eval('#record-div', (d) => d.getAttribute('role')), 'button');
+        await page.focus('#record-div');
+        await page.keyboard.press('Enter');
+        await waitForEvent(page, 'stop', 1, 10_000); // maxDuration 1.5 stops it
+        const r = await page.evaluate(() => ({
+          error: window.events('error')[0].arg.code,
+          isError: window.events('error')[0].arg instanceof window.VocaFuseError,
+          size: window.events('stop')[0].arg.size,
+        }));
+        assert.deepEqual(r.error, 'DURATION_EXCEEDED');
+        assert.ok(r.isError && r.size > 0);
+      } finally {
+        await closePage(page);
+      }
+      const refused = await openRefused('classic.html');
+      try {
+        await refused.focus('#record-div');
+        await refused.keyboard.press(' ');
+        await waitForEvent(refused, 'error');
+        const err = await refused.evaluate(() => {
+          const { code, userMessage } = window.events('error')[0].arg;
+          return { code, userMessage };
+        });
+        assert.equal(err.code, 'PERMISSION_DENIED');
+        assert.equal(err.userMessage, 'Bitte das Mikrofon erlauben.');
+      } finally {
+        await closePage(refused);
+      }
+    });
+
+    test('a wasm that cannot be fetched rejects ready with NETWORK_ERROR and fails queued clicks', async () => {
+      const page = await open(browser, 'recorder.html');
+      try {
+        const r = await page.evaluate(async () => {
+          const sdk = new window.VocaFuse({ tokenEndpoint: '/api/token', wasmUrl: '/no-such.wasm' });
+          const errors = [];
+          sdk.addVoiceNote('#record-btn', { onError: (e) => errors.push(e.code) });
+          document.querySelector('#record-btn').click(); // queued before ready
+          const outcome = await sdk.ready.then(() => 'resolved', (e) => e.code);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return { outcome, errors };
+        });
+        assert.equal(r.outcome, 'NETWORK_ERROR');
+        assert.deepEqual(r.errors, ['NETWORK_ERROR']);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('the Go program ending is reported, releases the microphone, and never hangs', async () => {
+      // Ends before handing over the bridge: ready rejects, a queued click hears why.
+      const early = await open(browser, 'crash.html?exit');
+      try {
+        await early.click('#record-btn');
+        await waitForEvent(early, 'readyFailed');
+        await waitForEvent(early, 'error');
+        const r = await early.evaluate(() => ({
+          ready: window.events('readyFailed')[0].arg.code, error: window.events('error')[0].arg.code,
+        }));
+        assert.deepEqual(r, { ready: 'INTERNAL_ERROR', error: 'INTERNAL_ERROR' });
+      } finally {
+        await closePage(early);
+      }
+      // Dies while recording: the shim stops the tracks Go opened and reports it.
+      const page = await open(browser, 'crash.html');
+      try {
+        await page.click('#record-btn');
+        await waitForEvent(page, 'start');
+        await page.evaluate(() => window.crashVocaFuse());
+        await waitForEvent(page, 'error');
+        const r = await page.evaluate(() => ({
+          code: window.events('error')[0].arg.code,
+          userMessage: window.events('error')[0].arg.userMessage,
+          state: window.control.state,
+          dataState: document.querySelector('#record-btn').dataset.state,
+        }));
+        assert.equal(r.code, 'INTERNAL_ERROR');
+        assert.ok(r.userMessage.length > 0);
+        assert.equal(r.state, 'error');
+        assert.equal(r.dataState, 'error');
+        assert.equal(await page.evaluate(() => window.liveTracks()), 0, 'the microphone stayed live after the crash');
+        // Later clicks answer at once instead of hanging.
+        await page.click('#record-btn');
+        await waitForEvent(page, 'error', 2, 2_000);
+      } finally {
+        await closePage(page);
+      }
+    });
+
     if (name === 'chromium') {
       // The one slow test: the default limit, with the reference's example as the page's onError.
       test("the default limit stops at 60 s and the reference's example takes DURATION_EXCEEDED", { timeout: 120_000 }, async () => {
