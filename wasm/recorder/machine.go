@@ -195,15 +195,8 @@ func (m *Machine) Cancel() {
 		return
 	}
 	switch m.state {
-	case Requesting:
+	case Requesting, Recording, Processing:
 		m.abandon()
-	case Recording, Processing:
-		take := m.take
-		m.fx.StopClock(take)
-		m.fx.DiscardRecorder(take)
-		m.fx.CloseMicrophone(take)
-		m.take++ // the pending RecorderStopped, if any, is now stale
-		m.setState(Idle)
 	}
 }
 
@@ -218,14 +211,20 @@ func (m *Machine) Destroy() {
 	m.gone = true
 }
 
-// abandon leaves a take before its recorder has started. Its microphone may still be
-// opening: whatever it holds is released now, and what opens late is closed on arrival.
+// abandon leaves the current take without a recording. Its microphone may still be
+// opening or its data still arriving: events for it are stale from now on.
 func (m *Machine) abandon() {
-	take := m.take
-	m.fx.DiscardRecorder(take)
-	m.fx.CloseMicrophone(take)
+	m.release(m.take)
 	m.take++
 	m.setState(Idle)
+}
+
+// release frees everything a take may hold. What it holds later (a microphone that
+// opens late) is released when that arrives, since the take is stale by then.
+func (m *Machine) release(take int) {
+	m.fx.StopClock(take)
+	m.fx.DiscardRecorder(take)
+	m.fx.CloseMicrophone(take)
 }
 
 // finish stops recording and waits for the recorder's data.
@@ -254,8 +253,7 @@ func (m *Machine) MicrophoneOpened(take int) {
 // not at the click.
 func (m *Machine) RecorderStarted(take int) {
 	if !m.current(take) || m.state != Requesting {
-		m.fx.DiscardRecorder(take)
-		m.fx.CloseMicrophone(take)
+		m.release(take)
 		return
 	}
 	m.started = m.now()
@@ -329,8 +327,7 @@ func (m *Machine) RecorderStopped(take int, c Captured) {
 // failed). Everything the take holds is released and the page hears why.
 func (m *Machine) Fail(take int, err *catalog.Error) {
 	if !m.current(take) {
-		m.fx.DiscardRecorder(take)
-		m.fx.CloseMicrophone(take)
+		m.release(take)
 		return
 	}
 	switch m.state {
@@ -338,9 +335,7 @@ func (m *Machine) Fail(take int, err *catalog.Error) {
 	default:
 		return
 	}
-	m.fx.StopClock(take)
-	m.fx.DiscardRecorder(take)
-	m.fx.CloseMicrophone(take)
+	m.release(take)
 	m.take++
 	m.setState(Failed)
 	m.fx.Emit(Event{Kind: Errored, Err: err})
