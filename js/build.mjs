@@ -34,3 +34,4 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'vocafuse.mjs'), moduleText);
 writeFileSync(join(outDir, 'vocafuse.js'), classic);
 copyFileSync(join(here, 'src', 'vocafuse.d.ts'), join(outDir, 'vocafuse.d.ts'));
+copyFileSync(join(here, 'src', 'vocafuse-worklet.js'), join(outDir, 'vocafuse-worklet.js'));

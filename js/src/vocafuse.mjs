@@ -234,9 +234,14 @@ export class VocaFuse {
       const devices = globalThis.navigator && navigator.mediaDevices;
       if (!devices || typeof devices.getUserMedia !== 'function') return false;
       const Recorder = globalThis.MediaRecorder;
-      if (typeof Recorder !== 'function') return false;
-      return ['audio/webm;codecs=opus', 'audio/webm', 'audio/ogg;codecs=opus', 'audio/ogg']
-        .some((type) => Recorder.isTypeSupported(type));
+      if (typeof Recorder === 'function' &&
+          ['audio/webm;codecs=opus', 'audio/webm', 'audio/ogg;codecs=opus', 'audio/ogg'].some((t) => Recorder.isTypeSupported(t))) {
+        return true;
+      }
+      // The WAV fallback: Web Audio with a way to read samples.
+      const Audio = globalThis.AudioContext;
+      return typeof Audio === 'function' &&
+        (typeof globalThis.AudioWorkletNode === 'function' || typeof Audio.prototype.createScriptProcessor === 'function');
     } catch {
       return false;
     }
@@ -247,6 +252,45 @@ export class VocaFuse {
     const opts = checkVoiceNoteOptions(options, this._messages);
     return new VoiceNoteControl(this, element, { ...opts });
   }
+
+  // Uploads an existing file. Its bytes are checked first (container, size, duration)
+  // and a file the API would refuse is refused here, before any request.
+  upload(file, options = {}) {
+    if (typeof Blob !== 'function' || !(file instanceof Blob)) {
+      throw invalidOption('file', 'must be a Blob or File', this._messages);
+    }
+    if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object', this._messages);
+    if (options.id !== undefined && (typeof options.id !== 'string' || !UUID.test(options.id))) {
+      throw invalidOption('id', 'must be a UUID', this._messages);
+    }
+    return this._withBridge((bridge) => callBridge(bridge, 'inspect', file))
+      .then(() => {
+        // Sending arrives with the API (the upload issue); until then a valid file stops here.
+        throw sdkError('INTERNAL_ERROR', undefined, 'uploading is not available in this build', this._messages);
+      })
+      .catch((err) => {
+        throw err instanceof VocaFuseError ? err : new VocaFuseError(err, this._messages);
+      });
+  }
+
+  _withBridge(use) {
+    return this._runtime.bridge.then(use);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Calls a bridge function that answers { value } or { error } synchronously; the value
+// may be a promise, whose rejection carries error fields.
+function callBridge(bridge, name, ...args) {
+  let answer;
+  try {
+    answer = bridge[name](...args);
+  } catch (err) {
+    return Promise.reject(sdkError('INTERNAL_ERROR', undefined, `the recorder stopped working: ${err}`));
+  }
+  if (answer && answer.error) return Promise.reject(answer.error);
+  return Promise.resolve(answer && answer.value);
 }
 
 // The control addVoiceNote answers. It exists at once; its Go side arrives with the wasm,
@@ -312,7 +356,11 @@ class VoiceNoteControl {
   _attach(bridge) {
     if (this._sdk._runtime.dead) return;
     const answer = this._callGo(() => bridge.createControl(
-      { maxDuration: this._options.maxDuration, formats: this._options.formats },
+      {
+        maxDuration: this._options.maxDuration,
+        formats: this._options.formats,
+        workletUrl: new URL('vocafuse-worklet.js', BASE_URL).href,
+      },
       (kind, payload) => this._onEvent(kind, payload),
     ));
     if (!answer) return;

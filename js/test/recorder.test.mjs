@@ -6,16 +6,25 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 
 import {
   INSECURE_HOST, blobFromPage, browsers, closePage, ffprobe, launchFirefox, newPage, setMicrophone, startServer,
 } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const execFileP = promisify(execFile);
 const UUIDV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 let server;
 before(async () => {
+  // Files the upload tests fetch into the page, made by ffmpeg.
+  const generated = path.join(HERE, 'pages', 'generated');
+  await mkdir(generated, { recursive: true });
+  await execFileP('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2',
+    '-codec:a', 'libmp3lame', path.join(generated, 'tone.mp3')]);
   server = await startServer({ testPagesDir: HERE });
 });
 after(async () => {
@@ -53,6 +62,60 @@ function errorsOf(page) {
     receivedAt: e.now,
     t: e.t,
   })));
+}
+
+// Loads a recording into an <audio> element: its duration, and where a seek to the middle lands.
+function playable(page, expression) {
+  return page.evaluate(async (expr) => {
+    const audio = new Audio(URL.createObjectURL(eval(expr)));
+    await new Promise((resolve, reject) => {
+      audio.onloadedmetadata = resolve;
+      audio.onerror = () => reject(new Error(`the <audio> element cannot load it: ${audio.error && audio.error.message}`));
+    });
+    const duration = audio.duration;
+    audio.currentTime = duration / 2;
+    await new Promise((resolve) => { audio.onseeked = resolve; });
+    return { duration, seekedTo: audio.currentTime };
+  }, expression);
+}
+
+// Whether an AudioContext made during a click runs in this browser (it needs an audio device).
+async function audioRuns(page) {
+  await page.evaluate(() => {
+    document.body.addEventListener('click', () => {
+      window.probeAudio = new AudioContext();
+      window.probeAudio.resume();
+    }, { once: true });
+  });
+  await page.click('body');
+  await delay(500);
+  return page.evaluate(async () => {
+    const running = window.probeAudio.state === 'running';
+    await window.probeAudio.close();
+    return running;
+  });
+}
+
+// Records one take with the given options for about seconds, and returns what onStop
+// delivered (with the time really recorded) and ffprobe's reading of the blob.
+async function recordTake(page, options, seconds) {
+  await page.evaluate((o) => window.attach(o), options);
+  await page.click('#record-btn');
+  await waitForEvent(page, 'start');
+  await delay(seconds * 1000);
+  await page.click('#record-btn');
+  await waitForEvent(page, 'stop');
+  const rec = await page.evaluate(() => {
+    const stop = window.events('stop')[0];
+    const start = window.events('start')[0];
+    window.lastBlob = stop.arg.blob;
+    return {
+      format: stop.arg.format, mimeType: stop.arg.mimeType, duration: stop.arg.duration, size: stop.arg.size,
+      blobType: stop.arg.blob.type,
+      recorded: (window.events('state').find((e) => e.arg === 'processing').t - start.t) / 1000,
+    };
+  });
+  return { rec, probe: await ffprobe(await blobFromPage(page, 'window.lastBlob')) };
 }
 
 async function assertNoLiveTracks(page, what) {
@@ -115,8 +178,12 @@ for (const { name, launch } of browsers()) {
         const probe = await ffprobe(await blobFromPage(page, 'window.lastBlob'));
         assert.ok(probe.formatName.includes(container === 'webm' ? 'webm' : 'ogg'), probe.formatName);
         assert.equal(probe.codec, 'opus');
-        assert.ok(Math.abs(probe.duration - rec.recorded) < 0.5,
+        assert.ok(Math.abs(probe.duration - rec.recorded) < 0.2,
           `ffprobe says ${probe.duration} s for ${rec.recorded} s recorded`);
+        const player = await playable(page, 'window.lastBlob');
+        assert.ok(Number.isFinite(player.duration) && Math.abs(player.duration - probe.duration) < 0.1,
+          `<audio> duration ${player.duration}`);
+        assert.ok(Math.abs(player.seekedTo - player.duration / 2) < 0.1, `seeked to ${player.seekedTo}`);
         assert.equal(await page.$eval('#record-btn', (b) => b.getAttribute('aria-pressed')), 'false');
         await assertNoLiveTracks(page, 'after stop');
       } finally {
@@ -190,9 +257,10 @@ for (const { name, launch } of browsers()) {
         assert.equal(err.retryable, false);
         assert.ok(r.stoppedAfter >= 2.0 && r.stoppedAfter <= 2.4, `stopped ${r.stoppedAfter} s after onStart`);
         assert.ok(r.errorAfter >= 2.0 && r.errorAfter <= 2.4, `onError ${r.errorAfter} s after onStart`);
-        assert.ok(r.duration <= 2 && r.duration > 1.9, `duration ${r.duration}`);
         const probe = await ffprobe(await blobFromPage(page, 'window.lastBlob'));
-        assert.ok(probe.duration > 1.5 && probe.duration <= 2.25, `ffprobe duration ${probe.duration}`);
+        // The recording at the limit is no longer than the limit plus 0.25 s, read from its container.
+        assert.ok(probe.duration > 1.8 && probe.duration <= 2.25, `ffprobe duration ${probe.duration}`);
+        assert.ok(Math.abs(r.duration - probe.duration) < 0.05, `onStop ${r.duration} s, container ${probe.duration} s`);
         await assertNoLiveTracks(page, 'after the limit');
       } finally {
         await closePage(page);
@@ -422,6 +490,99 @@ for (const { name, launch } of browsers()) {
         // Later clicks answer at once instead of hanging.
         await page.click('#record-btn');
         await waitForEvent(page, 'error', 2, 2_000);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test("formats: ['webm'] gives a WebM an <audio> element can seek, repaired where the browser leaves no duration", async () => {
+      const page = await open(browser, 'recorder.html');
+      try {
+        const { rec, probe } = await recordTake(page, { formats: ['webm'] }, 3);
+        assert.equal(rec.format, 'webm');
+        assert.ok(probe.formatName.includes('webm'), probe.formatName);
+        assert.ok(Math.abs(probe.duration - rec.recorded) < 0.2, `ffprobe ${probe.duration} s for ${rec.recorded} s recorded`);
+        assert.ok(Math.abs(rec.duration - probe.duration) < 0.05, `onStop ${rec.duration} s, container ${probe.duration} s`);
+        const player = await playable(page, 'window.lastBlob');
+        assert.ok(Number.isFinite(player.duration), `<audio> duration ${player.duration}`);
+        assert.ok(Math.abs(player.seekedTo - player.duration / 2) < 0.1, `seeked to ${player.seekedTo}`);
+        await assertNoLiveTracks(page, 'after a webm take');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test("formats: ['wav'] records through Web Audio into a 16 kHz mono WAV of the right length", async (t) => {
+      const page = await open(browser, 'recorder.html');
+      try {
+        if (!(await audioRuns(page))) {
+          // Headless Firefox on a machine without a sound device never starts an
+          // AudioContext. The SDK must then say so promptly and release the microphone.
+          t.diagnostic(`${name} cannot run Web Audio here (no audio device): checking the refusal instead`);
+          await page.evaluate(() => window.attach({ formats: ['wav'] }));
+          await page.click('#record-btn');
+          await waitForEvent(page, 'error', 1, 8_000);
+          const err = await page.evaluate(() => {
+            const { code, details } = window.events('error')[0].arg;
+            return { code, details };
+          });
+          assert.equal(err.code, 'NOT_SUPPORTED');
+          assert.match(err.details.reason, /audio capture/);
+          await assertNoLiveTracks(page, 'after Web Audio refused to start');
+          return;
+        }
+        const { rec, probe } = await recordTake(page, { formats: ['wav'] }, 2);
+        assert.equal(rec.format, 'wav');
+        assert.equal(rec.blobType, 'audio/wav');
+        assert.equal(probe.codec, 'pcm_s16le');
+        assert.equal(probe.sampleRate, 16000);
+        assert.equal(probe.channels, 1);
+        assert.ok(Math.abs(probe.duration - rec.recorded) < 0.2, `WAV ${probe.duration} s for ${rec.recorded} s recorded`);
+        assert.ok(Math.abs(rec.duration - probe.duration) < 0.01);
+        await assertNoLiveTracks(page, 'after a wav take');
+
+        // The limit holds on this path too, and the file is never longer than it.
+        await page.evaluate(() => { window.log.length = 0; window.control.destroy(); });
+        await page.evaluate(() => window.attach({ formats: ['wav'], maxDuration: 1.5 }));
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop', 1, 10_000);
+        const limited = await page.evaluate(() => ({
+          code: window.events('error')[0].arg.code, duration: window.events('stop')[0].arg.duration,
+        }));
+        assert.equal(limited.code, 'DURATION_EXCEEDED');
+        assert.ok(limited.duration <= 1.5 && limited.duration > 1.3, `duration ${limited.duration}`);
+        await assertNoLiveTracks(page, 'after the wav limit');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('upload() checks the bytes first: mp3, 26 MB and 75 s are refused without a request', async () => {
+      const page = await open(browser, 'upload.html');
+      try {
+        const mp3 = await page.evaluate(async () => {
+          const file = new File([await (await fetch('/test/pages/generated/tone.mp3')).blob()], 'note.webm', { type: 'audio/webm' });
+          return window.tryUpload(file); // the name and declared type lie: the bytes decide
+        });
+        assert.equal(mp3.code, 'UNSUPPORTED_AUDIO_FORMAT');
+        assert.equal(mp3.details.format, 'mp3');
+        assert.deepEqual(mp3.details.supported_formats, ['webm', 'wav', 'ogg']);
+        assert.equal(mp3.requests, 0);
+
+        const big = await page.evaluate(() => window.tryUpload(window.makeWav(60, 8000, 26 * 1024 * 1024)));
+        assert.equal(big.code, 'FILE_SIZE_EXCEEDED');
+        assert.deepEqual(big.details, { max_size: '25MB', actual_size: '26MB' });
+        assert.equal(big.requests, 0);
+
+        const long = await page.evaluate(() => window.tryUpload(window.makeWav(75)));
+        assert.equal(long.code, 'DURATION_EXCEEDED');
+        assert.equal(long.details.actual_duration, 75);
+        assert.equal(long.details.max_duration, 60);
+        assert.equal(long.requests, 0);
+        assert.ok(long.isVocaFuseError && long.userMessage.length > 0);
+
+        const truncated = await page.evaluate(() => window.tryUpload(new Blob([new TextEncoder().encode('RIFF\0\0\0\0WAVEfmt ')])));
+        assert.equal(truncated.code, 'AUDIO_PROCESSING_FAILED');
       } finally {
         await closePage(page);
       }

@@ -39,13 +39,19 @@ func export(name string, fn func(args []safejs.Value) (any, error)) (safejs.Func
 }
 
 func errorAnswer(err error) safejs.Value {
+	v, _ := safejs.ValueOf(map[string]any{"error": safejs.Unsafe(errorValue(err))})
+	return v
+}
+
+// errorValue is the plain object of an error's fields that the shim makes a VocaFuseError of.
+func errorValue(err error) safejs.Value {
 	ce, ok := err.(*catalog.Error)
 	if !ok {
 		ce = catalog.Newf(catalog.InternalError, nil, time.Now(), "%v", err)
 	}
-	v, convErr := safejs.ValueOf(map[string]any{"error": toJS(ce.Fields())})
+	v, convErr := safejs.ValueOf(toJS(ce.Fields()))
 	if convErr != nil {
-		v, _ = safejs.ValueOf(map[string]any{"error": map[string]any{"code": string(catalog.InternalError), "message": ce.Error()}})
+		v, _ = safejs.ValueOf(map[string]any{"code": string(catalog.InternalError), "message": ce.Error()})
 	}
 	return v
 }
@@ -56,12 +62,20 @@ func Bridge() (safejs.Value, error) {
 	if err != nil {
 		return obj, err
 	}
-	create, err := export("createControl", createControl)
-	if err != nil {
-		return obj, err
-	}
 	// The bridge lives as long as the page; its functions are never released.
-	return obj, obj.Set("createControl", create)
+	for name, fn := range map[string]func([]safejs.Value) (any, error){
+		"createControl": createControl,
+		"inspect":       inspectUpload,
+	} {
+		f, err := export(name, fn)
+		if err != nil {
+			return obj, err
+		}
+		if err := obj.Set(name, f); err != nil {
+			return obj, err
+		}
+	}
+	return obj, nil
 }
 
 // createControl(options, onEvent) makes the Go side of addVoiceNote and answers an object
@@ -75,7 +89,8 @@ func createControl(args []safejs.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := NewControl(limit, formats, args[1])
+	workletURL, _ := stringProp(args[0], "workletUrl")
+	c := NewControl(limit, formats, workletURL, args[1])
 	handle := map[string]any{}
 	for name, cmd := range map[string]func(){
 		"toggle": c.Toggle, "start": c.Start, "stop": c.Stop, "cancel": c.Cancel, "destroy": c.Destroy,

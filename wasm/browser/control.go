@@ -4,6 +4,7 @@ package browser
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,35 +14,47 @@ import (
 	"github.com/vocafuse/recorder/wasm/recorder"
 )
 
-// audioBitsPerSecond: Opus at 32 kb/s is transparent for a single voice, and a
-// 60-second note stays near 240 KB.
-const audioBitsPerSecond = 32000
-
 // Control is one addVoiceNote: a recorder state machine and the browser objects of its
 // takes. Everything below runs on the control's loop goroutine.
 type Control struct {
-	loop    *loop
-	machine *recorder.Machine
-	formats []string
-	onEvent safejs.Value // the shim's function(kind, payload)
-	takes   map[int]*take
+	loop       *loop
+	machine    *recorder.Machine
+	formats    []string
+	limit      time.Duration
+	workletURL string       // the PCM capture's AudioWorklet module
+	onEvent    safejs.Value // the shim's function(kind, payload)
+	takes      map[int]*take
+
+	// Browsers (Safari, Firefox) only let an AudioContext run when it is made during a
+	// user gesture, and a take reaches Web Audio long after the click. So a click that
+	// will start a PCM take makes the AudioContext at once, and the take picks it up.
+	mu     sync.Mutex
+	idle   bool         // the machine can start a take; a copy kept for the click handler
+	primed safejs.Value // an AudioContext made during the last click, not yet used
 }
 
 // take holds the browser objects of one attempt at a recording.
 type take struct {
-	mime     string
-	stream   safejs.Value // MediaStream once getUserMedia resolves
-	recorder safejs.Value // MediaRecorder once created
-	chunks   safejs.Value // JS array of Blobs: the audio never enters wasm memory
-	unlisten []func()
-	clock    chan struct{} // closed to stop the progress ticks and the limit
-	closed   bool          // the microphone must be (or has been) released
-	discard  bool          // the recorder's data is to be thrown away
+	choice  recorder.Choice
+	stream  safejs.Value  // MediaStream once getUserMedia resolves
+	capture capture       // what turns the stream into audio, once started
+	clock   chan struct{} // closed to stop the progress ticks and the limit
+	closed  bool          // the microphone must be (or has been) released
+	discard bool          // what the capture made is to be thrown away
+	busy    bool          // the capture, or the reading of its result, is still under way
+}
+
+// capture is one way of recording a stream: MediaRecorder, or PCM through Web Audio.
+// It reports through the control's captureStarted, captureFinished and fail.
+type capture interface {
+	stop()  // finish; the result arrives through captureFinished
+	abort() // stop and report nothing
 }
 
 // NewControl makes a control. onEvent receives every event of the recorder.
-func NewControl(maxDuration time.Duration, formats []string, onEvent safejs.Value) *Control {
-	c := &Control{formats: formats, onEvent: onEvent, takes: map[int]*take{}}
+func NewControl(maxDuration time.Duration, formats []string, workletURL string, onEvent safejs.Value) *Control {
+	c := &Control{formats: formats, limit: maxDuration, workletURL: workletURL, onEvent: onEvent, takes: map[int]*take{},
+		idle: true, primed: safejs.Undefined()}
 	c.loop = newLoop(c.recoverPanic)
 	c.machine = recorder.New(recorder.Config{
 		Effects:     c,
@@ -60,8 +73,8 @@ func newID() string {
 }
 
 // The control's commands. Each only posts: it is called from a JavaScript callback.
-func (c *Control) Toggle()  { c.loop.post(c.machine.Toggle) }
-func (c *Control) Start()   { c.loop.post(c.machine.Start) }
+func (c *Control) Toggle()  { c.primeAudio(); c.loop.post(c.machine.Toggle) }
+func (c *Control) Start()   { c.primeAudio(); c.loop.post(c.machine.Start) }
 func (c *Control) Stop()    { c.loop.post(c.machine.Stop) }
 func (c *Control) Cancel()  { c.loop.post(c.machine.Cancel) }
 func (c *Control) Destroy() { c.loop.post(c.machine.Destroy) }
@@ -86,11 +99,11 @@ func (c *Control) fail(n int, err *catalog.Error) {
 	c.loop.post(func() { c.machine.Fail(n, err) })
 }
 
-// checkSupport finds the MediaRecorder type to use, or says why this browser cannot record.
-func (c *Control) checkSupport() (string, *catalog.Error) {
+// checkSupport chooses how to record, or says why this browser cannot.
+func (c *Control) checkSupport() (recorder.Choice, *catalog.Error) {
 	g := safejs.Global()
-	notSupported := func(reason string) (string, *catalog.Error) {
-		return "", catalog.Newf(catalog.NotSupported, map[string]any{"reason": reason}, time.Now(),
+	notSupported := func(reason string) (recorder.Choice, *catalog.Error) {
+		return recorder.Choice{}, catalog.Newf(catalog.NotSupported, map[string]any{"reason": reason}, time.Now(),
 			"this browser cannot record: %s", reason)
 	}
 	if secure, _ := g.Get("isSecureContext"); secure.Type() == safejs.TypeBoolean {
@@ -98,37 +111,33 @@ func (c *Control) checkSupport() (string, *catalog.Error) {
 			return notSupported("the page is not a secure context (https or localhost)")
 		}
 	}
-	nav, _ := g.Get("navigator")
-	devices, err := nav.Get("mediaDevices")
+	devices, err := getPath(g, "navigator", "mediaDevices")
 	if err != nil || devices.Type() != safejs.TypeObject || !isFunction(devices, "getUserMedia") {
 		return notSupported("navigator.mediaDevices.getUserMedia is missing")
 	}
-	mr, err := g.Get("MediaRecorder")
-	if err != nil || mr.Type() != safejs.TypeFunction {
-		return notSupported("MediaRecorder is missing")
-	}
-	mime, _, ok := recorder.ChooseMIME(c.formats, func(m string) bool {
-		v, err := mr.Call("isTypeSupported", m)
-		if err != nil {
-			return false
+	var mediaRecorder func(string) bool
+	if mr, err := g.Get("MediaRecorder"); err == nil && mr.Type() == safejs.TypeFunction {
+		mediaRecorder = func(m string) bool {
+			v, err := mr.Call("isTypeSupported", m)
+			yes, _ := v.Bool()
+			return err == nil && yes
 		}
-		yes, _ := v.Bool()
-		return yes
-	})
-	if !ok {
-		return notSupported(fmt.Sprintf("MediaRecorder makes none of the formats %v", c.formats))
 	}
-	return mime, nil
+	choice, ok := recorder.Choose(c.formats, mediaRecorder, pcmSupported())
+	if !ok {
+		return notSupported(fmt.Sprintf("this browser can make none of the formats %v", c.formats))
+	}
+	return choice, nil
 }
 
 // OpenMicrophone asks for a mono voice stream.
 func (c *Control) OpenMicrophone(n int) {
-	mime, unsupported := c.checkSupport()
+	choice, unsupported := c.checkSupport()
 	if unsupported != nil {
 		c.fail(n, unsupported)
 		return
 	}
-	t := &take{mime: mime, stream: safejs.Undefined(), recorder: safejs.Undefined()}
+	t := &take{choice: choice, stream: safejs.Undefined()}
 	c.takes[n] = t
 	failed := func(err error) { c.fail(n, mediaFailure("getUserMedia", err, time.Now())) }
 	constraints := map[string]any{"audio": map[string]any{
@@ -168,114 +177,80 @@ func (c *Control) OpenMicrophone(n int) {
 	}
 }
 
-// StartRecorder makes the MediaRecorder and starts it without a timeslice, so the whole
-// recording arrives as one Blob that carries its duration.
+// StartRecorder starts the take's capture.
 func (c *Control) StartRecorder(n int) {
 	t := c.takes[n]
-	if t == nil {
+	if t == nil || t.capture != nil {
 		return
 	}
-	failed := func(err error) { c.fail(n, mediaFailure("MediaRecorder", err, time.Now())) }
-	ctor, _ := safejs.Global().Get("MediaRecorder")
-	opts, _ := safejs.ValueOf(map[string]any{"mimeType": t.mime, "audioBitsPerSecond": audioBitsPerSecond})
-	rec, err := ctor.New(t.stream, opts)
-	if err != nil {
-		failed(jsError(err))
-		return
-	}
-	t.recorder = rec
-	array, _ := safejs.Global().Get("Array")
-	t.chunks, _ = array.New()
-	handlers := map[string]func(ev safejs.Value){
-		"dataavailable": func(ev safejs.Value) {
-			// Pushed right here, not posted, so every chunk is in before the stop event.
-			if data, err := ev.Get("data"); err == nil {
-				if size, _ := data.Get("size"); size.Type() == safejs.TypeNumber {
-					if s, _ := size.Int(); s > 0 {
-						_, _ = t.chunks.Call("push", data)
-					}
-				}
-			}
-		},
-		"start": func(safejs.Value) { c.loop.post(func() { c.machine.RecorderStarted(n) }) },
-		"stop":  func(safejs.Value) { c.loop.post(func() { c.recorderStopped(n, t) }) },
-		"error": func(ev safejs.Value) {
-			cause, _ := ev.Get("error")
-			failed(domError(cause))
-		},
-	}
-	for event, h := range handlers {
-		release, err := listen(rec, event, h)
-		if err != nil {
-			unlistenAll(t)
-			failed(err)
-			return
-		}
-		t.unlisten = append(t.unlisten, release)
-	}
-	if _, err := rec.Call("start"); err != nil {
-		unlistenAll(t) // no stop event will come
-		failed(jsError(err))
+	t.busy = true
+	if t.choice.PCM {
+		t.capture = c.startPCM(n, t)
+	} else {
+		t.capture = c.startMediaRecorder(n, t)
 	}
 }
 
-func unlistenAll(t *take) {
-	for _, release := range t.unlisten {
-		release()
-	}
-	t.unlisten = nil
+// captureStarted: the capture is really recording; the limit's clock starts now.
+func (c *Control) captureStarted(n int) {
+	c.loop.post(func() { c.machine.RecorderStarted(n) })
 }
 
-func (c *Control) recorderStopped(n int, t *take) {
-	unlistenAll(t)
+// captureFinished: the capture's audio is complete. The container is read (and a WebM
+// without a duration repaired) on a goroutine of its own, since that awaits the Blob.
+func (c *Control) captureFinished(n int, t *take, blob safejs.Value, mime string) {
 	if t.discard {
-		t.chunks = safejs.Undefined()
-		c.forget(n)
+		c.settled(n, t)
 		return
 	}
-	mime := t.mime
-	if m, _ := stringProp(t.recorder, "mimeType"); m != "" {
-		mime = m
-	}
-	blobCtor, _ := safejs.Global().Get("Blob")
-	opts, _ := safejs.ValueOf(map[string]any{"type": mime})
-	blob, err := blobCtor.New(t.chunks, opts)
-	t.chunks = safejs.Undefined()
-	if err != nil {
-		c.machine.Fail(n, mediaFailure("Blob", jsError(err), time.Now()))
-		return
-	}
-	size := 0
-	if v, err := blob.Get("size"); err == nil {
-		size, _ = v.Int()
-	}
-	c.machine.RecorderStopped(n, recorder.Captured{Audio: blob, MimeType: mime, Size: size})
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				c.loop.post(func() { panic(p) }) // reported by the loop like any other panic
+			}
+		}()
+		finished, info := inspectRecording(blob, mime)
+		c.loop.post(func() {
+			defer c.settled(n, t)
+			if t.discard {
+				return
+			}
+			size := 0
+			if v, err := finished.Get("size"); err == nil {
+				size, _ = v.Int()
+			}
+			c.machine.RecorderStopped(n, recorder.Captured{Audio: finished, MimeType: mime, Size: size, Duration: info})
+		})
+	}()
+}
+
+// settled: nothing more will come from the take's capture.
+func (c *Control) settled(n int, t *take) {
+	t.busy = false
 	c.forget(n)
 }
 
-// StopRecorder asks the recorder to finish; its stop event delivers the data.
+// StopRecorder asks the capture to finish; its result arrives later.
 func (c *Control) StopRecorder(n int) {
-	if t := c.takes[n]; t != nil {
-		stopRecorder(t)
+	if t := c.takes[n]; t != nil && t.capture != nil {
+		t.capture.stop()
 	}
 }
 
-// DiscardRecorder stops the recorder and drops what it made.
+// DiscardRecorder stops the capture and drops what it made.
 func (c *Control) DiscardRecorder(n int) {
-	if t := c.takes[n]; t != nil {
-		t.discard = true
-		stopRecorder(t)
-		c.forget(n)
+	t := c.takes[n]
+	if t == nil || t.capture == nil {
+		c.dropPrimedAudio() // the take never reached its capture
 	}
-}
-
-func stopRecorder(t *take) {
-	if t.recorder.IsUndefined() {
+	if t == nil {
 		return
 	}
-	if state, _ := stringProp(t.recorder, "state"); state != "inactive" {
-		_, _ = t.recorder.Call("stop")
+	t.discard = true
+	if t.capture != nil {
+		t.capture.abort()
 	}
+	c.forget(n)
 }
 
 // CloseMicrophone stops every track of the take's stream, now or as soon as it arrives.
@@ -307,7 +282,7 @@ func (c *Control) stopTracks(t *take) {
 // forget drops a take once its microphone is released and its recorder is done with.
 // A take still waiting for getUserMedia is safe to drop: its handler holds it.
 func (c *Control) forget(n int) {
-	if t := c.takes[n]; t != nil && t.closed && t.unlisten == nil {
+	if t := c.takes[n]; t != nil && t.closed && !t.busy {
 		delete(c.takes, n)
 	}
 }
@@ -355,6 +330,9 @@ func (c *Control) StopClock(n int) {
 func (c *Control) Emit(e recorder.Event) {
 	switch e.Kind {
 	case recorder.StateChanged:
+		c.mu.Lock()
+		c.idle = e.State == recorder.Idle || e.State == recorder.Failed || e.State == recorder.Uploaded
+		c.mu.Unlock()
 		c.emit(string(e.Kind), string(e.State))
 	case recorder.Started:
 		c.emit(string(e.Kind), nil)

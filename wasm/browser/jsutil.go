@@ -132,6 +132,8 @@ func toJS(v any) any {
 		return out
 	case safejs.Value:
 		return safejs.Unsafe(v)
+	case js.Value:
+		return v
 	case nil, bool, string, int, int64, float64, float32, uint, uint32, int32:
 		return v
 	default:

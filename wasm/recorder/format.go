@@ -11,26 +11,43 @@ var DefaultFormats = []string{"ogg", "webm", "wav"}
 // mimeCandidates are the MediaRecorder types tried for each format, best first. Opus is
 // asked for by name so a browser never picks a heavier codec; the bare type is the
 // fallback for browsers that reject codec parameters. WAV is not a MediaRecorder type:
-// it is recorded through Web Audio, which is not built yet, so it has no candidate.
+// it is captured through Web Audio and encoded by the SDK.
 var mimeCandidates = map[string][]string{
 	"webm": {"audio/webm;codecs=opus", "audio/webm"},
 	"ogg":  {"audio/ogg;codecs=opus", "audio/ogg"},
 }
 
-// ChooseMIME picks the first MediaRecorder type, in the page's order of formats, that the
-// browser says it supports. ok is false when none is.
-func ChooseMIME(formats []string, supported func(mime string) bool) (mime, format string, ok bool) {
+// Choice is how a take is recorded: by MediaRecorder with MIME, or as PCM encoded to WAV.
+type Choice struct {
+	Format string
+	MIME   string
+	PCM    bool
+}
+
+// Choose picks, in the page's order of formats, the first one this browser can make:
+// webm and ogg where MediaRecorder supports one of their types (mediaRecorder is nil
+// without MediaRecorder), wav where Web Audio can capture PCM. ok is false when none.
+func Choose(formats []string, mediaRecorder func(mime string) bool, pcm bool) (c Choice, ok bool) {
 	if len(formats) == 0 {
 		formats = DefaultFormats
 	}
 	for _, f := range formats {
+		if f == "wav" {
+			if pcm {
+				return Choice{Format: "wav", MIME: "audio/wav", PCM: true}, true
+			}
+			continue
+		}
+		if mediaRecorder == nil {
+			continue
+		}
 		for _, m := range mimeCandidates[f] {
-			if supported(m) {
-				return m, f, true
+			if mediaRecorder(m) {
+				return Choice{Format: f, MIME: m}, true
 			}
 		}
 	}
-	return "", "", false
+	return Choice{}, false
 }
 
 // FormatOfMIME names the container of a MIME type such as "audio/webm;codecs=opus".

@@ -82,11 +82,13 @@ type Event struct {
 }
 
 // Captured is what the browser hands back when a recorder stops: an opaque handle to
-// the audio (a Blob, which stays in JavaScript), its MIME type and its size in bytes.
+// the audio (a Blob, which stays in JavaScript), its MIME type, its size in bytes, and
+// its duration as the container states it (0 when it could not be read).
 type Captured struct {
 	Audio    any
 	MimeType string
 	Size     int
+	Duration float64
 }
 
 // Output is the finished recording that onStop delivers.
@@ -102,17 +104,16 @@ type Output struct {
 // Machine is one control's recorder. It is not safe for concurrent use: the glue calls
 // it from a single goroutine.
 type Machine struct {
-	fx       Effects
-	now      func() time.Time
-	newID    func() string
-	limit    time.Duration
-	state    State
-	take     int // the current take; takes before it are stale
-	id       string
-	started  time.Time
-	stopped  time.Time
-	hitLimit bool
-	gone     bool // destroyed
+	fx      Effects
+	now     func() time.Time
+	newID   func() string
+	limit   time.Duration
+	state   State
+	take    int // the current take; takes before it are stale
+	id      string
+	started time.Time
+	stopped time.Time
+	gone    bool // destroyed
 }
 
 // Config builds a Machine.
@@ -170,7 +171,7 @@ func (m *Machine) Start() {
 		return
 	}
 	m.take++
-	m.id, m.hitLimit = "", false
+	m.id = ""
 	m.setState(Requesting)
 	m.fx.OpenMicrophone(m.take)
 }
@@ -227,16 +228,14 @@ func (m *Machine) release(take int) {
 	m.fx.CloseMicrophone(take)
 }
 
-// finish stops recording and waits for the recorder's data.
+// finish stops recording and waits for the recorder's data. The microphone stays open
+// until the data is complete: an encoder still holds the last fraction of a second, and
+// Firefox drops it when the tracks end first.
 func (m *Machine) finish() {
 	take := m.take
 	m.stopped = m.now()
 	m.fx.StopClock(take)
 	m.fx.StopRecorder(take)
-	// Stop the tracks now, not when the data arrives: the browser's recording indicator
-	// goes off with the click. The recorder has already been told to stop and keeps
-	// what it captured.
-	m.fx.CloseMicrophone(take)
 	m.setState(Processing)
 }
 
@@ -281,7 +280,6 @@ func (m *Machine) LimitReached(take int) {
 	if !m.current(take) || m.state != Recording {
 		return
 	}
-	m.hitLimit = true
 	m.finish()
 	limit := m.limit.Seconds()
 	err := catalog.New(catalog.DurationExceeded, map[string]any{
@@ -307,16 +305,19 @@ func (m *Machine) RecorderStopped(take int, c Captured) {
 	default:
 		return
 	}
-	duration := m.stopped.Sub(m.started)
-	if m.hitLimit || duration > m.limit {
-		duration = m.limit
+	m.fx.CloseMicrophone(take)
+	// The container's own duration is what every player and the API will see; the
+	// clock is the fallback when the container could not be read.
+	duration := c.Duration
+	if duration <= 0 {
+		duration = min(m.stopped.Sub(m.started), m.limit).Seconds()
 	}
 	rec := &Output{
 		ID:       m.id,
 		Audio:    c.Audio,
 		MimeType: c.MimeType,
 		Format:   FormatOfMIME(c.MimeType),
-		Duration: roundMillis(duration.Seconds()),
+		Duration: roundMillis(duration),
 		Size:     c.Size,
 	}
 	m.setState(Idle)

@@ -116,8 +116,11 @@ func TestClickRecordsAndSecondClickStops(t *testing.T) {
 	if m.State() != Processing {
 		t.Fatalf("after second click: %s, want processing", m.State())
 	}
-	assertReleased(t, fb) // tracks stop with the click, before the data arrives
-	m.RecorderStopped(take, Captured{Audio: "blob", MimeType: "audio/webm;codecs=opus", Size: 1234})
+	if !fb.live[take] {
+		t.Fatal("microphone closed before the recorder delivered its last data")
+	}
+	m.RecorderStopped(take, Captured{Audio: "blob", MimeType: "audio/webm;codecs=opus", Size: 1234, Duration: 3})
+	assertReleased(t, fb)
 	stops := fb.kinds(Stopped)
 	if len(stops) != 1 {
 		t.Fatalf("want one onStop, got %v", fb.events)
@@ -142,7 +145,6 @@ func TestLimitStopsKeepsRecordingAndReportsDurationExceeded(t *testing.T) {
 	if m.State() != Processing {
 		t.Fatalf("state %s after limit", m.State())
 	}
-	assertReleased(t, fb)
 	errs := fb.kinds(Errored)
 	if len(errs) != 1 || errs[0].Err.Code != catalog.DurationExceeded {
 		t.Fatalf("want DURATION_EXCEEDED, got %v", fb.events)
@@ -153,14 +155,25 @@ func TestLimitStopsKeepsRecordingAndReportsDurationExceeded(t *testing.T) {
 	if msg := errs[0].Err.UserMessage; !strings.Contains(msg, "2-second limit") {
 		t.Errorf("userMessage %q does not name the page's limit", msg)
 	}
-	clk.advance(300 * time.Millisecond) // the recorder's data arrives a little later
-	m.RecorderStopped(take, Captured{MimeType: "audio/ogg;codecs=opus"})
+	clk.advance(300 * time.Millisecond)                                  // the recorder's data arrives a little later
+	m.RecorderStopped(take, Captured{MimeType: "audio/ogg;codecs=opus"}) // container unreadable: the clock, capped
 	stops := fb.kinds(Stopped)
 	if len(stops) != 1 || stops[0].Recording.Duration != 2 || stops[0].Recording.Format != "ogg" {
 		t.Fatalf("recording not kept at the limit: %v", fb.events)
 	}
+	assertReleased(t, fb)
 	if m.State() != Idle {
 		t.Errorf("state %s", m.State())
+	}
+}
+
+func TestContainerDurationWins(t *testing.T) {
+	m, fb, clk := setup(0)
+	take := recordFor(m, fb, clk, 3*time.Second)
+	m.Stop()
+	m.RecorderStopped(take, Captured{MimeType: "audio/webm", Duration: 2.9404})
+	if d := fb.kinds(Stopped)[0].Recording.Duration; d != 2.94 {
+		t.Fatalf("duration %v, want the container's 2.94", d)
 	}
 }
 
@@ -406,30 +419,36 @@ func apply(m *Machine, fb *fakeBrowser, clk *fakeClock, op string) {
 	}
 }
 
-func TestChooseMIME(t *testing.T) {
+func TestChoose(t *testing.T) {
 	chromium := func(m string) bool { return strings.HasPrefix(m, "audio/webm") }
 	firefox := func(m string) bool { return strings.HasPrefix(m, "audio/webm") || strings.HasPrefix(m, "audio/ogg") }
 	safari := func(m string) bool { return m == "audio/mp4" }
+	webm := Choice{Format: "webm", MIME: "audio/webm;codecs=opus"}
+	ogg := Choice{Format: "ogg", MIME: "audio/ogg;codecs=opus"}
+	wav := Choice{Format: "wav", MIME: "audio/wav", PCM: true}
 	cases := []struct {
-		formats    []string
-		supported  func(string) bool
-		mime, fmt_ string
-		ok         bool
+		formats   []string
+		recorder  func(string) bool
+		pcm       bool
+		want      Choice
+		supported bool
 	}{
-		{nil, chromium, "audio/webm;codecs=opus", "webm", true},
-		{nil, firefox, "audio/ogg;codecs=opus", "ogg", true},
-		{[]string{"webm", "ogg"}, firefox, "audio/webm;codecs=opus", "webm", true},
-		{[]string{"ogg", "webm"}, firefox, "audio/ogg;codecs=opus", "ogg", true},
-		{[]string{"ogg", "webm"}, chromium, "audio/webm;codecs=opus", "webm", true},
-		{[]string{"ogg"}, chromium, "", "", false},
-		{nil, safari, "", "", false},
-		{[]string{"wav"}, firefox, "", "", false},
-		{nil, func(m string) bool { return m == "audio/webm" }, "audio/webm", "webm", true},
+		{nil, chromium, true, webm, true},
+		{nil, firefox, true, ogg, true},
+		{[]string{"webm", "ogg"}, firefox, true, webm, true},
+		{[]string{"ogg", "webm"}, chromium, true, webm, true},
+		{[]string{"ogg"}, chromium, true, Choice{}, false},
+		{nil, safari, true, wav, true}, // Safari: MediaRecorder makes only mp4
+		{nil, safari, false, Choice{}, false},
+		{[]string{"wav"}, firefox, true, wav, true},
+		{[]string{"wav", "webm"}, chromium, false, webm, true},
+		{nil, nil, true, wav, true}, // no MediaRecorder at all
+		{nil, func(m string) bool { return m == "audio/webm" }, false, Choice{Format: "webm", MIME: "audio/webm"}, true},
 	}
 	for _, c := range cases {
-		mime, f, ok := ChooseMIME(c.formats, c.supported)
-		if mime != c.mime || f != c.fmt_ || ok != c.ok {
-			t.Errorf("ChooseMIME(%v) = %q %q %v, want %q %q %v", c.formats, mime, f, ok, c.mime, c.fmt_, c.ok)
+		got, ok := Choose(c.formats, c.recorder, c.pcm)
+		if got != c.want || ok != c.supported {
+			t.Errorf("Choose(%v, pcm %v) = %+v %v, want %+v %v", c.formats, c.pcm, got, ok, c.want, c.supported)
 		}
 	}
 }

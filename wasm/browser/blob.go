@@ -1,0 +1,111 @@
+//go:build js && wasm
+
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/hack-pad/safejs"
+)
+
+// await waits for a promise. It blocks, so it must run on a goroutine of its own or the
+// loop, never inside a JavaScript callback.
+func await(ctx context.Context, promise safejs.Value) (safejs.Value, error) {
+	type outcome struct {
+		v   safejs.Value
+		err error
+	}
+	done := make(chan outcome, 1)
+	err := settle(promise,
+		func(v safejs.Value) { done <- outcome{v: v} },
+		func(err error) { done <- outcome{err: err} })
+	if err != nil {
+		return safejs.Undefined(), err
+	}
+	select {
+	case o := <-done:
+		return o.v, o.err
+	case <-ctx.Done():
+		return safejs.Undefined(), ctx.Err()
+	}
+}
+
+// blobReader reads a Blob through io.ReaderAt, one slice at a time: the audio stays in
+// JavaScript and only the bytes a parser asks for enter wasm memory. A window of
+// readAhead bytes is kept, since parsers read many small pieces in order.
+type blobReader struct {
+	ctx    context.Context
+	blob   safejs.Value
+	size   int64
+	window []byte
+	start  int64 // offset of window in the blob
+}
+
+const readAhead = 64 << 10
+
+func newBlobReader(ctx context.Context, blob safejs.Value) (*blobReader, error) {
+	v, err := blob.Get("size")
+	if err != nil {
+		return nil, err
+	}
+	size, err := v.Float()
+	if err != nil {
+		return nil, fmt.Errorf("not a Blob: %w", err)
+	}
+	return &blobReader{ctx: ctx, blob: blob, size: int64(size)}, nil
+}
+
+func (r *blobReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	n := 0
+	for n < len(p) {
+		at := off + int64(n)
+		if at >= r.size {
+			return n, io.EOF
+		}
+		if at < r.start || at >= r.start+int64(len(r.window)) {
+			if err := r.fill(at, len(p)-n); err != nil {
+				return n, err
+			}
+		}
+		n += copy(p[n:], r.window[at-r.start:])
+	}
+	return n, nil
+}
+
+// fill loads the window starting at off, at least want bytes (up to the end of the blob).
+func (r *blobReader) fill(off int64, want int) error {
+	length := int64(max(want, readAhead))
+	end := min(off+length, r.size)
+	slice, err := r.blob.Call("slice", off, end)
+	if err != nil {
+		return jsError(err)
+	}
+	promise, err := slice.Call("arrayBuffer")
+	if err != nil {
+		return jsError(err)
+	}
+	buf, err := await(r.ctx, promise)
+	if err != nil {
+		return err
+	}
+	u8ctor, _ := safejs.Global().Get("Uint8Array")
+	bytes, err := u8ctor.New(buf)
+	if err != nil {
+		return jsError(err)
+	}
+	if cap(r.window) < int(end-off) {
+		r.window = make([]byte, end-off)
+	}
+	r.window = r.window[:end-off]
+	if _, err := safejs.CopyBytesToGo(r.window, bytes); err != nil {
+		return err
+	}
+	r.start = off
+	return nil
+}

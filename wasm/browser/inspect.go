@@ -1,0 +1,71 @@
+//go:build js && wasm
+
+package browser
+
+import (
+	"context"
+	"time"
+
+	"github.com/hack-pad/safejs"
+
+	"github.com/vocafuse/recorder/wasm/audio"
+	"github.com/vocafuse/recorder/wasm/recorder"
+)
+
+// inspectRecording reads a finished recording's container: a WebM that MediaRecorder
+// left without a duration gets one (so players show its length and can seek), and the
+// duration the container states is returned (0 when it cannot be read). The repaired
+// Blob is the new header followed by a slice of the original: the recording is never
+// copied whole into wasm memory.
+func inspectRecording(blob safejs.Value, mime string) (safejs.Value, float64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	r, err := newBlobReader(ctx, blob)
+	if err != nil {
+		return blob, 0
+	}
+	if recorder.FormatOfMIME(mime) == "webm" {
+		head, tailFrom, ok, err := audio.DurationPatch(r, r.size)
+		if err == nil && ok {
+			if repaired, err := spliceBlob(head, blob, tailFrom, mime); err == nil {
+				blob = repaired
+				if r, err = newBlobReader(ctx, blob); err != nil {
+					return blob, 0
+				}
+			}
+		}
+	}
+	info, err := audio.Probe(r, r.size)
+	if err != nil {
+		return blob, 0
+	}
+	return blob, info.Duration
+}
+
+// spliceBlob makes a Blob of head followed by blob's bytes from tailFrom on.
+func spliceBlob(head []byte, blob safejs.Value, tailFrom int64, mime string) (safejs.Value, error) {
+	u8, err := bytesToJS(head)
+	if err != nil {
+		return safejs.Undefined(), err
+	}
+	tail, err := blob.Call("slice", tailFrom)
+	if err != nil {
+		return safejs.Undefined(), jsError(err)
+	}
+	parts, err := safejs.ValueOf([]any{safejs.Unsafe(u8), safejs.Unsafe(tail)})
+	if err != nil {
+		return safejs.Undefined(), err
+	}
+	return newBlob(parts, mime)
+}
+
+// bytesToJS copies b into a new Uint8Array.
+func bytesToJS(b []byte) (safejs.Value, error) {
+	ctor, _ := safejs.Global().Get("Uint8Array")
+	u8, err := ctor.New(len(b))
+	if err != nil {
+		return u8, jsError(err)
+	}
+	_, err = safejs.CopyBytesToJS(u8, b)
+	return u8, err
+}

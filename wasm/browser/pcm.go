@@ -1,0 +1,331 @@
+//go:build js && wasm
+
+package browser
+
+import (
+	"context"
+	"time"
+
+	"github.com/hack-pad/safejs"
+
+	"github.com/vocafuse/recorder/wasm/audio/wav"
+	"github.com/vocafuse/recorder/wasm/catalog"
+)
+
+// The WAV fallback: where MediaRecorder makes neither webm nor ogg (Safari), or the page
+// asks for wav, the stream is captured as PCM through Web Audio and encoded in Go.
+
+const (
+	wavRate       = 16000                  // what the voice note is stored at
+	flushDeadline = 500 * time.Millisecond // how long stop waits for the worklet's last samples
+	workletName   = "vocafuse-pcm"         // registered by vocafuse-worklet.js
+)
+
+// pcmSupported: this browser has Web Audio with a way to read samples.
+func pcmSupported() bool {
+	ctor, err := safejs.Global().Get("AudioContext")
+	if err != nil || ctor.Type() != safejs.TypeFunction {
+		return false
+	}
+	proto, err := ctor.Get("prototype")
+	return err == nil && (isFunction(safejs.Global(), "AudioWorkletNode") || isFunction(proto, "createScriptProcessor"))
+}
+
+// primeAudio runs inside the page's click (a JavaScript callback, so it must not block):
+// when that click will start a take that records PCM, it makes the take's AudioContext
+// now, while the browser still counts the click as a user gesture.
+func (c *Control) primeAudio() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.idle || !c.primed.IsUndefined() {
+		return
+	}
+	if choice, err := c.checkSupport(); err != nil || !choice.PCM {
+		return
+	}
+	ctor, _ := safejs.Global().Get("AudioContext")
+	if audio, err := ctor.New(); err == nil {
+		_, _ = audio.Call("resume")
+		c.primed = audio
+	}
+}
+
+// takePrimedAudio hands over the AudioContext of the last click, or makes one.
+func (c *Control) takePrimedAudio() (safejs.Value, error) {
+	c.mu.Lock()
+	audio := c.primed
+	c.primed = safejs.Undefined()
+	c.mu.Unlock()
+	if !audio.IsUndefined() {
+		return audio, nil
+	}
+	ctor, _ := safejs.Global().Get("AudioContext")
+	audio, err := ctor.New()
+	return audio, jsError(err)
+}
+
+func (c *Control) dropPrimedAudio() {
+	c.mu.Lock()
+	audio := c.primed
+	c.primed = safejs.Undefined()
+	c.mu.Unlock()
+	if audio.Type() == safejs.TypeObject {
+		_, _ = audio.Call("close")
+	}
+}
+
+// pcmGraph is the Web Audio graph of a capture: microphone → sampler → destination.
+type pcmGraph struct {
+	audio    safejs.Value // AudioContext
+	source   safejs.Value
+	sampler  safejs.Value // AudioWorkletNode, or a ScriptProcessorNode where worklets are missing
+	port     safejs.Value // the worklet's MessagePort; undefined for a ScriptProcessor
+	rate     int
+	unlisten func()
+}
+
+// pcmCapture is touched only on the control's loop, except build, which runs on its own
+// goroutine and hands its graph over through the loop.
+type pcmCapture struct {
+	c       *Control
+	n       int
+	t       *take
+	graph   *pcmGraph
+	enc     *wav.Encoder
+	aborted bool
+	done    bool
+}
+
+func (c *Control) startPCM(n int, t *take) capture {
+	pc := &pcmCapture{c: c, n: n, t: t}
+	go func() {
+		graph, err := c.buildPCMGraph(t.stream, func(samples []byte, last bool) {
+			c.loop.post(func() { pc.samples(samples, last) })
+		})
+		c.loop.post(func() { pc.built(graph, err) })
+	}()
+	return pc
+}
+
+func (pc *pcmCapture) built(graph *pcmGraph, err error) {
+	if err == nil {
+		pc.enc, err = wav.NewEncoder(graph.rate, wavRate)
+	}
+	if err != nil || pc.aborted {
+		if graph != nil {
+			graph.close()
+		}
+		pc.c.settled(pc.n, pc.t)
+		if err != nil && !pc.aborted {
+			pc.c.machine.Fail(pc.n, mediaFailure("Web Audio", err, time.Now()))
+		}
+		return
+	}
+	// Samples that arrive after the limit are dropped, so the WAV is never longer.
+	pc.enc.SetLimit(int(pc.c.limit.Seconds() * wavRate))
+	pc.graph = graph
+	pc.c.captureStarted(pc.n)
+}
+
+func (pc *pcmCapture) samples(b []byte, last bool) {
+	if pc.done || pc.enc == nil {
+		return
+	}
+	pc.enc.WriteLE32(b)
+	if last {
+		pc.finish()
+	}
+}
+
+// stop asks the worklet for the samples it still holds; finish runs when they arrive,
+// or at the deadline.
+func (pc *pcmCapture) stop() {
+	if pc.graph == nil || pc.done {
+		return
+	}
+	if pc.graph.port.IsUndefined() {
+		pc.finish()
+		return
+	}
+	_, _ = pc.graph.port.Call("postMessage", "flush")
+	time.AfterFunc(flushDeadline, func() { pc.c.loop.post(pc.finish) })
+}
+
+func (pc *pcmCapture) finish() {
+	if pc.done {
+		return
+	}
+	pc.done = true
+	pc.graph.close()
+	blob, err := wavBlob(pc.enc.Finish())
+	pc.enc = nil
+	if err != nil {
+		pc.c.settled(pc.n, pc.t)
+		pc.c.machine.Fail(pc.n, mediaFailure("WAV", err, time.Now()))
+		return
+	}
+	pc.c.captureFinished(pc.n, pc.t, blob, "audio/wav")
+}
+
+func (pc *pcmCapture) abort() {
+	pc.aborted = true
+	if pc.graph == nil || pc.done {
+		return // built() or finish() settles the take
+	}
+	pc.done = true
+	pc.graph.close()
+	pc.enc = nil
+	pc.c.settled(pc.n, pc.t)
+}
+
+func wavBlob(file []byte) (safejs.Value, error) {
+	u8, err := bytesToJS(file)
+	if err != nil {
+		return u8, err
+	}
+	parts, err := safejs.ValueOf([]any{safejs.Unsafe(u8)})
+	if err != nil {
+		return parts, err
+	}
+	return newBlob(parts, "audio/wav")
+}
+
+// buildPCMGraph connects the stream to a sampler that hands over mono float32 samples
+// (as little-endian bytes) through onSamples. It awaits the worklet module, so it runs
+// on a goroutine of its own.
+func (c *Control) buildPCMGraph(stream safejs.Value, onSamples func(b []byte, last bool)) (g *pcmGraph, err error) {
+	g = &pcmGraph{port: safejs.Undefined()}
+	defer func() {
+		if err != nil {
+			g.close()
+			g = nil
+		}
+	}()
+	if g.audio, err = c.takePrimedAudio(); err != nil {
+		return g, err
+	}
+	rate, err := g.audio.Get("sampleRate")
+	if err != nil {
+		return g, err
+	}
+	if g.rate, err = rate.Int(); err != nil {
+		return g, err
+	}
+	if g.source, err = g.audio.Call("createMediaStreamSource", stream); err != nil {
+		return g, jsError(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if worklet, _ := g.audio.Get("audioWorklet"); worklet.Type() == safejs.TypeObject && isFunction(safejs.Global(), "AudioWorkletNode") {
+		err = g.useWorklet(ctx, worklet, c.workletURL, onSamples)
+	} else {
+		err = g.useScriptProcessor(onSamples)
+	}
+	if err != nil {
+		return g, err
+	}
+	if _, err = g.source.Call("connect", g.sampler); err != nil {
+		return g, jsError(err)
+	}
+	// The sampler must reach the destination to be pulled; it outputs silence.
+	dest, _ := g.audio.Get("destination")
+	if _, err = g.sampler.Call("connect", dest); err != nil {
+		return g, jsError(err)
+	}
+	if state, _ := stringProp(g.audio, "state"); state == "suspended" {
+		promise, err := g.audio.Call("resume")
+		if err != nil {
+			return g, jsError(err)
+		}
+		// Bounded: a context the browser will not start (no user gesture) never resolves.
+		resumeCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if _, err := await(resumeCtx, promise); err != nil {
+			return g, catalog.Newf(catalog.NotSupported, map[string]any{"reason": "the browser did not start audio capture"},
+				time.Now(), "the audio context did not start: %v", err)
+		}
+	}
+	return g, nil
+}
+
+func (g *pcmGraph) useWorklet(ctx context.Context, worklet safejs.Value, url string, onSamples func([]byte, bool)) error {
+	promise, err := worklet.Call("addModule", url)
+	if err != nil {
+		return jsError(err)
+	}
+	if _, err := await(ctx, promise); err != nil {
+		return catalog.Newf(catalog.NotSupported, map[string]any{"reason": "the audio worklet could not be loaded"},
+			time.Now(), "loading %s: %v", url, err)
+	}
+	ctor, _ := safejs.Global().Get("AudioWorkletNode")
+	// The browser mixes the microphone down to one channel before the worklet sees it.
+	opts, _ := safejs.ValueOf(map[string]any{
+		"numberOfInputs": 1, "numberOfOutputs": 1, "outputChannelCount": []any{1},
+		"channelCount": 1, "channelCountMode": "explicit", "channelInterpretation": "speakers",
+	})
+	if g.sampler, err = ctor.New(g.audio, workletName, opts); err != nil {
+		return jsError(err)
+	}
+	g.port, _ = g.sampler.Get("port")
+	release, err := listen(g.port, "message", func(ev safejs.Value) {
+		data, _ := ev.Get("data")
+		pcm, _ := data.Get("pcm")
+		last, _ := data.Get("last")
+		isLast, _ := last.Bool()
+		onSamples(float32Bytes(pcm), isLast)
+	})
+	if err != nil {
+		return err
+	}
+	g.unlisten = release
+	_, err = g.port.Call("start") // a MessagePort listened to with addEventListener must be started
+	return jsError(err)
+}
+
+func (g *pcmGraph) useScriptProcessor(onSamples func([]byte, bool)) (err error) {
+	if g.sampler, err = g.audio.Call("createScriptProcessor", 4096, 1, 1); err != nil {
+		return jsError(err)
+	}
+	release, err := listen(g.sampler, "audioprocess", func(ev safejs.Value) {
+		input, _ := ev.Get("inputBuffer")
+		channel, _ := input.Call("getChannelData", 0)
+		onSamples(float32Bytes(channel), false)
+	})
+	g.unlisten = release
+	return err
+}
+
+// float32Bytes copies a Float32Array's bytes into Go.
+func float32Bytes(f32 safejs.Value) []byte {
+	buffer, err := f32.Get("buffer")
+	if err != nil {
+		return nil
+	}
+	offset, _ := f32.Get("byteOffset")
+	length, _ := f32.Get("byteLength")
+	u8ctor, _ := safejs.Global().Get("Uint8Array")
+	view, err := u8ctor.New(buffer, offset, length)
+	if err != nil {
+		return nil
+	}
+	n, _ := length.Int()
+	b := make([]byte, n)
+	_, _ = safejs.CopyBytesToGo(b, view)
+	return b
+}
+
+// close takes the graph apart and releases the audio context. Safe on a partial graph.
+func (g *pcmGraph) close() {
+	if g.unlisten != nil {
+		g.unlisten()
+		g.unlisten = nil
+	}
+	for _, node := range []safejs.Value{g.source, g.sampler} {
+		if node.Type() == safejs.TypeObject {
+			_, _ = node.Call("disconnect")
+		}
+	}
+	if g.audio.Type() == safejs.TypeObject {
+		_, _ = g.audio.Call("close")
+	}
+}
