@@ -2,6 +2,7 @@ package audio
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
 )
 
@@ -11,7 +12,7 @@ func bench60sWebM(b *testing.B) []byte {
 	needTools(b, "ffmpeg", "espeak-ng")
 	// MediaRecorder's layout, so that Probe must walk the Clusters.
 	return sharedFile(b, "60s-mediarecorder.webm", func(tb testing.TB, dir string) string {
-		path := dir + "/60s-mediarecorder.webm"
+		path := filepath.Join(dir, "60s-mediarecorder.webm")
 		writeFile(tb, path, mediaRecorderWebM(tb, dir, 60, 20, 1))
 		return path
 	})

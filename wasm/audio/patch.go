@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"encoding/binary"
 	"hash/crc32"
 	"io"
 	"math"
@@ -10,19 +9,21 @@ import (
 // DurationPatch makes a WebM recording that lacks a Segment Info Duration (as
 // MediaRecorder writes them) seekable: the repaired file is head followed by the
 // original bytes from tailFrom to the end. It returns ok=false, and no error, when the
-// file already has a Duration.
+// file already has a Duration; it fails, as Probe does, on a file Probe refuses.
 //
-// The Duration, the end of the audio track's last block as Probe computes it, goes at
-// the end of Info as an 8-byte float in TimecodeScale units (or over an unusable
-// Duration element in place). Info's size, and the Segment's when it is known, grow by
-// what is inserted, keeping their vint widths where the new sizes fit. Positions in
-// SeekHead and Cues elements before the first Cluster that point past the insertion
-// are shifted; when a Void follows Info there, it shrinks to absorb the insertion so
-// that nothing after it moves. A Cues or SeekHead further on, past the rewritten head,
-// cannot be corrected this way: when the data does move, the SeekHead entry pointing to
-// it becomes a Void, so that no reader follows a stale index.
+// The Duration, the end of the audio track's last block as Probe computes it, is
+// written as an 8-byte float in TimecodeScale units at the end of Info (or over an
+// unusable Duration element, in place). Info's size, and the Segment's when it is
+// known, grow by what is inserted, keeping their vint widths where the new sizes fit.
+// When a Void lies among the Segment's children before the first Cluster (ffmpeg
+// leaves one after its SeekHead), it shrinks by as much, and nothing after it moves.
+// Otherwise the SeekHead and Cues positions that point past the insertion are shifted,
+// in the SeekHead and Cues that lie before the first Cluster; a Cues or SeekHead
+// further on cannot be rewritten, so the SeekHead entry pointing to it becomes a Void
+// rather than leave a reader following a stale index. MediaRecorder writes neither.
 //
-// Memory is O(header): the recording itself is never copied. Errors are *ProbeError.
+// Memory is O(header): the head is what changes, typically under a hundred bytes, and
+// the recording itself is never copied. Errors are *ProbeError.
 func DurationPatch(r io.ReaderAt, size int64) (head []byte, tailFrom int64, ok bool, err error) {
 	if r == nil || size < 0 {
 		return nil, 0, false, fail(Unknown, "invalid reader or size")
@@ -163,7 +164,7 @@ func (p *patch) build() ([]byte, int64, error) {
 	case size >= ebmlUnknownSize8Bytes&^(1<<56):
 		// A size that claimed nearly 2^56 bytes was a lie; unknown is the honest one.
 		head = appendID(head, idSegment)
-		head = binary.BigEndian.AppendUint64(head, ebmlUnknownSize8Bytes)
+		head = appendBE(head, ebmlUnknownSize8Bytes, 8)
 	default:
 		head = appendID(head, idSegment)
 		head = appendSize(head, size, seg.sizeWidth)

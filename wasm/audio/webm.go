@@ -1,9 +1,6 @@
 package audio
 
-import (
-	"math"
-	"strings"
-)
+import "math"
 
 // WebM and Matroska: an EBML header naming the DocType, then a Segment holding Info
 // (TimecodeScale, Duration), Tracks and Clusters of blocks. MediaRecorder writes the
@@ -300,7 +297,7 @@ func (t *mkvTrack) read(s *source, c element) error {
 // audioTrack is the first audio track.
 func (m *mkv) audioTrack() (mkvTrack, bool) {
 	for _, t := range m.tracks {
-		if t.kind == trackTypeAudio || t.kind == 0 && strings.HasPrefix(t.codecID, "A_") {
+		if t.kind == trackTypeAudio || t.kind == 0 && len(t.codecID) > 2 && t.codecID[:2] == "A_" {
 			return t, true
 		}
 	}
@@ -322,9 +319,19 @@ func (t mkvTrack) channelCount() int {
 }
 
 // codecName names a Matroska CodecID the way ffprobe would, near enough: A_OPUS is
-// opus, A_VORBIS vorbis, and any other is its lowercased name without "A_".
+// opus, A_VORBIS vorbis, and any other is its lowercased name without "A_". (ASCII
+// only, by hand: strings.ToLower would bring Unicode's tables into the wasm.)
 func codecName(id string) string {
-	return strings.ToLower(strings.TrimPrefix(id, "A_"))
+	if len(id) > 2 && id[:2] == "A_" {
+		id = id[2:]
+	}
+	b := []byte(id)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // walkCluster notes the blocks of a Cluster and returns where the next top-level
