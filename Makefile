@@ -58,7 +58,7 @@ test-fuzz fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) ./wasm/catalog
 	$(GO) test -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $(FUZZTIME) ./wasm/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzDurationPatch$$' -fuzztime $(FUZZTIME) ./wasm/audio
-	$(GO) test -run '^$$$$' -fuzz '^FuzzEncoder$$$$' -fuzztime $(FUZZTIME) ./wasm/audio/wav
+	$(GO) test -run '^$$' -fuzz '^FuzzEncoder$$' -fuzztime $(FUZZTIME) ./wasm/audio/wav
 
 # The Go packages again, compiled to wasm and run under Node, including the glue's tests.
 test-wasm:

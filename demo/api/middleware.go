@@ -1,8 +1,7 @@
-// Package api is the local VocaFuse API server's HTTP layer: the routes of api.md and the
-// middleware every request passes through (request id, recovery, one log line).
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -44,27 +43,62 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// requestNotes is what handlers further in tell the log line: who was asking, and
+// whether a planned fault answered instead of the route.
+type requestNotes struct {
+	identity string
+	fault    string
+}
+
+type notesKey struct{}
+
+// notesOf returns the request's notes; a request that did not come through the log
+// middleware (there is none) gets a throwaway.
+func notesOf(r *http.Request) *requestNotes {
+	if n, ok := r.Context().Value(notesKey{}).(*requestNotes); ok {
+		return n
+	}
+	return &requestNotes{}
+}
+
 // withRequestLog gives every response an X-Request-Id, turns a panic into 500 / 5001
 // without leaking the stack, and logs one line per request. It never logs a query
-// string or a header: that is where tokens and secrets travel.
+// string or a header: that is where tokens, secrets and signed URLs travel.
 func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w}
+		notes := &requestNotes{}
+		r = r.WithContext(context.WithValue(r.Context(), notesKey{}, notes))
+		logLine := func(dropped bool) {
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds(), "request_id", id}
+			if notes.identity != "" {
+				attrs = append(attrs, "identity", notes.identity)
+			}
+			if notes.fault != "" {
+				attrs = append(attrs, "fault", notes.fault)
+			}
+			if dropped {
+				attrs = append(attrs, "dropped", true)
+			}
+			log.Info("request", attrs...)
+		}
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p) // the handler chose to drop the connection
-				}
+			p := recover()
+			if p == http.ErrAbortHandler {
+				logLine(true)
+				panic(p) // the handler chose to cut the connection: let net/http do it
+			}
+			if p != nil {
 				log.Error("panic", "request_id", id, "panic", p)
 				if rec.status == 0 {
 					writeError(rec, catalog.InternalServerError, nil)
 				}
 			}
-			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-				"bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds(), "request_id", id)
+			logLine(false)
 		}()
 		next.ServeHTTP(rec, r)
 	})
