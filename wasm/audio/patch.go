@@ -4,6 +4,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 )
 
 // DurationPatch makes a WebM recording that lacks a Segment Info Duration (as
@@ -215,7 +216,7 @@ func (p *patch) layout(absorber int) (growth int64, ok bool, err error) {
 			pos += int64(len(b))
 		}
 		growth = pos - p.regionLen
-		if growth == prevGrowth && equalInt64s(next, prev) {
+		if growth == prevGrowth && slices.Equal(next, prev) {
 			return growth, true, nil
 		}
 		prev, prevGrowth = next, growth
@@ -414,16 +415,4 @@ func appendBE(dst []byte, v uint64, n int) []byte {
 		dst = append(dst, byte(v>>(8*i)))
 	}
 	return dst
-}
-
-func equalInt64s(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -324,7 +324,7 @@ func TestClipping(t *testing.T) {
 	in := []float32{2, -2, nan, inf, -inf, 0.5, -0.5, 1, -1, 0, 1e-6}
 	want := []int16{32767, -32767, 0, 32767, -32767, 16384, -16384, 32767, -32767, 0, 0}
 	got := samples(t, encode(t, 16000, 16000, in, whole), 16000)
-	if !equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("16000 → 16000: %v, want %v", got, want)
 	}
 
@@ -356,18 +356,6 @@ func TestClipping(t *testing.T) {
 // settleOut is how many output samples at each end see the input's edges: the kernel's
 // half span, in samples of the lower rate, which upsampling by 2 doubles.
 const settleOut = 2*halfWidth + 1
-
-func equal(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 func le32(x []float32) []byte {
 	b := make([]byte, 0, 4*len(x))
@@ -430,7 +418,7 @@ func TestSetLimit(t *testing.T) {
 				t.Errorf("%v limit %d: %d frames before Finish", r, limit, e.Frames())
 			}
 			s := samples(t, e.Finish(), out)
-			if want := ref[:min(limit, len(ref))]; !equal(s, want) || e.Frames() != len(s) {
+			if want := ref[:min(limit, len(ref))]; !slices.Equal(s, want) || e.Frames() != len(s) {
 				t.Errorf("%v limit %d: %d frames (Frames %d), want %d the same as unlimited", r, limit, len(s), e.Frames(), len(want))
 			}
 		}
@@ -440,7 +428,7 @@ func TestSetLimit(t *testing.T) {
 		e.Write(x)
 		e.SetLimit(100)
 		e.Write(x)
-		if s := samples(t, e.Finish(), out); e.Frames() != 100 || !equal(s, ref[:100]) {
+		if s := samples(t, e.Finish(), out); e.Frames() != 100 || !slices.Equal(s, ref[:100]) {
 			t.Errorf("%v: limit lowered to 100 gives %d frames", r, len(s))
 		}
 	}
