@@ -125,7 +125,11 @@ func (c *Control) checkSupport() (recorder.Choice, *catalog.Error) {
 	}
 	choice, ok := recorder.Choose(c.formats, mediaRecorder, pcmSupported())
 	if !ok {
-		return notSupported(fmt.Sprintf("this browser can make none of the formats %v", c.formats))
+		formats := c.formats
+		if len(formats) == 0 {
+			formats = recorder.DefaultFormats
+		}
+		return notSupported(fmt.Sprintf("this browser can make none of the formats %v", formats))
 	}
 	return choice, nil
 }
