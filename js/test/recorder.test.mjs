@@ -436,20 +436,47 @@ for (const { name, launch } of browsers()) {
       }
     });
 
-    test('a wasm that cannot be fetched rejects ready with NETWORK_ERROR and fails queued clicks', async () => {
+    test('before ready: calls are queued, and a failed start rejects ready with NETWORK_ERROR or NOT_SUPPORTED', async () => {
       const page = await open(browser, 'recorder.html');
       try {
         const r = await page.evaluate(async () => {
-          const sdk = new window.VocaFuse({ tokenEndpoint: '/api/token', wasmUrl: '/no-such.wasm' });
+          const settle = (sdk) => sdk.ready.then(() => 'resolved', (e) => e.code);
+          const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+          // A start made before the wasm runs is kept and carried out once it does.
+          const fresh = new window.VocaFuse({ tokenEndpoint: '/api/token', wasmUrl: '/sdk/vocafuse.wasm?fresh' });
+          const states = [];
+          const queued = fresh.addVoiceNote('#record-btn', { onStateChange: (s) => states.push(s) });
+          queued.start();
+          const freshReady = await settle(fresh);
+          for (let i = 0; i < 100 && !states.includes('recording'); i++) await pause(50);
+          queued.destroy();
+
+          // The wasm cannot be fetched: ready rejects, and a click queued before that hears why.
+          const missing = new window.VocaFuse({ tokenEndpoint: '/api/token', wasmUrl: '/no-such.wasm' });
           const errors = [];
-          sdk.addVoiceNote('#record-btn', { onError: (e) => errors.push(e.code) });
-          document.querySelector('#record-btn').click(); // queued before ready
-          const outcome = await sdk.ready.then(() => 'resolved', (e) => e.code);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          return { outcome, errors };
+          missing.addVoiceNote('#record-btn', { onError: (e) => errors.push(e.code) });
+          document.querySelector('#record-btn').click();
+          const missingReady = await settle(missing);
+          await pause(100);
+
+          // No WebAssembly at all.
+          const saved = globalThis.WebAssembly;
+          delete globalThis.WebAssembly;
+          let noWasmReady;
+          try {
+            noWasmReady = await settle(new window.VocaFuse({ tokenEndpoint: '/api/token', wasmUrl: '/sdk/vocafuse.wasm?nowasm' }));
+          } finally {
+            globalThis.WebAssembly = saved;
+          }
+          return { freshReady, states, missingReady, errors, noWasmReady };
         });
-        assert.equal(r.outcome, 'NETWORK_ERROR');
+        assert.equal(r.freshReady, 'resolved');
+        assert.ok(r.states.includes('recording'), `the queued start did not record: ${r.states}`);
+        assert.equal(r.missingReady, 'NETWORK_ERROR');
         assert.deepEqual(r.errors, ['NETWORK_ERROR']);
+        assert.equal(r.noWasmReady, 'NOT_SUPPORTED');
+        await assertNoLiveTracks(page, 'after destroying the queued control');
       } finally {
         await closePage(page);
       }
