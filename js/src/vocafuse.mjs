@@ -58,6 +58,7 @@ function callPage(fn, ...args) {
 // ---- The Go runtime: one per wasm URL, shared by every VocaFuse on the page. ----
 
 const runtimes = new Map();
+let instances = 0;
 
 class Runtime {
   constructor(wasmUrl) {
@@ -177,6 +178,18 @@ function resolveTarget(target, messages) {
   throw invalidOption('target', 'must be a CSS selector or an Element', messages);
 }
 
+function metadataJSON(metadata, messages) {
+  if (metadata === undefined) return undefined;
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw invalidOption('metadata', 'must be a JSON object', messages);
+  }
+  try {
+    return JSON.stringify(metadata);
+  } catch (err) {
+    throw invalidOption('metadata', `must be serialisable as JSON: ${err}`, messages);
+  }
+}
+
 function checkVoiceNoteOptions(options, messages) {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object', messages);
@@ -192,16 +205,7 @@ function checkVoiceNoteOptions(options, messages) {
     }
   }
   if (autoUpload !== undefined && typeof autoUpload !== 'boolean') throw invalidOption('autoUpload', 'must be true or false', messages);
-  if (metadata !== undefined) {
-    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
-      throw invalidOption('metadata', 'must be a JSON object', messages);
-    }
-    try {
-      JSON.stringify(metadata);
-    } catch (err) {
-      throw invalidOption('metadata', `must be serialisable as JSON: ${err}`, messages);
-    }
-  }
+  metadataJSON(metadata, messages);
   for (const name of CALLBACKS) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw invalidOption(name, 'must be a function', messages);
@@ -217,6 +221,9 @@ export class VocaFuse {
     checkSDKOptions(options);
     this._options = { ...options };
     this._messages = options.messages ? { ...options.messages } : undefined;
+    // What Go needs to reach the API; the id names this instance's token cache.
+    this._id = ++instances;
+    this._api = { apiBaseUrl: options.apiBaseUrl, tokenEndpoint: options.tokenEndpoint, getToken: options.getToken };
     const wasmUrl = new URL(options.wasmUrl || 'vocafuse.wasm', options.wasmUrl ? location.href : BASE_URL).href;
     // One Go program per wasm URL; a new one replaces a program that has ended.
     if (!runtimes.has(wasmUrl) || runtimes.get(wasmUrl).dead) runtimes.set(wasmUrl, new Runtime(wasmUrl));
@@ -263,11 +270,15 @@ export class VocaFuse {
     if (options.id !== undefined && (typeof options.id !== 'string' || !UUID.test(options.id))) {
       throw invalidOption('id', 'must be a UUID', this._messages);
     }
-    return this._withBridge((bridge) => callBridge(bridge, 'inspect', file))
-      .then(() => {
-        // Sending arrives with the API (the upload issue); until then a valid file stops here.
-        throw sdkError('INTERNAL_ERROR', undefined, 'uploading is not available in this build', this._messages);
-      })
+    if (options.onUploadProgress !== undefined && typeof options.onUploadProgress !== 'function') {
+      throw invalidOption('onUploadProgress', 'must be a function', this._messages);
+    }
+    const metadata = metadataJSON(options.metadata, this._messages);
+    const request = {
+      sdk: this._id, api: this._api, id: options.id, metadata,
+      onProgress: (progress) => callPage(options.onUploadProgress, progress),
+    };
+    return this._withBridge((bridge) => callBridge(bridge, 'upload', request, file))
       .catch((err) => {
         throw err instanceof VocaFuseError ? err : new VocaFuseError(err, this._messages);
       });
@@ -360,6 +371,10 @@ class VoiceNoteControl {
         maxDuration: this._options.maxDuration,
         formats: this._options.formats,
         workletUrl: new URL('vocafuse-worklet.js', BASE_URL).href,
+        autoUpload: this._options.autoUpload !== false,
+        metadata: metadataJSON(this._options.metadata),
+        sdk: this._sdk._id,
+        api: this._sdk._api,
       },
       (kind, payload) => this._onEvent(kind, payload),
     ));
@@ -443,6 +458,12 @@ class VoiceNoteControl {
         break;
       case 'error':
         this._report(new VocaFuseError(payload, this._sdk._messages));
+        break;
+      case 'uploadprogress':
+        callPage(o.onUploadProgress, { loaded: payload.loaded, total: payload.total, percent: payload.percent });
+        break;
+      case 'uploaded':
+        callPage(o.onUploaded, payload);
         break;
     }
   }

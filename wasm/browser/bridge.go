@@ -65,7 +65,7 @@ func Bridge() (safejs.Value, error) {
 	// The bridge lives as long as the page; its functions are never released.
 	for name, fn := range map[string]func([]safejs.Value) (any, error){
 		"createControl": createControl,
-		"inspect":       inspectUpload,
+		"upload":        uploadFile,
 	} {
 		f, err := export(name, fn)
 		if err != nil {
@@ -90,7 +90,15 @@ func createControl(args []safejs.Value) (any, error) {
 		return nil, err
 	}
 	workletURL, _ := stringProp(args[0], "workletUrl")
-	c := NewControl(limit, formats, workletURL, args[1])
+	metadata, _ := stringProp(args[0], "metadata")
+	var client *Client
+	if auto, _ := args[0].Get("autoUpload"); auto.Type() != safejs.TypeBoolean || mustBool(auto) {
+		id, _ := args[0].Get("sdk")
+		n, _ := id.Int()
+		api, _ := args[0].Get("api")
+		client = clientFor(n, api)
+	}
+	c := NewControl(limit, formats, workletURL, client, metadata, args[1])
 	handle := map[string]any{}
 	for name, cmd := range map[string]func(){
 		"toggle": c.Toggle, "start": c.Start, "stop": c.Stop, "cancel": c.Cancel, "destroy": c.Destroy,
@@ -105,6 +113,11 @@ func createControl(args []safejs.Value) (any, error) {
 		handle[name] = fn.Value()
 	}
 	return handle, nil
+}
+
+func mustBool(v safejs.Value) bool {
+	b, _ := v.Bool()
+	return b
 }
 
 func controlOptions(opts safejs.Value) (time.Duration, []string, error) {

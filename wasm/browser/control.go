@@ -3,6 +3,7 @@
 package browser
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vocafuse/recorder/wasm/catalog"
 	"github.com/vocafuse/recorder/wasm/recorder"
+	"github.com/vocafuse/recorder/wasm/upload"
 )
 
 // Control is one addVoiceNote: a recorder state machine and the browser objects of its
@@ -24,6 +26,9 @@ type Control struct {
 	workletURL string       // the PCM capture's AudioWorklet module
 	onEvent    safejs.Value // the shim's function(kind, payload)
 	takes      map[int]*take
+	client     *Client        // nil: recordings are not uploaded
+	metadata   string         // JSON sent with each recording
+	uploads    map[int]func() // cancels a take's upload
 
 	// Browsers (Safari, Firefox) only let an AudioContext run when it is made during a
 	// user gesture, and a take reaches Web Audio long after the click. So a click that
@@ -52,17 +57,49 @@ type capture interface {
 }
 
 // NewControl makes a control. onEvent receives every event of the recorder.
-func NewControl(maxDuration time.Duration, formats []string, workletURL string, onEvent safejs.Value) *Control {
+func NewControl(maxDuration time.Duration, formats []string, workletURL string, client *Client, metadata string,
+	onEvent safejs.Value) *Control {
 	c := &Control{formats: formats, limit: maxDuration, workletURL: workletURL, onEvent: onEvent, takes: map[int]*take{},
-		idle: true, primed: safejs.Undefined()}
+		client: client, metadata: metadata, uploads: map[int]func(){}, idle: true, primed: safejs.Undefined()}
 	c.loop = newLoop(c.recoverPanic)
 	c.machine = recorder.New(recorder.Config{
 		Effects:     c,
 		Now:         time.Now,
 		NewID:       newID,
 		MaxDuration: maxDuration,
+		AutoUpload:  client != nil,
 	})
 	return c
+}
+
+// Upload sends a finished recording; the outcome comes back through the loop.
+func (c *Control) Upload(n int, rec *recorder.Output) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.uploads[n] = cancel
+	blob, _ := rec.Audio.(safejs.Value)
+	req := upload.Request{ID: rec.ID, ContentType: rec.MimeType, Size: int64(rec.Size), Metadata: c.metadata}
+	go func() {
+		resource, err := c.client.send(ctx, blob, req,
+			func(sent, total int64) { c.loop.post(func() { c.machine.UploadProgress(n, sent, total) }) },
+			func(trouble *catalog.Error) { c.loop.post(func() { c.machine.UploadTrouble(n, trouble) }) })
+		c.loop.post(func() {
+			delete(c.uploads, n)
+			cancel()
+			if err != nil {
+				c.machine.UploadFailed(n, err)
+				return
+			}
+			c.machine.UploadDone(n, resource)
+		})
+	}()
+}
+
+// CancelUpload abandons a take's upload.
+func (c *Control) CancelUpload(n int) {
+	if cancel := c.uploads[n]; cancel != nil {
+		cancel()
+		delete(c.uploads, n)
+	}
 }
 
 func newID() string {
@@ -350,6 +387,14 @@ func (c *Control) Emit(e recorder.Event) {
 		})
 	case recorder.Errored:
 		c.emit(string(e.Kind), e.Err.Fields())
+	case recorder.UploadMoved:
+		percent := 0.0
+		if e.Total > 0 {
+			percent = float64(e.Loaded) * 100 / float64(e.Total)
+		}
+		c.emit(string(e.Kind), map[string]any{"loaded": e.Loaded, "total": e.Total, "percent": percent})
+	case recorder.UploadStored:
+		c.emit(string(e.Kind), e.VoiceNote)
 	}
 }
 

@@ -10,20 +10,31 @@ import (
 
 	"github.com/vocafuse/recorder/wasm/audio"
 	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/wasm/upload"
 	"github.com/vocafuse/recorder/wasm/validate"
 )
 
-// inspectUpload(blob) answers a Promise of what sdk.upload needs to know of a file
-// before sending it: its format, codec and duration, read from its bytes. It rejects
-// with the catalogue's error when the API would refuse the file, so nothing is sent.
-// Only the bytes the parsers ask for are read from the Blob.
-func inspectUpload(args []safejs.Value) (any, error) {
-	if len(args) < 1 || args[0].Type() != safejs.TypeObject {
+// uploadFile(options, file) answers a Promise of the stored voice note (sdk.upload).
+// The file's bytes are checked first: its container, size and duration are read from
+// the Blob (only the bytes the parsers ask for), and a file the API would refuse is
+// refused here with the catalogue's error, before any request.
+func uploadFile(args []safejs.Value) (any, error) {
+	if len(args) < 2 || args[1].Type() != safejs.TypeObject {
 		return nil, invalidOption("file", "must be a Blob or File")
 	}
-	blob := args[0]
+	opts, blob := args[0], args[1]
+	id, _ := stringProp(opts, "id")
+	if id == "" {
+		id = newID()
+	}
+	metadata, _ := stringProp(opts, "metadata")
+	onProgress, _ := opts.Get("onProgress")
+	sdk, _ := opts.Get("sdk")
+	sdkID, _ := sdk.Int()
+	api, _ := opts.Get("api")
+	client := clientFor(sdkID, api)
 	return newPromise(func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		r, err := newBlobReader(ctx, blob)
 		if err != nil {
@@ -36,10 +47,22 @@ func inspectUpload(args []safejs.Value) (any, error) {
 		if p := validate.Audio(info, err); p != nil {
 			return nil, problemError(p)
 		}
-		return map[string]any{
-			"format": string(info.Format), "codec": info.Codec, "duration": info.Duration,
-			"sampleRate": info.SampleRate, "channels": info.Channels, "size": r.size,
-		}, nil
+		req := upload.Request{ID: id, ContentType: "audio/" + string(info.Format), Size: r.size, Metadata: metadata}
+		progress := func(sent, total int64) {
+			if onProgress.Type() == safejs.TypeFunction {
+				percent := 0.0
+				if total > 0 {
+					percent = float64(sent) * 100 / float64(total)
+				}
+				p, _ := safejs.ValueOf(map[string]any{"loaded": sent, "total": total, "percent": percent})
+				_, _ = onProgress.Invoke(p)
+			}
+		}
+		resource, uerr := client.send(ctx, blob, req, progress, func(*catalog.Error) {})
+		if uerr != nil {
+			return nil, uerr
+		}
+		return resource, nil
 	})
 }
 

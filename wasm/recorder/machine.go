@@ -20,7 +20,7 @@ import (
 // State is the control's state as pages see it (onStateChange, data-state).
 type State string
 
-// The states of sdk.md. Uploading and Uploaded are entered by the upload, a later stage.
+// The states of sdk.md.
 const (
 	Idle       State = "idle"
 	Requesting State = "requesting"
@@ -55,6 +55,11 @@ type Effects interface {
 	StartClock(take int, limit time.Duration)
 	// StopClock stops both. Safe to call more than once.
 	StopClock(take int)
+	// Upload sends the take's recording. Outcome: UploadProgress (any number), then
+	// UploadDone or UploadFailed; UploadTrouble while retries go on.
+	Upload(take int, rec *Output)
+	// CancelUpload abandons the take's upload. No outcome.
+	CancelUpload(take int)
 	// Emit hands an event to the page.
 	Emit(Event)
 }
@@ -69,6 +74,8 @@ const (
 	Progressed   EventKind = "progress"
 	Stopped      EventKind = "stop"
 	Errored      EventKind = "error"
+	UploadMoved  EventKind = "uploadprogress"
+	UploadStored EventKind = "uploaded"
 )
 
 // Event is one report to the page.
@@ -79,6 +86,9 @@ type Event struct {
 	Remaining float64        // Progressed: seconds left before the limit
 	Recording *Output        // Stopped
 	Err       *catalog.Error // Errored
+	Loaded    int64          // UploadMoved: bytes sent
+	Total     int64          // UploadMoved: bytes to send
+	VoiceNote any            // UploadStored: the server's resource, opaque here
 }
 
 // Captured is what the browser hands back when a recorder stops: an opaque handle to
@@ -97,7 +107,7 @@ type Output struct {
 	Audio    any
 	MimeType string
 	Format   string
-	Duration float64 // seconds, from the recorder's start event to the stop
+	Duration float64 // seconds, as the container states it (else the clock)
 	Size     int
 }
 
@@ -108,6 +118,7 @@ type Machine struct {
 	now     func() time.Time
 	newID   func() string
 	limit   time.Duration
+	upload  bool // autoUpload
 	state   State
 	take    int // the current take; takes before it are stale
 	id      string
@@ -122,6 +133,7 @@ type Config struct {
 	Now         func() time.Time
 	NewID       func() string // a UUIDv7 in the SDK
 	MaxDuration time.Duration // 0 means MaxDuration
+	AutoUpload  bool          // upload each recording as soon as it stops
 }
 
 // New makes an idle machine.
@@ -130,7 +142,7 @@ func New(c Config) *Machine {
 	if limit <= 0 || limit > MaxDuration {
 		limit = MaxDuration
 	}
-	return &Machine{fx: c.Effects, now: c.Now, newID: c.NewID, limit: limit, state: Idle}
+	return &Machine{fx: c.Effects, now: c.Now, newID: c.NewID, limit: limit, upload: c.AutoUpload, state: Idle}
 }
 
 // State is the current state.
@@ -196,7 +208,7 @@ func (m *Machine) Cancel() {
 		return
 	}
 	switch m.state {
-	case Requesting, Recording, Processing:
+	case Requesting, Recording, Processing, Uploading:
 		m.abandon()
 	}
 }
@@ -223,6 +235,7 @@ func (m *Machine) abandon() {
 // release frees everything a take may hold. What it holds later (a microphone that
 // opens late) is released when that arrives, since the take is stale by then.
 func (m *Machine) release(take int) {
+	m.fx.CancelUpload(take)
 	m.fx.StopClock(take)
 	m.fx.DiscardRecorder(take)
 	m.fx.CloseMicrophone(take)
@@ -320,8 +333,47 @@ func (m *Machine) RecorderStopped(take int, c Captured) {
 		Duration: roundMillis(duration),
 		Size:     c.Size,
 	}
-	m.setState(Idle)
+	if !m.upload {
+		m.setState(Idle)
+		m.fx.Emit(Event{Kind: Stopped, Recording: rec})
+		return
+	}
 	m.fx.Emit(Event{Kind: Stopped, Recording: rec})
+	m.setState(Uploading)
+	m.fx.Upload(take, rec)
+}
+
+// UploadProgress reports bytes sent.
+func (m *Machine) UploadProgress(take int, loaded, total int64) {
+	if m.current(take) && m.state == Uploading {
+		m.fx.Emit(Event{Kind: UploadMoved, Loaded: loaded, Total: total})
+	}
+}
+
+// UploadDone: the server stored the recording and answered its resource.
+func (m *Machine) UploadDone(take int, voiceNote any) {
+	if !m.current(take) || m.state != Uploading {
+		return
+	}
+	m.setState(Uploaded)
+	m.fx.Emit(Event{Kind: UploadStored, VoiceNote: voiceNote})
+}
+
+// UploadTrouble: the page should hear of a failure now while the upload goes on trying.
+func (m *Machine) UploadTrouble(take int, err *catalog.Error) {
+	if m.current(take) && m.state == Uploading {
+		m.fx.Emit(Event{Kind: Errored, Err: err})
+	}
+}
+
+// UploadFailed: the upload has given up.
+func (m *Machine) UploadFailed(take int, err *catalog.Error) {
+	if !m.current(take) || m.state != Uploading {
+		return
+	}
+	m.take++
+	m.setState(Failed)
+	m.fx.Emit(Event{Kind: Errored, Err: err})
 }
 
 // Fail: something went wrong with the take (the microphone was refused, the recorder

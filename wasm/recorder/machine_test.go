@@ -13,14 +13,15 @@ import (
 // fakeBrowser records the effects asked of it and tracks which takes hold a live
 // microphone, the way the real glue must.
 type fakeBrowser struct {
-	calls  []string
-	events []Event
-	live   map[int]bool // takes whose microphone is open
-	clock  map[int]bool // takes whose clock runs
+	calls     []string
+	events    []Event
+	live      map[int]bool // takes whose microphone is open
+	clock     map[int]bool // takes whose clock runs
+	uploading map[int]bool // takes whose upload runs
 }
 
 func newFake() *fakeBrowser {
-	return &fakeBrowser{live: map[int]bool{}, clock: map[int]bool{}}
+	return &fakeBrowser{live: map[int]bool{}, clock: map[int]bool{}, uploading: map[int]bool{}}
 }
 
 func (f *fakeBrowser) note(format string, a ...any) {
@@ -40,7 +41,12 @@ func (f *fakeBrowser) StartClock(take int, limit time.Duration) {
 	f.clock[take] = true
 }
 func (f *fakeBrowser) StopClock(take int) { delete(f.clock, take) }
-func (f *fakeBrowser) Emit(e Event)       { f.events = append(f.events, e) }
+func (f *fakeBrowser) Upload(take int, rec *Output) {
+	f.note("upload %d %s", take, rec.ID)
+	f.uploading[take] = true
+}
+func (f *fakeBrowser) CancelUpload(take int) { delete(f.uploading, take) }
+func (f *fakeBrowser) Emit(e Event)          { f.events = append(f.events, e) }
 
 // opened simulates getUserMedia resolving: the browser now holds a live microphone.
 func (f *fakeBrowser) opened(m *Machine, take int) {
@@ -74,12 +80,19 @@ func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func setup(limit time.Duration) (*Machine, *fakeBrowser, *fakeClock) {
+	return setupWith(Config{MaxDuration: limit})
+}
+
+func setupWith(c Config) (*Machine, *fakeBrowser, *fakeClock) {
 	fb, clk := newFake(), &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	ids := 0
-	m := New(Config{Effects: fb, Now: clk.now, MaxDuration: limit, NewID: func() string {
+	c.Effects, c.Now = fb, clk.now
+	m := New(c)
+	c.NewID = func() string {
 		ids++
 		return fmt.Sprintf("id-%d", ids)
-	}})
+	}
+	m.newID = c.NewID
 	return m, fb, clk
 }
 
@@ -164,6 +177,66 @@ func TestLimitStopsKeepsRecordingAndReportsDurationExceeded(t *testing.T) {
 	assertReleased(t, fb)
 	if m.State() != Idle {
 		t.Errorf("state %s", m.State())
+	}
+}
+
+func TestAutoUploadRunsAfterStopAndReportsTheOutcome(t *testing.T) {
+	m, fb, clk := setupWith(Config{AutoUpload: true})
+	take := recordFor(m, fb, clk, 2*time.Second)
+	m.Stop()
+	m.RecorderStopped(take, Captured{MimeType: "audio/webm", Size: 100, Duration: 2})
+	if m.State() != Uploading || !slices.Contains(fb.calls, "upload 1 id-1") {
+		t.Fatalf("state %s calls %v", m.State(), fb.calls)
+	}
+	if len(fb.kinds(Stopped)) != 1 {
+		t.Fatal("onStop not delivered before the upload")
+	}
+	m.UploadProgress(take, 50, 100)
+	m.UploadTrouble(take, catalog.New(catalog.NetworkError, nil, clk.now()))
+	if m.State() != Uploading {
+		t.Fatalf("a reported trouble ended the upload: %s", m.State())
+	}
+	m.UploadDone(take, "resource")
+	if m.State() != Uploaded {
+		t.Fatalf("state %s", m.State())
+	}
+	if up := fb.kinds(UploadStored); len(up) != 1 || up[0].VoiceNote != "resource" {
+		t.Fatalf("uploaded events %v", up)
+	}
+	if p := fb.kinds(UploadMoved); len(p) != 1 || p[0].Loaded != 50 || p[0].Total != 100 {
+		t.Fatalf("progress %v", p)
+	}
+	want := []State{Requesting, Recording, Processing, Uploading, Uploaded}
+	if got := fb.states(); !slices.Equal(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+	// The next click records again.
+	m.Toggle()
+	if m.State() != Requesting {
+		t.Fatalf("state %s after a click in uploaded", m.State())
+	}
+}
+
+func TestUploadFailureAndCancel(t *testing.T) {
+	m, fb, clk := setupWith(Config{AutoUpload: true})
+	take := recordFor(m, fb, clk, time.Second)
+	m.Stop()
+	m.RecorderStopped(take, Captured{MimeType: "audio/webm"})
+	delete(fb.uploading, take) // the browser's upload gave up…
+	m.UploadFailed(take, catalog.New(catalog.AuthenticationFailed, nil, clk.now()))
+	if m.State() != Failed || fb.kinds(Errored)[0].Err.Code != catalog.AuthenticationFailed {
+		t.Fatalf("state %s events %v", m.State(), fb.events)
+	}
+	take = recordFor(m, fb, clk, time.Second)
+	m.Stop()
+	m.RecorderStopped(take, Captured{MimeType: "audio/webm"})
+	m.Cancel()
+	if m.State() != Idle || len(fb.uploading) != 0 {
+		t.Fatalf("cancel while uploading: state %s uploads %v", m.State(), fb.uploading)
+	}
+	m.UploadDone(take, "late") // the abandoned upload's answer changes nothing
+	if len(fb.kinds(UploadStored)) != 0 {
+		t.Fatal("a cancelled upload was reported")
 	}
 }
 

@@ -1,0 +1,203 @@
+// Uploads in real browsers against the real local API, with its fault injection: the
+// SDK's token handling and retries as the server's request log shows them.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { browsers, closePage, ffprobe, newPage, setMicrophone, startServer } from './harness.mjs';
+import { waitFor, waitForEvent } from './support.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+let server;
+before(async () => {
+  server = await startServer({ testPagesDir: HERE, extraArgs: ['--fault-injection'] });
+});
+after(async () => {
+  await server?.stop();
+});
+
+// The server's request log lines since `from`, parsed.
+function requests(from = 0) {
+  return server.logs.slice(from)
+    .filter((line) => line.startsWith('stderr: {'))
+    .map((line) => JSON.parse(line.slice('stderr: '.length)))
+    .filter((entry) => entry.msg === 'request');
+}
+
+async function fault(plan) {
+  const res = await fetch(`${server.origin}/_faults`, { method: plan ? 'POST' : 'DELETE', body: plan && JSON.stringify(plan) });
+  assert.ok(res.ok, `/_faults answered ${res.status}`);
+}
+
+async function open(browser, sdkOptions = {}) {
+  const page = await newPage(browser);
+  await setMicrophone(browser, page, server.origin, 'granted');
+  await page.goto(`${server.origin}/test/pages/recorder.html`);
+  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000 });
+  await page.evaluate((o) => {
+    window.sdk = new window.VocaFuse({ tokenEndpoint: '/api/token', ...o });
+    window.attach({
+      onUploadProgress: (p) => window.log.push({ kind: 'uploadprogress', arg: p, t: performance.now() }),
+      onUploaded: (v) => window.log.push({ kind: 'uploaded', arg: v, t: performance.now(), now: Date.now() }),
+    });
+  }, sdkOptions);
+  return page;
+}
+
+// Records about a second and waits for the upload's outcome: uploaded or an error.
+async function recordAndUpload(page, { timeout = 30_000 } = {}) {
+  await page.click('#record-btn');
+  await waitForEvent(page, 'start');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await page.click('#record-btn');
+  await waitForEvent(page, 'stop');
+  await waitFor(page, () => ['uploaded', 'error'].includes(window.control.state), undefined, timeout);
+  return page.evaluate(() => {
+    const stop = window.events('stop')[0];
+    const errors = window.events('error').map((e) => ({
+      code: e.arg.code, apiCode: e.arg.apiCode, status: e.arg.status, details: e.arg.details, t: e.t,
+    }));
+    const uploaded = window.events('uploaded')[0];
+    const progress = window.events('uploadprogress').map((e) => e.arg.percent);
+    return {
+      state: window.control.state, id: stop.arg.id, stoppedAt: stop.t, errors, progress,
+      voicenote: uploaded && uploaded.arg, uploadedAt: uploaded && uploaded.t,
+    };
+  });
+}
+
+const puts = (entries, id) => entries.filter((e) => e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
+const tokenCalls = (entries) => entries.filter((e) => e.method === 'POST' && e.path === '/api/token');
+
+for (const { name, launch } of browsers()) {
+  describe(name, () => {
+    let browser;
+    before(async () => { browser = await launch(); });
+    after(async () => { await browser?.close(); });
+
+    test('record → uploaded: progress reaches 100 % and the stored file is the recording', async () => {
+      await fault(null);
+      const page = await open(browser);
+      try {
+        const r = await recordAndUpload(page);
+        assert.equal(r.state, 'uploaded', JSON.stringify(r.errors));
+        assert.equal(r.voicenote.id, r.id);
+        assert.equal(r.voicenote.status, 'uploaded');
+        assert.equal(r.progress.at(-1), 100);
+        const audio = await fetch(r.voicenote.audio_url);
+        assert.equal(audio.status, 200);
+        const probe = await ffprobe(Buffer.from(await audio.arrayBuffer()));
+        assert.ok(Math.abs(probe.duration - r.voicenote.duration) < 0.2,
+          `stored file ${probe.duration} s, resource ${r.voicenote.duration} s`);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('one 1002 → the token is refreshed once and the upload lands', async () => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 401, code: 1002, times: 1 });
+      const from = server.logs.length;
+      const page = await open(browser);
+      try {
+        const r = await recordAndUpload(page);
+        assert.equal(r.state, 'uploaded', JSON.stringify(r.errors));
+        const log = requests(from);
+        assert.equal(tokenCalls(log).length, 2, 'the token endpoint should be called twice');
+        assert.deepEqual(puts(log, r.id).map((e) => e.status), [401, 201]);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('a 4003 with retry_after 1 → the SDK waits at least a second, then uploads', async () => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 429, code: 4003, retry_after: 1, times: 1 });
+      const from = server.logs.length;
+      const page = await open(browser);
+      try {
+        const r = await recordAndUpload(page);
+        assert.equal(r.state, 'uploaded', JSON.stringify(r.errors));
+        const tries = puts(requests(from), r.id);
+        assert.deepEqual(tries.map((e) => e.status), [429, 201]);
+        const gap = Date.parse(tries[1].time) - Date.parse(tries[0].time);
+        assert.ok(gap >= 1000, `retried after ${gap} ms`);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('two 503s → backed off and uploaded', async () => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 2 });
+      const from = server.logs.length;
+      const page = await open(browser);
+      try {
+        const r = await recordAndUpload(page);
+        assert.equal(r.state, 'uploaded', JSON.stringify(r.errors));
+        const tries = puts(requests(from), r.id);
+        assert.deepEqual(tries.map((e) => e.status), [503, 503, 201]);
+        const gaps = tries.slice(1).map((e, i) => Date.parse(e.time) - Date.parse(tries[i].time));
+        assert.ok(gaps[0] >= 200 && gaps[1] >= gaps[0] * 0.9, `waits ${gaps} ms should grow`);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('a 2005 answer → UNSUPPORTED_AUDIO_FORMAT with apiCode 2005, not retried', async () => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 400, code: 2005, times: 1 });
+      const from = server.logs.length;
+      const page = await open(browser);
+      try {
+        const r = await recordAndUpload(page);
+        assert.equal(r.state, 'error');
+        assert.equal(r.errors[0].code, 'UNSUPPORTED_AUDIO_FORMAT');
+        assert.equal(r.errors[0].apiCode, 2005);
+        assert.equal(r.errors[0].status, 400);
+        assert.equal(puts(requests(from), r.id).length, 1);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('the token endpoint answering 500 → AUTHENTICATION_FAILED, nothing sent', async () => {
+      await fault({ path_prefix: '/api/token', method: 'POST', status: 500, code: 5001, times: 1 });
+      const from = server.logs.length;
+      const page = await open(browser);
+      try {
+        const r = await recordAndUpload(page);
+        assert.equal(r.state, 'error');
+        assert.equal(r.errors[0].code, 'AUTHENTICATION_FAILED');
+        assert.equal(puts(requests(from), r.id).length, 0);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('the API unreachable → NETWORK_ERROR within 20 s of the stop', async () => {
+      await fault(null);
+      const closed = await closedPort();
+      const page = await open(browser, { apiBaseUrl: `http://127.0.0.1:${closed}` });
+      try {
+        const r = await recordAndUpload(page, { timeout: 40_000 });
+        assert.equal(r.errors[0].code, 'NETWORK_ERROR');
+        const after = (r.errors[0].t - r.stoppedAt) / 1000;
+        assert.ok(after <= 20.5, `NETWORK_ERROR came ${after} s after the stop`);
+      } finally {
+        await closePage(page);
+      }
+    });
+  });
+}
+
+// A loopback port with nothing listening.
+function closedPort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
