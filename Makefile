@@ -56,6 +56,7 @@ test-go:
 # Each fuzz target for a short fixed time; `make fuzz FUZZTIME=5m` for longer.
 test-fuzz fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) ./wasm/catalog
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./wasm/catalog
 	$(GO) test -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $(FUZZTIME) ./wasm/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzDurationPatch$$' -fuzztime $(FUZZTIME) ./wasm/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzEncoder$$' -fuzztime $(FUZZTIME) ./wasm/audio/wav

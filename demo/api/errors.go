@@ -1,29 +1,136 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
 	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/wasm/validate"
 )
 
 // writeError answers with the API's error envelope: the code's status and message come
 // from the same catalogue the SDK is built with.
 func writeError(w http.ResponseWriter, code catalog.Code, details map[string]any) {
+	writeErrorStatus(w, 0, code, details)
+}
+
+// writeErrorStatus is writeError with another status than the catalogue's, for the few
+// places api.md gives one (409 for a reused id, 500 for 3004 when the server is at fault,
+// a planned fault's status).
+func writeErrorStatus(w http.ResponseWriter, status int, code catalog.Code, details map[string]any) {
 	entry, ok := catalog.Lookup(code)
 	if !ok || entry.APICode == 0 {
 		entry, _ = catalog.Lookup(catalog.InternalServerError)
-		details = nil
+		status, details = 0, nil
+	}
+	if status == 0 {
+		status = entry.HTTPStatus
 	}
 	body := map[string]any{"code": entry.APICode, "message": entry.Message}
 	if details != nil {
 		body["details"] = details
 	}
-	writeJSON(w, entry.HTTPStatus, map[string]any{"error": body})
+	writeJSON(w, status, map[string]any{"error": body})
+}
+
+// writeProblem answers a refusal of the shared validation rules (size, format, duration).
+func writeProblem(w http.ResponseWriter, p *validate.Problem) {
+	writeError(w, p.Code, p.Details)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // keep the & of a signed audio_url readable
+	_ = enc.Encode(v)
+}
+
+// notFound answers a path the API does not have. There is no "no such route" code in
+// the reference; 6001 is its only general 404 and what the SDK already maps a bare 404
+// to, so an unknown path (or a known path with a method it does not take) gets 6001
+// without details.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, catalog.RecordingNotFound, nil)
+}
+
+// jsonPageErrors makes the page server's plain-text errors envelopes too, so that every
+// error on every route is JSON (api.md): 404 and 405 as an unknown API route is answered,
+// 500 as 5001. Other statuses (a 416 for a range past a file's end) are protocol, not
+// API errors, and pass as they are.
+func jsonPageErrors(pages http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pages.ServeHTTP(&pageErrorRewriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+type pageErrorRewriter struct {
+	http.ResponseWriter
+	r         *http.Request
+	rewritten bool
+}
+
+func (w *pageErrorRewriter) WriteHeader(status int) {
+	if w.rewritten {
+		return
+	}
+	switch status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		w.rewritten = true
+		notFound(w.ResponseWriter, w.r)
+	case http.StatusInternalServerError:
+		w.rewritten = true
+		writeError(w.ResponseWriter, catalog.InternalServerError, nil)
+	default:
+		w.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (w *pageErrorRewriter) Write(b []byte) (int, error) {
+	if w.rewritten {
+		return len(b), nil // the plain-text body the envelope replaced
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *pageErrorRewriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// apiError is a refusal found by a helper, for its handler to write.
+type apiError struct {
+	code    catalog.Code
+	status  int // 0: the catalogue's
+	details map[string]any
+}
+
+func (e *apiError) write(w http.ResponseWriter) { writeErrorStatus(w, e.status, e.code, e.details) }
+
+// missingField is 2002 for a field.
+func missingField(field string) *apiError {
+	return &apiError{code: catalog.MissingRequiredField, details: map[string]any{"field": field}}
+}
+
+// invalidField is 2003 for a field, with its value as the client sent it (the
+// reference's example echoes "invalid" as a string, so a number stays a number).
+func invalidField(field string, raw json.RawMessage, reason string) *apiError {
+	return &apiError{code: catalog.InvalidFieldValue,
+		details: map[string]any{"field": field, "value": asSent(raw), "reason": reason}}
+}
+
+// asSent decodes a JSON value keeping numbers as their literal.
+func asSent(raw json.RawMessage) any {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return string(raw)
+	}
+	return v
+}
+
+// internal answers 500 / 5001 for a failure of the server's own (never the client's),
+// logging what it was; the client learns nothing of it but the request id.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.log.Error(what, "error", err, "request_id", w.Header().Get("X-Request-Id"))
+	writeError(w, catalog.InternalServerError, nil)
 }

@@ -94,9 +94,12 @@ func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
 			}
 			if p != nil {
 				log.Error("panic", "request_id", id, "panic", p)
-				if rec.status == 0 {
-					writeError(rec, catalog.InternalServerError, nil)
+				if rec.status != 0 {
+					// Half an answer is out: only a cut connection tells the client so.
+					logLine(true)
+					panic(http.ErrAbortHandler)
 				}
+				writeError(rec, catalog.InternalServerError, nil)
 			}
 			logLine(false)
 		}()

@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -48,22 +47,36 @@ func ParseEnvelope(status int, body []byte, now time.Time) *Error {
 // decodeEnvelope accepts only the documented shape: code a positive integer literal
 // (not a string, not a fraction), message a string, details an object or absent.
 func decodeEnvelope(body []byte) (apiCode int, message string, details map[string]any, ok bool) {
-	var env struct {
-		Error *struct {
-			Code    json.RawMessage `json:"code"`
-			Message string          `json:"message"`
-			Details map[string]any  `json:"details"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil || env.Error == nil {
+	doc, err := decodeJSON(body)
+	if err != nil {
 		return 0, "", nil, false
 	}
-	// A RawMessage holds the literal as sent, so "2005" (quoted) and 2005.5 fail here.
-	n, err := strconv.Atoi(string(env.Error.Code))
-	if err != nil || n <= 0 {
+	root, _ := doc.(map[string]any)
+	env, _ := root["error"].(map[string]any)
+	if env == nil {
 		return 0, "", nil, false
 	}
-	return n, env.Error.Message, env.Error.Details, true
+	// The literal as sent, so "2005" (quoted) and 2005.5 fail here.
+	literal, isNumber := env["code"].(jsonNumber)
+	n, err := strconv.Atoi(string(literal))
+	if !isNumber || err != nil || n <= 0 {
+		return 0, "", nil, false
+	}
+	switch m := env["message"].(type) {
+	case string:
+		message = m
+	case nil:
+	default:
+		return 0, "", nil, false
+	}
+	switch d := env["details"].(type) {
+	case map[string]any:
+		details = plainJSON(d).(map[string]any)
+	case nil:
+	default:
+		return 0, "", nil, false
+	}
+	return n, message, details, true
 }
 
 // fromStatus is the error of an answer without a usable envelope.

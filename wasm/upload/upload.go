@@ -3,7 +3,6 @@ package upload
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -203,11 +202,25 @@ func (u *Uploader) put(ctx context.Context, r Request, deadline time.Time, now f
 
 // pathSegment escapes an id as one path segment, dot segments included (a URL parser
 // would resolve "/v1/voicenotes/.." to "/v1/"): the API then refuses the id (2003).
+// Everything but unreserved characters is percent-encoded; written out here because
+// net/url costs the wasm tens of kilobytes for this one call.
 func pathSegment(id string) string {
 	if id == "." || id == ".." {
 		return strings.ReplaceAll(id, ".", "%2E")
 	}
-	return url.PathEscape(id)
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
 }
 
 var errAttemptDeadline = errors.New("no answer before the retry deadline")

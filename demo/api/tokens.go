@@ -1,0 +1,201 @@
+package api
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/vocafuse/recorder/demo/auth"
+	"github.com/vocafuse/recorder/wasm/catalog"
+)
+
+// Token lifetimes, in seconds (api.md: an integer in 60..86400).
+const (
+	minTokenTTL         = 60
+	maxTokenTTL         = 86400
+	defaultTokenTTL     = 3600 // POST /v1/tokens, api.md's example
+	defaultDemoTokenTTL = 600  // POST /api/token: a browser's token, so short-lived
+	maxIdentityLen      = 128
+	maxTokenRequest     = 16 << 10
+)
+
+// createToken is POST /v1/tokens: a backend, authenticated with the API key and secret
+// over HTTP Basic, mints a token for one of its users.
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	if !s.allow(w, clientKey(r)) {
+		return
+	}
+	// No WWW-Authenticate header on the 401: a browser would pop up a login box.
+	key, secret, ok := r.BasicAuth()
+	if !ok || !s.creds.CheckAPIKey(key, secret) {
+		writeError(w, catalog.InvalidToken, nil)
+		return
+	}
+	req, apiErr := readTokenRequest(w, r, true, defaultTokenTTL)
+	if apiErr != nil {
+		apiErr.write(w)
+		return
+	}
+	s.mint(w, r, req)
+}
+
+// demoToken is POST /api/token, the demo page's own backend, doing what a customer's
+// backend does for its signed-in user. The demo has no sign-in, so each browser is a
+// visitor: a random id in an HttpOnly cookie, made on its first call. The identity is
+// "demo_visitor_" and a hash of that id, so the cookie's value (which is what proves
+// the identity) never shows in a token, a resource or a log line. Each browser thus
+// lists only its own voice notes.
+//
+// The body is optional: { "expires_in": N, "scope": "..." } as for /v1/tokens (so a
+// test can ask for a 60-second token); an identity in it is ignored, since a backend
+// never lets the browser say who it is.
+func (s *Server) demoToken(w http.ResponseWriter, r *http.Request) {
+	if !s.allow(w, clientKey(r)) {
+		return
+	}
+	req, apiErr := readTokenRequest(w, r, false, defaultDemoTokenTTL)
+	if apiErr != nil {
+		apiErr.write(w)
+		return
+	}
+	req.identity = visitorIdentity(w, r)
+	s.mint(w, r, req)
+}
+
+const visitorCookie = "vocafuse_visitor"
+
+func visitorIdentity(w http.ResponseWriter, r *http.Request) string {
+	visitor := ""
+	if c, err := r.Cookie(visitorCookie); err == nil && isHexID(c.Value) {
+		visitor = c.Value
+	} else {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		visitor = hex.EncodeToString(b[:])
+		http.SetCookie(w, &http.Cookie{Name: visitorCookie, Value: visitor, Path: "/",
+			MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	sum := sha256.Sum256([]byte(visitor))
+	return "demo_visitor_" + hex.EncodeToString(sum[:8])
+}
+
+func isHexID(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil && len(s) == 32
+}
+
+type tokenRequest struct {
+	identity string
+	ttl      int
+	scopes   []string
+}
+
+// readTokenRequest reads { identity, expires_in, scope } in the reference's terms: not
+// JSON → 2001, no identity → 2002, a bad value → 2003 with the value as sent. An empty
+// body counts as {}, so that a bare POST says which field is missing.
+func readTokenRequest(w http.ResponseWriter, r *http.Request, wantIdentity bool, defaultTTL int) (req tokenRequest, apiErr *apiError) {
+	req = tokenRequest{ttl: defaultTTL, scopes: auth.AllScopes}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenRequest))
+	if err != nil {
+		return req, &apiError{code: catalog.InvalidRequestFormat}
+	}
+	var fields map[string]json.RawMessage
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &fields); err != nil {
+			return req, &apiError{code: catalog.InvalidRequestFormat}
+		}
+	}
+	if wantIdentity {
+		if req.identity, apiErr = readIdentity(fields); apiErr != nil {
+			return req, apiErr
+		}
+	}
+	if raw, ok := present(fields, "expires_in"); ok {
+		v, ok := jsonInteger(raw)
+		if !ok || v < minTokenTTL || v > maxTokenTTL {
+			return req, invalidField("expires_in", raw, "must be an integer between 60 and 86400")
+		}
+		req.ttl = int(v)
+	}
+	if raw, ok := present(fields, "scope"); ok {
+		var scope string
+		if err := json.Unmarshal(raw, &scope); err != nil || !validScopes(scope) {
+			return req, invalidField("scope", raw, "must be one or more of voicenotes:read, voicenotes:write, separated by spaces")
+		}
+		req.scopes = strings.Fields(scope)
+	}
+	return req, nil
+}
+
+// readIdentity reads the identity a token is for: absent, null or "" is missing (2002).
+func readIdentity(fields map[string]json.RawMessage) (string, *apiError) {
+	raw, ok := present(fields, "identity")
+	if !ok || string(raw) == `""` {
+		return "", missingField("identity")
+	}
+	var identity string
+	if json.Unmarshal(raw, &identity) != nil || !validIdentity(identity) {
+		return "", invalidField("identity", raw, "must be a string of 1 to 128 characters")
+	}
+	return identity, nil
+}
+
+// jsonInteger reads a JSON number without a fraction or exponent; "60" in quotes is a
+// string, not an integer.
+func jsonInteger(raw json.RawMessage) (int64, bool) {
+	n, ok := asSent(raw).(json.Number)
+	if !ok {
+		return 0, false
+	}
+	v, err := n.Int64()
+	return v, err == nil
+}
+
+// present returns a field that is there and not null.
+func present(fields map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	raw, ok := fields[name]
+	return raw, ok && string(raw) != "null"
+}
+
+// validIdentity allows what fits in a log line and a JWT subject without surprises.
+func validIdentity(s string) bool {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxIdentityLen {
+		return false
+	}
+	return strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+func validScopes(scope string) bool {
+	fields := strings.Fields(scope)
+	for _, f := range fields {
+		if !auth.KnownScope(f) {
+			return false
+		}
+	}
+	return len(fields) > 0
+}
+
+// mint answers 201 with a new token.
+func (s *Server) mint(w http.ResponseWriter, r *http.Request, req tokenRequest) {
+	token, expiresAt, err := s.issuer.Mint(req.identity, time.Duration(req.ttl)*time.Second, req.scopes)
+	if err != nil {
+		s.internal(w, r, "mint token", err)
+		return
+	}
+	notesOf(r).identity = req.identity
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"token":      token,
+		"identity":   req.identity,
+		"expires_in": req.ttl,
+		"expires_at": expiresAt.UTC().Format(time.RFC3339),
+	})
+}

@@ -1,0 +1,198 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/vocafuse/recorder/demo/auth"
+	"github.com/vocafuse/recorder/demo/store"
+	"github.com/vocafuse/recorder/wasm/audio"
+	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/wasm/validate"
+)
+
+const (
+	// maxMetadata bounds X-VocaFuse-Metadata: it is stored with every voice note.
+	maxMetadata = 16 << 10
+	// sizeCountLimit is how far past the limit an upload of undeclared length is read
+	// (and thrown away) to tell the client its real size in details.actual_size. Beyond
+	// it the server stops reading, and actual_size is what it counted: a lower bound.
+	sizeCountLimit = 4 * validate.MaxBytes
+	copyBuffer     = 32 << 10
+)
+
+// putVoiceNote is PUT /v1/voicenotes/{id}. Each check of api.md runs in its order and
+// before anything is stored: the id, then the body's presence and declared size (from
+// the headers, before a byte is read), then the body streamed to a temporary file in the
+// data directory (never held in memory) and cut off past 25 MB, then what the bytes are,
+// whether they can be read, and how long they last. Only then is the file committed.
+// X-VocaFuse-Metadata, which api.md's order does not place, is checked with the id: both
+// are read from the request line and headers, so a bad one costs no upload.
+func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Claims) {
+	id, ok := store.ParseID(r.PathValue("id"))
+	if !ok {
+		writeError(w, catalog.InvalidFieldValue, map[string]any{"field": "voicenote_id", "reason": "must be a valid UUID"})
+		return
+	}
+	metadata, apiErr := parseMetadata(r.Header.Get("X-VocaFuse-Metadata"))
+	if apiErr != nil {
+		apiErr.write(w)
+		return
+	}
+	if r.ContentLength == 0 {
+		writeError(w, catalog.MissingRequiredField, map[string]any{"field": "audio"})
+		return
+	}
+	if p := validate.Size(r.ContentLength); p != nil {
+		// Refused unread; the connection cannot be reused with the body still coming.
+		w.Header().Set("Connection", "close")
+		writeProblem(w, p)
+		return
+	}
+	upload, err := s.store.NewUpload()
+	if err != nil {
+		s.storageFailure(w, r, "start upload", err)
+		return
+	}
+	defer upload.Discard()
+	if !s.receive(w, r, upload) {
+		return
+	}
+	info, probeErr := audio.Probe(upload, upload.Size())
+	if pe := (*audio.ProbeError)(nil); errors.As(probeErr, &pe) && pe.Err != nil {
+		// The temporary file could not be read back: the server's fault, not the upload's.
+		s.log.Error("probe upload", "error", probeErr, "request_id", w.Header().Get("X-Request-Id"))
+		writeErrorStatus(w, http.StatusInternalServerError, catalog.AudioProcessingFailed, nil)
+		return
+	}
+	if p := validate.Audio(info, probeErr); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	if info.Duration <= 0 {
+		// A container with no audio in it (a header alone, a stream cut before its
+		// first frame) is not a voice note: api.md's "no audio track" case of 3004.
+		writeError(w, catalog.AudioProcessingFailed, nil)
+		return
+	}
+	note := store.VoiceNote{
+		ID:        id,
+		Owner:     store.OwnerOf(c.Identity),
+		Identity:  c.Identity,
+		Format:    string(info.Format),
+		MimeType:  mimeType(info.Format, r.Header.Get("Content-Type")),
+		Duration:  info.Duration,
+		Metadata:  metadata,
+		CreatedAt: s.now().UTC(),
+	}
+	stored, created, err := s.store.Commit(upload, note)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		writeErrorStatus(w, http.StatusConflict, catalog.InvalidFieldValue, map[string]any{
+			"field": "voicenote_id", "value": id, "reason": "already used for a different recording"})
+	case err != nil:
+		s.storageFailure(w, r, "commit upload", err)
+	case created:
+		w.Header().Set("Location", "/v1/voicenotes/"+id)
+		writeJSON(w, http.StatusCreated, s.resourceOf(r, stored))
+	default:
+		// The same id and the same bytes again: the upload was repeated, nothing changes.
+		writeJSON(w, http.StatusOK, s.resourceOf(r, stored))
+	}
+}
+
+// receive streams the body into the upload, answering the request itself (and returning
+// false) when the body is empty, over the limit, cut off, or cannot be stored.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, upload *store.Upload) bool {
+	received, readErr, writeErr := copyAtMost(upload, r.Body, validate.MaxBytes+1)
+	switch {
+	case writeErr != nil:
+		s.storageFailure(w, r, "write upload", writeErr)
+		return false
+	case readErr != nil:
+		// The client went away or sent a broken body; it is probably not listening.
+		w.Header().Set("Connection", "close")
+		writeError(w, catalog.InvalidRequestFormat, nil)
+		return false
+	case received == 0:
+		writeError(w, catalog.MissingRequiredField, map[string]any{"field": "audio"})
+		return false
+	case received > validate.MaxBytes:
+		// Nothing more is kept, but the rest is counted so the answer can say how big the
+		// file was ("30MB", as the reference writes it).
+		rest, _ := io.Copy(io.Discard, io.LimitReader(r.Body, sizeCountLimit-received))
+		w.Header().Set("Connection", "close")
+		writeProblem(w, validate.Size(received+rest))
+		return false
+	}
+	return true
+}
+
+// copyAtMost copies up to limit bytes, telling a failure to read from a failure to write.
+func copyAtMost(dst io.Writer, src io.Reader, limit int64) (n int64, readErr, writeErr error) {
+	buf := make([]byte, copyBuffer)
+	src = io.LimitReader(src, limit)
+	for {
+		m, err := src.Read(buf)
+		if m > 0 {
+			if _, werr := dst.Write(buf[:m]); werr != nil {
+				return n, nil, werr
+			}
+			n += int64(m)
+		}
+		switch {
+		case err == io.EOF:
+			return n, nil, nil
+		case err != nil:
+			return n, err, nil
+		}
+	}
+}
+
+// storageFailure answers a failure to store: 503 / 5002 when the disk is full (a
+// condition that passes; no time is known, so no Retry-After), 500 / 5001 otherwise.
+func (s *Server) storageFailure(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if store.IsNoSpace(err) {
+		s.log.Error(what, "error", err, "request_id", w.Header().Get("X-Request-Id"))
+		writeError(w, catalog.ServiceUnavailable, nil)
+		return
+	}
+	s.internal(w, r, what, err)
+}
+
+// parseMetadata reads X-VocaFuse-Metadata: absent, or a JSON object of at most 16 KB.
+// Anything else is 2003 for the field "metadata" rather than 2001, which speaks of the
+// request body; the value is not echoed back (it may be large).
+func parseMetadata(header string) (json.RawMessage, *apiError) {
+	if header == "" {
+		return nil, nil
+	}
+	var compact bytes.Buffer
+	trimmed := bytes.TrimSpace([]byte(header))
+	if len(header) > maxMetadata || len(trimmed) == 0 || trimmed[0] != '{' || json.Compact(&compact, trimmed) != nil {
+		return nil, &apiError{code: catalog.InvalidFieldValue, details: map[string]any{
+			"field": "metadata", "reason": "must be a JSON object of at most 16 KB"}}
+	}
+	return compact.Bytes(), nil
+}
+
+// canonicalTypes is the media type of each accepted format.
+var canonicalTypes = map[audio.Format]string{audio.WebM: "audio/webm", audio.Ogg: "audio/ogg", audio.WAV: "audio/wav"}
+
+// mimeType is the type the audio is served with: the declared one, codec parameters
+// and all, when it names the format the bytes really are; else the format's own.
+func mimeType(f audio.Format, declared string) string {
+	canonical := canonicalTypes[f]
+	base, params, err := mime.ParseMediaType(declared)
+	if err != nil || base != canonical || len(params) == 0 {
+		return canonical
+	}
+	if t := mime.FormatMediaType(base, params); t != "" {
+		return t
+	}
+	return canonical
+}

@@ -1,0 +1,72 @@
+package auth
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestCredentialsAreKeptAndEnvironmentWins(t *testing.T) {
+	dir := t.TempDir()
+	none := func(string) string { return "" }
+	first, printKey, err := LoadCredentials(dir, none)
+	if err != nil || !printKey || len(first.APIKey) < 20 || first.APISecret == "" || first.TokenSecret == "" {
+		t.Fatalf("%+v %v %v", first, printKey, err)
+	}
+	info, err := os.Stat(filepath.Join(dir, credentialsFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file: %v %v", info.Mode(), err)
+	}
+	again, _, _ := LoadCredentials(dir, none)
+	if again != first {
+		t.Error("a restart made new credentials")
+	}
+	env := map[string]string{EnvAPIKey: "sk_test_env", EnvAPISecret: "env-secret", EnvTokenSecret: "env-signing"}
+	fromEnv, printKey, _ := LoadCredentials(dir, func(k string) string { return env[k] })
+	if printKey || fromEnv != (Credentials{"sk_test_env", "env-secret", "env-signing"}) {
+		t.Errorf("%+v %v", fromEnv, printKey)
+	}
+	if !fromEnv.CheckAPIKey("sk_test_env", "env-secret") || fromEnv.CheckAPIKey("sk_test_env", "env-secreT") {
+		t.Error("CheckAPIKey")
+	}
+}
+
+func TestTokens(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	i := NewIssuer([]byte("k"), clock)
+	tok, exp, err := i.Mint("user_42", time.Minute, []string{ScopeRead})
+	if err != nil || !exp.Equal(now.Add(time.Minute)) {
+		t.Fatal(err, exp)
+	}
+	c, err := i.Verify(tok)
+	if err != nil || c.Identity != "user_42" || !c.Allows(ScopeRead) || c.Allows(ScopeWrite) {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := NewIssuer([]byte("other"), clock).Verify(tok); err != ErrInvalidToken {
+		t.Errorf("another key: %v", err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := i.Verify(tok); err != ErrTokenExpired {
+		t.Errorf("at expiry: %v", err)
+	}
+}
+
+func TestSignedURLs(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := NewURLSigner([]byte("k"), func() time.Time { return now })
+	q := s.Sign("owner", "id", time.Minute)
+	if !s.Verify("owner", "id", q.Get(ParamExpires), q.Get(ParamSignature)) {
+		t.Fatal("a fresh URL does not verify")
+	}
+	if s.Verify("owner", "id2", q.Get(ParamExpires), q.Get(ParamSignature)) ||
+		s.Verify("owner2", "id", q.Get(ParamExpires), q.Get(ParamSignature)) ||
+		s.Verify("owner", "id", "1900000000", q.Get(ParamSignature)) {
+		t.Error("an altered URL verifies")
+	}
+	now = now.Add(time.Minute)
+	if s.Verify("owner", "id", q.Get(ParamExpires), q.Get(ParamSignature)) {
+		t.Error("an expired URL verifies")
+	}
+}
