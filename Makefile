@@ -76,8 +76,10 @@ size:
 	$(WASMBUILD) -o $(SDK)/vocafuse.wasm ./wasm
 	@$(GO) run ./wasm/cmd/wasmsize -base $(BUILD)/bare.wasm $(SDK)/vocafuse.wasm
 
+# Parsing, repair and encoding benchmarks, then the server's load run with its figures.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -count=1 -v -run '^TestLoadConcurrentUploads$$' ./demo | grep -E 'concurrent uploads|^(ok|FAIL)'
 
 clean:
 	rm -rf $(BUILD) .vocafuse-data
