@@ -97,6 +97,31 @@ for (const { name, launch } of browsers()) {
       }
     });
 
+    test('the demo page uploads a recording and plays the stored copy', async () => {
+      await fault(null);
+      const page = await newPage(browser);
+      try {
+        await setMicrophone(browser, page, server.origin, 'granted');
+        await page.goto(`${server.origin}/`);
+        await page.waitForFunction(() => document.querySelector('#record-btn').dataset.state === 'idle', { timeout: 15_000 });
+        await page.click('#record-btn');
+        await page.waitForFunction(() => document.querySelector('#record-btn').dataset.state === 'recording');
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await page.click('#record-btn');
+        await page.waitForFunction(() => document.querySelector('#record-btn').dataset.state === 'uploaded', { timeout: 15_000 });
+        const shown = await page.evaluate(async () => {
+          const audio = document.querySelector('#playback');
+          if (!(audio.duration > 0)) await new Promise((resolve) => { audio.onloadedmetadata = resolve; });
+          return { info: document.querySelector('#last-info').textContent, src: audio.src, duration: audio.duration };
+        });
+        assert.match(shown.info, /stored as [0-9a-f-]{36}/);
+        assert.match(shown.src, /\/v1\/voicenotes\/[0-9a-f-]{36}\/audio\?/);
+        assert.ok(Number.isFinite(shown.duration) && shown.duration > 1, `stored copy plays ${shown.duration} s`);
+      } finally {
+        await closePage(page);
+      }
+    });
+
     test('one 1002 → the token is refreshed once and the upload lands', async () => {
       await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 401, code: 1002, times: 1 });
       const from = server.logs.length;
