@@ -60,12 +60,14 @@ export async function audioRuns(page) {
   });
 }
 
-// Records one take with the given options for about seconds, and returns what onStop
-// delivered (with the time really recorded) and ffprobe's reading of the blob.
-export async function recordTake(page, options, seconds) {
+// Records one take with the given options for about seconds (running during() once the
+// recorder has started), and returns what onStop delivered, with the time really
+// recorded, and ffprobe's reading of the blob.
+export async function recordTake(page, options, seconds, during = async () => {}) {
   await page.evaluate((o) => window.attach(o), options);
   await page.click('#record-btn');
   await waitForEvent(page, 'start');
+  await during();
   await delay(seconds * 1000);
   await page.click('#record-btn');
   await waitForEvent(page, 'stop');
@@ -75,8 +77,10 @@ export async function recordTake(page, options, seconds) {
     window.lastBlob = stop.arg.blob;
     return {
       format: stop.arg.format, mimeType: stop.arg.mimeType, duration: stop.arg.duration, size: stop.arg.size,
-      blobType: stop.arg.blob.type,
+      blobType: stop.arg.blob.type, blobSize: stop.arg.blob.size, id: stop.arg.id,
       recorded: (window.events('state').find((e) => e.arg === 'processing').t - start.t) / 1000,
+      states: window.events('state').map((e) => e.arg),
+      progress: window.events('progress').length,
     };
   });
   return { rec, probe: await ffprobe(await blobFromPage(page, 'window.lastBlob')) };
