@@ -50,7 +50,7 @@ export interface VocaFuseOptions {
   apiBaseUrl?: string;
   /** Replaces the default userMessage of any code. */
   messages?: Partial<Record<VocaFuseErrorCode | string, string>>;
-  /** Keep recordings in IndexedDB until the server confirms them; default true. */
+  /** Reserved for the outbox (not built yet): accepted, no effect. */
   persist?: boolean;
   /** Where vocafuse.wasm is fetched from; default beside the shim. */
   wasmUrl?: string;
@@ -115,4 +115,13 @@ export declare class VocaFuse {
   /** Whether this browser can record, without asking for the microphone. */
   static isSupported(): boolean;
   addVoiceNote(target: string | Element, options?: VoiceNoteOptions): VoiceNoteControl;
+  /**
+   * Checks a file's bytes (webm, ogg or wav; at most 25 MB and 60 s) and uploads it.
+   * Rejects with a VocaFuseError before any request when the API would refuse it.
+   */
+  upload(file: Blob, options?: {
+    id?: string;
+    metadata?: Record<string, unknown>;
+    onUploadProgress?: (progress: { loaded: number; total: number; percent: number }) => void;
+  }): Promise<VoiceNote>;
 }
