@@ -60,6 +60,8 @@ test-fuzz fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $(FUZZTIME) ./wasm/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzDurationPatch$$' -fuzztime $(FUZZTIME) ./wasm/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzEncoder$$' -fuzztime $(FUZZTIME) ./wasm/audio/wav
+	$(GO) test -run '^$$' -fuzz '^FuzzValidUTF8$$' -fuzztime 3s ./wasm/catalog
+	$(GO) test -run '^$$' -fuzz '^FuzzReplaceAll$$' -fuzztime 3s ./wasm/upload
 
 # The Go packages again, compiled to wasm and run under Node, including the glue's tests.
 test-wasm:

@@ -20,7 +20,8 @@ function replaceOnce(text, marker, replacement) {
   return text.slice(0, at) + replacement + text.slice(at + marker.length);
 }
 
-const withCatalog = replaceOnce(source, '/*@CATALOG@*/ {}', catalog);
+const outbox = readFileSync(join(here, 'src', 'outbox.mjs'), 'utf8');
+const withCatalog = replaceOnce(replaceOnce(source, '/*@OUTBOX@*/', outbox), '/*@CATALOG@*/ {}', catalog);
 const moduleText = replaceOnce(withCatalog, '/*@BASE_URL@*/ import.meta.url', 'import.meta.url');
 
 // The classic script: same code, no export keywords, its base from its own <script> tag.

@@ -223,7 +223,7 @@ export class VocaFuse {
     this._messages = options.messages ? { ...options.messages } : undefined;
     // What Go needs to reach the API; the id names this instance's token cache.
     this._id = ++instances;
-    this._api = { apiBaseUrl: options.apiBaseUrl, tokenEndpoint: options.tokenEndpoint, getToken: options.getToken };
+    this._api = { apiBaseUrl: options.apiBaseUrl, token: tokenFetcher(options), put: putRecording };
     const wasmUrl = new URL(options.wasmUrl || 'vocafuse.wasm', options.wasmUrl ? location.href : BASE_URL).href;
     // One Go program per wasm URL; a new one replaces a program that has ended.
     if (!runtimes.has(wasmUrl) || runtimes.get(wasmUrl).dead) runtimes.set(wasmUrl, new Runtime(wasmUrl));
@@ -232,6 +232,28 @@ export class VocaFuse {
       throw err instanceof VocaFuseError ? new VocaFuseError(err, this._messages) : sdkError('INTERNAL_ERROR', undefined, String(err), this._messages);
     });
     this.ready.catch(() => {}); // a page that never awaits ready hears of failures through onError
+    this._outbox = new Outbox(this, options.persist !== false);
+    // What an earlier page load left unsent goes now.
+    this.ready.then(() => this._outbox.retry(), () => {}).catch(() => {});
+  }
+
+  // The recordings not yet confirmed by the server, this page's and earlier loads'.
+  pending() {
+    return this._outbox.pending();
+  }
+
+  // Uploads every pending recording now (those refused before included) and answers
+  // what is still pending afterwards.
+  retryPending() {
+    return this._outbox.retry({ all: true }).then(() => this._outbox.pending(), (err) => {
+      throw err instanceof VocaFuseError ? err : new VocaFuseError(err, this._messages);
+    });
+  }
+
+  // Removes a pending recording without uploading it (one the API keeps refusing);
+  // answers whether there was one to remove.
+  discardPending(id) {
+    return this._outbox.discard(id);
   }
 
   // Whether this browser can record, without asking for the microphone.
@@ -290,6 +312,74 @@ export class VocaFuse {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// ---- The network, for Go: the token and one upload attempt. Go decides when and how
+// often (the retry policy); these only carry the bytes, which stay in JavaScript. ----
+
+// token() answers { token, expires_in } or { error: { code, message } }; it never rejects.
+function tokenFetcher({ tokenEndpoint, getToken }) {
+  const failure = (code, message) => ({ error: { code, message } });
+  return async () => {
+    let answer;
+    try {
+      if (typeof getToken === 'function') {
+        answer = await getToken();
+      } else {
+        let response;
+        try {
+          response = await fetch(tokenEndpoint, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
+        } catch (err) {
+          return failure('NETWORK_ERROR', `the token endpoint could not be reached: ${err}`);
+        }
+        if (!response.ok) return failure('AUTHENTICATION_FAILED', `the token endpoint answered HTTP ${response.status}`);
+        try {
+          answer = await response.json();
+        } catch {
+          return failure('AUTHENTICATION_FAILED', 'the token endpoint did not answer JSON');
+        }
+      }
+    } catch (err) {
+      return failure('AUTHENTICATION_FAILED', `getToken failed: ${err && err.message ? err.message : err}`);
+    }
+    if (typeof answer === 'string' && answer) return { token: answer };
+    if (!answer || typeof answer.token !== 'string' || !answer.token) return failure('AUTHENTICATION_FAILED', 'the token answer has no token');
+    return typeof answer.expires_in === 'number' ? { token: answer.token, expires_in: answer.expires_in } : { token: answer.token };
+  };
+}
+
+// put(request, blob, onProgress) sends one attempt with XMLHttpRequest (fetch has no
+// upload progress) and answers { promise, abort }. The promise resolves to the response
+// ({ status, body, retryAfter }) or rejects when there was none.
+function putRecording(request, blob, onProgress) {
+  const xhr = new XMLHttpRequest();
+  let done = false;
+  const promise = new Promise((resolve, reject) => {
+    xhr.open('PUT', request.url);
+    xhr.setRequestHeader('Authorization', `Bearer ${request.token}`);
+    xhr.setRequestHeader('Content-Type', request.contentType);
+    if (request.metadata) xhr.setRequestHeader('X-VocaFuse-Metadata', request.metadata);
+    xhr.timeout = 120_000;
+    xhr.upload.addEventListener('progress', (e) => { if (!done) onProgress(e.loaded, e.total); });
+    xhr.addEventListener('load', () => {
+      done = true;
+      const header = xhr.getResponseHeader('Retry-After');
+      const answer = { status: xhr.status, body: xhr.responseText };
+      if (header !== null && /^\s*\d+\s*$/.test(header)) answer.retryAfter = Number(header);
+      resolve(answer);
+    });
+    for (const kind of ['error', 'timeout', 'abort']) {
+      xhr.addEventListener(kind, () => {
+        done = true;
+        reject(new DOMException(kind, 'NetworkError'));
+      });
+    }
+    xhr.send(blob);
+  });
+  promise.catch(() => {}); // Go may stop waiting (abort) before it settles
+  return { promise, abort: () => { done = true; xhr.abort(); } };
+}
+
+/*@OUTBOX@*/
 
 // Calls a bridge function that answers { value } or { error } synchronously; the value
 // may be a promise, whose rejection carries error fields.
@@ -375,6 +465,10 @@ class VoiceNoteControl {
         metadata: metadataJSON(this._options.metadata),
         sdk: this._sdk._id,
         api: this._sdk._api,
+        outbox: {
+          hold: (recording) => this._sdk._outbox.hold(this, recording),
+          settle: (id, error) => this._sdk._outbox.settle(id, error),
+        },
       },
       (kind, payload) => this._onEvent(kind, payload),
     ));
@@ -470,6 +564,11 @@ class VoiceNoteControl {
 
   _report(error) {
     callPage(this._options.onError, error);
+  }
+
+  // A recording of this control that failed to upload has landed on a later retry.
+  _landed(voicenote) {
+    if (!this._destroyed) callPage(this._options.onUploaded, voicenote);
   }
 
   _render() {

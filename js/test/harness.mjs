@@ -49,11 +49,11 @@ function harnessTmpDir() {
   return processTmpDir;
 }
 
-function freshTmpDir(prefix) {
+export function freshTmpDir(prefix) {
   return fsp.mkdtemp(path.join(harnessTmpDir(), prefix));
 }
 
-async function removeDir(dir) {
+export async function removeDir(dir) {
   // Browsers may still be flushing their profile for a moment after exit.
   await fsp.rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 }
@@ -435,18 +435,21 @@ function toNumber(value) {
  * on a free loopback port with a fresh data directory, and waits until it
  * prints its http://127.0.0.1:PORT address.
  *
- * @param {{ testPagesDir: string, extraArgs?: string[] }} opts
+ * @param {{ testPagesDir: string, extraArgs?: string[], port?: number, dataDir?: string }} opts
+ *   port 0 (the default) takes a free one; a dataDir passed in is kept on stop.
  * @returns {Promise<{ url: string, origin: string, port: number, dataDir: string,
- *   logs: string[], stop: () => Promise<void> }>}
+ *   logs: string[], stop: () => Promise<void>, kill: () => Promise<void> }>}
  *   url ends in '/'; logs is the server's output so far, one entry per line
  *   ('stdout: …' / 'stderr: …'), and keeps growing while it runs; stop() sends
- *   SIGTERM, SIGKILL after 5 s, waits for exit and removes dataDir.
+ *   SIGTERM, SIGKILL after 5 s, waits for exit and removes dataDir (unless it was
+ *   passed in); kill() sends SIGKILL and waits for the exit.
  */
-export async function startServer({ testPagesDir, extraArgs = [] }) {
+export async function startServer({ testPagesDir, extraArgs = [], port = 0, dataDir: ownDataDir }) {
   if (!testPagesDir) throw new TypeError('startServer needs testPagesDir');
-  const dataDir = await freshTmpDir('server-data-');
+  // A caller that passes its data directory (to restart on it) removes it itself.
+  const dataDir = ownDataDir ?? await freshTmpDir('server-data-');
   const args = [
-    '--addr', '127.0.0.1:0',
+    '--addr', `127.0.0.1:${port}`,
     '--data-dir', dataDir,
     '--test-pages', path.resolve(testPagesDir),
     ...extraArgs,
@@ -473,9 +476,15 @@ export async function startServer({ testPagesDir, extraArgs = [] }) {
         clearTimeout(timer);
       }
       process.removeListener('exit', killOnExit);
-      await removeDir(dataDir);
+      if (!ownDataDir) await removeDir(dataDir);
     })();
     return stopping;
+  };
+  // SIGKILL: the crash a restart must recover from. The data directory stays.
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    process.removeListener('exit', killOnExit);
   };
 
   const address = new Promise((resolve) => {
@@ -510,7 +519,7 @@ export async function startServer({ testPagesDir, extraArgs = [] }) {
     throw new Error(`${outcome.error}\n--- server output ---\n${logs.join('\n')}`);
   }
   const origin = `http://127.0.0.1:${outcome.port}`;
-  return { url: `${origin}/`, origin, port: outcome.port, dataDir, logs, stop };
+  return { url: `${origin}/`, origin, port: outcome.port, dataDir, logs, stop, kill };
 }
 
 function collectLines(stream, onLine) {

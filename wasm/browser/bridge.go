@@ -98,7 +98,8 @@ func createControl(args []safejs.Value) (any, error) {
 		api, _ := args[0].Get("api")
 		client = clientFor(n, api)
 	}
-	c := NewControl(limit, formats, workletURL, client, metadata, args[1])
+	outbox, _ := args[0].Get("outbox")
+	c := NewControl(limit, formats, workletURL, client, metadata, outbox, args[1])
 	handle := map[string]any{}
 	for name, cmd := range map[string]func(){
 		"toggle": c.Toggle, "start": c.Start, "stop": c.Stop, "cancel": c.Cancel, "destroy": c.Destroy,

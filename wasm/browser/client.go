@@ -4,7 +4,6 @@ package browser
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,10 +14,14 @@ import (
 	"github.com/vocafuse/recorder/wasm/upload"
 )
 
-// Client is one VocaFuse instance's link to the API: where it is, and the token cache
-// every upload of that instance shares (so concurrent refreshes merge into one).
+// Client is one VocaFuse instance's link to the API: where it is, the shim's functions
+// that fetch a token and send a request, and the token cache every upload of that
+// instance shares (so concurrent refreshes merge into one). The network calls
+// themselves are JavaScript: written there they cost the page a fraction of what the
+// same calls cost compiled into the wasm.
 type Client struct {
 	baseURL string
+	put     safejs.Value // api.put(request, blob, onProgress) → { promise, abort }
 	tokens  *upload.Cache
 }
 
@@ -27,22 +30,24 @@ var (
 	clients   = map[int]*Client{}
 )
 
-// clientFor returns the client of the shim's SDK instance id, made from its options on first use.
-func clientFor(id int, opts safejs.Value) *Client {
+// clientFor returns the client of the shim's SDK instance id, made from its api object
+// ({ apiBaseUrl, token, put }) on first use.
+func clientFor(id int, api safejs.Value) *Client {
 	clientsMu.Lock()
 	defer clientsMu.Unlock()
 	if c, ok := clients[id]; ok {
 		return c
 	}
-	base, _ := stringProp(opts, "apiBaseUrl")
+	base, _ := stringProp(api, "apiBaseUrl")
 	if base == "" {
 		base, _ = getString(safejs.Global(), "location", "origin")
 	}
-	endpoint, _ := stringProp(opts, "tokenEndpoint")
-	getToken, _ := opts.Get("getToken")
+	token, _ := api.Get("token")
+	put, _ := api.Get("put")
 	c := &Client{
 		baseURL: strings.TrimRight(base, "/"),
-		tokens:  upload.NewCache(tokenSource(endpoint, getToken), time.Now),
+		put:     put,
+		tokens:  upload.NewCache(tokenSource(token), time.Now),
 	}
 	clients[id] = c
 	return c
@@ -56,37 +61,25 @@ func getString(v safejs.Value, path ...string) (string, error) {
 	return v.String()
 }
 
-// tokenSource asks the page's backend for a token: POST tokenEndpoint (same-origin
-// credentials) or the page's getToken(). The token stays in memory, never in a log.
-func tokenSource(endpoint string, getToken safejs.Value) upload.Source {
+// tokenSource asks the shim's api.token() for a token: it calls the page's getToken or
+// POSTs to its tokenEndpoint, and answers { token, expires_in } or { error: { code,
+// message } }. The token stays in memory, never in a log.
+func tokenSource(fetch safejs.Value) upload.Source {
 	return func(ctx context.Context) (string, time.Duration, error) {
-		var answer safejs.Value
-		var err error
-		if getToken.Type() == safejs.TypeFunction {
-			answer, err = getToken.Invoke()
-			if err != nil {
-				return "", 0, jsError(err)
-			}
-		} else {
-			answer, err = fetchTokenEndpoint(ctx, endpoint)
-			if err != nil {
-				return "", 0, err
-			}
+		promise, err := fetch.Invoke()
+		if err != nil {
+			return "", 0, jsError(err)
 		}
-		if answer.Type() == safejs.TypeObject && isFunction(answer, "then") {
-			if answer, err = await(ctx, answer); err != nil {
-				return "", 0, err
-			}
+		answer, err := await(ctx, promise)
+		if err != nil {
+			return "", 0, err
 		}
-		if answer.Type() == safejs.TypeString {
-			token, _ := answer.String()
-			return token, 0, nil
+		if failure, _ := answer.Get("error"); failure.Type() == safejs.TypeObject {
+			code, _ := stringProp(failure, "code")
+			message, _ := stringProp(failure, "message")
+			return "", 0, catalog.Newf(catalog.Code(code), nil, time.Now(), "%s", message)
 		}
 		token, _ := stringProp(answer, "token")
-		if token == "" {
-			return "", 0, catalog.Newf(catalog.AuthenticationFailed, map[string]any{"reason": "the token answer has no token"},
-				time.Now(), "the token answer has no token")
-		}
 		var expiresIn time.Duration
 		if v, err := answer.Get("expires_in"); err == nil && v.Type() == safejs.TypeNumber {
 			secs, _ := v.Float()
@@ -96,118 +89,49 @@ func tokenSource(endpoint string, getToken safejs.Value) upload.Source {
 	}
 }
 
-// fetchTokenEndpoint POSTs to the endpoint and answers the parsed JSON.
-func fetchTokenEndpoint(ctx context.Context, endpoint string) (safejs.Value, error) {
-	fetch, _ := safejs.Global().Get("fetch")
-	init, _ := safejs.ValueOf(map[string]any{
-		"method": "POST", "credentials": "same-origin",
-		"headers": map[string]any{"Accept": "application/json"},
-	})
-	promise, err := fetch.Invoke(endpoint, init)
-	if err != nil {
-		return safejs.Undefined(), jsError(err)
-	}
-	response, err := await(ctx, promise)
-	if err != nil {
-		return safejs.Undefined(), catalog.Newf(catalog.NetworkError, map[string]any{"url": endpoint}, time.Now(),
-			"the token endpoint could not be reached: %v", err)
-	}
-	ok, _ := response.Get("ok")
-	if yes, _ := ok.Bool(); !yes {
-		status, _ := response.Get("status")
-		code, _ := status.Int()
-		return safejs.Undefined(), catalog.Newf(catalog.AuthenticationFailed, map[string]any{"status": code},
-			time.Now(), "the token endpoint answered HTTP %d", code)
-	}
-	body, err := response.Call("json")
-	if err != nil {
-		return safejs.Undefined(), jsError(err)
-	}
-	parsed, err := await(ctx, body)
-	if err != nil {
-		return safejs.Undefined(), catalog.Newf(catalog.AuthenticationFailed, map[string]any{"reason": "not JSON"},
-			time.Now(), "the token endpoint did not answer JSON")
-	}
-	return parsed, nil
-}
-
-// xhrTransport sends one recording with XMLHttpRequest, for its upload progress. The
-// Blob goes straight from JavaScript to the network.
-type xhrTransport struct {
+// jsTransport sends one attempt through the shim's api.put (an XMLHttpRequest, for its
+// upload progress). The Blob goes straight from JavaScript to the network.
+type jsTransport struct {
+	put  safejs.Value
 	blob safejs.Value
 }
 
-func (x *xhrTransport) Put(ctx context.Context, r upload.Request, progress func(sent, total int64)) (upload.Response, error) {
-	ctor, _ := safejs.Global().Get("XMLHttpRequest")
-	xhr, err := ctor.New()
-	if err != nil {
-		return upload.Response{}, jsError(err)
-	}
-	if _, err := xhr.Call("open", "PUT", r.URL); err != nil {
-		return upload.Response{}, jsError(err)
-	}
-	_, _ = xhr.Call("setRequestHeader", "Authorization", "Bearer "+r.Token)
-	_, _ = xhr.Call("setRequestHeader", "Content-Type", r.ContentType)
-	if r.Metadata != "" {
-		_, _ = xhr.Call("setRequestHeader", "X-VocaFuse-Metadata", r.Metadata)
-	}
-	_ = xhr.Set("timeout", 120_000)
-	done := make(chan error, 1)
-	var releases []func()
-	defer func() {
-		for _, release := range releases {
-			release()
+func (t *jsTransport) Put(ctx context.Context, r upload.Request, progress func(sent, total int64)) (upload.Response, error) {
+	onProgress, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		if len(args) == 2 {
+			sent, _ := args[0].Float()
+			total, _ := args[1].Float()
+			progress(int64(sent), int64(total))
 		}
-	}()
-	on := func(target safejs.Value, event string, h func(safejs.Value)) {
-		if release, err := listen(target, event, h); err == nil {
-			releases = append(releases, release)
-		}
-	}
-	if up, err := xhr.Get("upload"); err == nil && up.Type() == safejs.TypeObject {
-		on(up, "progress", func(ev safejs.Value) {
-			loaded, _ := ev.Get("loaded")
-			total, _ := ev.Get("total")
-			l, _ := loaded.Float()
-			t, _ := total.Float()
-			progress(int64(l), int64(t))
-		})
-	}
-	// A callback must never block: the first outcome is kept, any other dropped.
-	finish := func(err error) {
-		select {
-		case done <- err:
-		default:
-		}
-	}
-	on(xhr, "load", func(safejs.Value) { finish(nil) })
-	for _, failure := range []string{"error", "timeout", "abort"} {
-		failure := failure
-		on(xhr, failure, func(safejs.Value) {
-			finish(catalog.Newf(catalog.NetworkError, nil, time.Now(), "the upload failed (%s)", failure))
-		})
-	}
-	if _, err := xhr.Call("send", x.blob); err != nil {
-		return upload.Response{}, jsError(err)
-	}
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		_, _ = xhr.Call("abort")
-		return upload.Response{}, ctx.Err()
-	}
+		return nil
+	})
 	if err != nil {
 		return upload.Response{}, err
 	}
-	status, _ := xhr.Get("status")
+	defer onProgress.Release()
+	req, _ := safejs.ValueOf(map[string]any{
+		"url": r.URL, "token": r.Token, "contentType": r.ContentType, "metadata": r.Metadata,
+	})
+	call, err := t.put.Invoke(req, t.blob, onProgress)
+	if err != nil {
+		return upload.Response{}, jsError(err)
+	}
+	promise, _ := call.Get("promise")
+	answer, err := await(ctx, promise)
+	if ctx.Err() != nil {
+		_, _ = call.Call("abort")
+		return upload.Response{}, ctx.Err()
+	}
+	if err != nil {
+		return upload.Response{}, catalog.Newf(catalog.NetworkError, nil, time.Now(), "the upload failed (%v)", err)
+	}
+	status, _ := answer.Get("status")
 	code, _ := status.Int()
-	text, _ := stringProp(xhr, "responseText")
-	resp := upload.Response{Status: code, Body: []byte(text)}
-	if v, err := xhr.Call("getResponseHeader", "Retry-After"); err == nil && v.Type() == safejs.TypeString {
-		s, _ := v.String()
-		if secs, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
-			resp.RetryAfter = time.Duration(secs) * time.Second
-		}
+	body, _ := stringProp(answer, "body")
+	resp := upload.Response{Status: code, Body: []byte(body)}
+	if v, _ := answer.Get("retryAfter"); v.Type() == safejs.TypeNumber {
+		secs, _ := v.Float()
+		resp.RetryAfter = time.Duration(secs * float64(time.Second))
 	}
 	return resp, nil
 }
@@ -216,7 +140,7 @@ func (x *xhrTransport) Put(ctx context.Context, r upload.Request, progress func(
 func (cl *Client) send(ctx context.Context, blob safejs.Value, r upload.Request,
 	progress func(sent, total int64), trouble func(*catalog.Error)) (safejs.Value, *catalog.Error) {
 	u := &upload.Uploader{
-		Tokens: cl.tokens, Transport: &xhrTransport{blob: blob},
+		Tokens: cl.tokens, Transport: &jsTransport{put: cl.put, blob: blob},
 		Policy: upload.DefaultPolicy(), Sleep: upload.RealSleep, BaseURL: cl.baseURL,
 	}
 	raw, err := u.Upload(ctx, r, progress, trouble)

@@ -5,6 +5,7 @@ package browser
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -26,9 +27,9 @@ type Control struct {
 	workletURL string       // the PCM capture's AudioWorklet module
 	onEvent    safejs.Value // the shim's function(kind, payload)
 	takes      map[int]*take
-	client     *Client        // nil: recordings are not uploaded
-	metadata   string         // JSON sent with each recording
-	uploads    map[int]func() // cancels a take's upload
+	client     *Client      // nil: recordings are not uploaded
+	metadata   string       // JSON sent with each recording
+	outbox     safejs.Value // the shim's outbox: hold(recording) before an upload, settle(id, error) after
 
 	// Browsers (Safari, Firefox) only let an AudioContext run when it is made during a
 	// user gesture, and a take reaches Web Audio long after the click. So a click that
@@ -58,9 +59,9 @@ type capture interface {
 
 // NewControl makes a control. onEvent receives every event of the recorder.
 func NewControl(maxDuration time.Duration, formats []string, workletURL string, client *Client, metadata string,
-	onEvent safejs.Value) *Control {
+	outbox, onEvent safejs.Value) *Control {
 	c := &Control{formats: formats, limit: maxDuration, workletURL: workletURL, onEvent: onEvent, takes: map[int]*take{},
-		client: client, metadata: metadata, uploads: map[int]func(){}, idle: true, primed: safejs.Undefined()}
+		client: client, metadata: metadata, outbox: outbox, idle: true, primed: safejs.Undefined()}
 	c.loop = newLoop(c.recoverPanic)
 	c.machine = recorder.New(recorder.Config{
 		Effects:     c,
@@ -72,19 +73,34 @@ func NewControl(maxDuration time.Duration, formats []string, workletURL string, 
 	return c
 }
 
-// Upload sends a finished recording; the outcome comes back through the loop.
+// Upload sends a finished recording; the outcome comes back through the loop. The shim's
+// outbox holds the recording first (in IndexedDB, under a lock on its id) and settles it
+// after: deleted once stored, kept with its error for the retries otherwise.
 func (c *Control) Upload(n int, rec *recorder.Output) {
-	ctx, cancel := context.WithCancel(context.Background())
-	c.uploads[n] = cancel
 	blob, _ := rec.Audio.(safejs.Value)
 	req := upload.Request{ID: rec.ID, ContentType: rec.MimeType, Size: int64(rec.Size), Metadata: c.metadata}
 	go func() {
+		ctx := context.Background()
+		held := c.outboxCall("hold", map[string]any{
+			"id": rec.ID, "blob": blob, "mimeType": rec.MimeType, "format": rec.Format,
+			"duration": rec.Duration, "size": rec.Size, "metadata": c.metadata,
+		})
+		if held.Type() == safejs.TypeObject {
+			_, _ = await(ctx, held) // the shim answers even when storage fails: it keeps the recording in memory
+		}
 		resource, err := c.client.send(ctx, blob, req,
 			func(sent, total int64) { c.loop.post(func() { c.machine.UploadProgress(n, sent, total) }) },
 			func(trouble *catalog.Error) { c.loop.post(func() { c.machine.UploadTrouble(n, trouble) }) })
+		var failure any
+		if err != nil {
+			failure = safejs.Unsafe(errorValue(err))
+		}
+		c.outboxCall("settle", rec.ID, failure)
+		// A take leaves garbage behind (the windows read from the Blob, the repaired
+		// header, the upload's buffers) and wasm memory never shrinks: collect it now,
+		// while it is small, rather than let the heap grow to twice its size first.
+		runtime.GC()
 		c.loop.post(func() {
-			delete(c.uploads, n)
-			cancel()
 			if err != nil {
 				c.machine.UploadFailed(n, err)
 				return
@@ -94,13 +110,21 @@ func (c *Control) Upload(n int, rec *recorder.Output) {
 	}()
 }
 
-// CancelUpload abandons a take's upload.
-func (c *Control) CancelUpload(n int) {
-	if cancel := c.uploads[n]; cancel != nil {
-		cancel()
-		delete(c.uploads, n)
+// outboxCall calls a method of the shim's outbox; undefined when there is none.
+func (c *Control) outboxCall(name string, args ...any) safejs.Value {
+	if c.outbox.Type() != safejs.TypeObject {
+		return safejs.Undefined()
 	}
+	for i, a := range args {
+		args[i] = toJS(a)
+	}
+	v, _ := c.outbox.Call(name, args...)
+	return v
 }
+
+// CancelUpload lets a take's upload go on without the control: a recording that has
+// stopped is never discarded, and the outbox settles it whatever the control does.
+func (c *Control) CancelUpload(int) {}
 
 func newID() string {
 	if id, err := uuid.NewV7(); err == nil {

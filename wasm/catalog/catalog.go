@@ -13,7 +13,7 @@ import "slices"
 // Code is an error's string code, as JavaScript sees it in VocaFuseError.code.
 type Code string
 
-// Client-side codes (sdk.md), plus two of ours.
+// Client-side codes (sdk.md), plus three of ours.
 const (
 	PermissionDenied     Code = "PERMISSION_DENIED"
 	NotSupported         Code = "NOT_SUPPORTED"
@@ -25,6 +25,9 @@ const (
 	InvalidOption        Code = "INVALID_OPTION"
 	InternalError        Code = "INTERNAL_ERROR" // the SDK itself failed unexpectedly (a recovered panic, the Go program ending)
 	APIError             Code = "API_ERROR"      // an API answer with a numeric code the catalogue does not know
+	// StorageUnavailable: IndexedDB cannot be used (private mode, quota, disabled); the
+	// outbox keeps recordings in memory, so they survive failed uploads but not a reload.
+	StorageUnavailable Code = "STORAGE_UNAVAILABLE"
 )
 
 // API codes by their reference names.
@@ -88,6 +91,9 @@ var entries = []Entry{
 		UserMessage: "Something went wrong. Please reload the page and try again."},
 	{Code: APIError, Message: "Unrecognised API error",
 		UserMessage: "Something went wrong. Please try again."},
+	{Code: StorageUnavailable, Message: "Recordings cannot be saved in this browser's storage",
+		UserMessage: "Recordings can't be saved on this device. Keep this page open until your recording is sent.",
+		DetailKeys:  []string{"reason"}},
 
 	// 1001 and 1002 are retryable because a token refresh may fix them.
 	{Code: InvalidToken, APICode: 1001, HTTPStatus: 401, Retryable: true,

@@ -2,8 +2,8 @@ package catalog
 
 import (
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 const (
@@ -104,7 +104,7 @@ func fromStatus(status int, body []byte, now time.Time) *Error {
 	if len(body) > 0 {
 		echo := body[:min(len(body), maxBodyEcho)]
 		// The cut may split a UTF-8 sequence; keep the string valid for JavaScript.
-		details["body"] = strings.ToValidUTF8(string(echo), "\uFFFD")
+		details["body"] = validUTF8(echo)
 	}
 	e := New(code, details, now)
 	e.Status = status
@@ -117,4 +117,28 @@ func fromStatus(status int, body []byte, now time.Time) *Error {
 // retryableStatus is the retry advice for an answer the catalogue cannot name.
 func retryableStatus(status int) bool {
 	return status == 429 || status >= 500
+}
+
+// validUTF8 is strings.ToValidUTF8(s, "\uFFFD") (each run of invalid bytes becomes one
+// U+FFFD), written out because the library's version costs the wasm 4 KB.
+func validUTF8(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	out := make([]byte, 0, len(b)+3)
+	invalid := false
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			if !invalid {
+				out = append(out, "\uFFFD"...)
+			}
+			invalid = true
+		} else {
+			out = append(out, b[:n]...)
+			invalid = false
+		}
+		b = b[n:]
+	}
+	return string(out)
 }

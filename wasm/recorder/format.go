@@ -54,7 +54,14 @@ func Choose(formats []string, mediaRecorder func(mime string) bool, pcm bool) (c
 // An unknown type gives "".
 func FormatOfMIME(mime string) string {
 	base, _, _ := strings.Cut(mime, ";")
-	switch strings.ToLower(strings.TrimSpace(base)) {
+	// ASCII lowercase by hand: strings.ToLower brings Unicode's tables into the wasm.
+	b := []byte(strings.TrimSpace(base))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	switch string(b) {
 	case "audio/webm", "video/webm":
 		return "webm"
 	case "audio/ogg", "application/ogg":

@@ -206,7 +206,7 @@ func (u *Uploader) put(ctx context.Context, r Request, deadline time.Time, now f
 // net/url costs the wasm tens of kilobytes for this one call.
 func pathSegment(id string) string {
 	if id == "." || id == ".." {
-		return strings.ReplaceAll(id, ".", "%2E")
+		return replaceAll(id, ".", "%2E")
 	}
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder

@@ -1,0 +1,338 @@
+// The fault matrix: no voice note is lost and none is stored twice. Each row records
+// real voice notes in a fresh browser context (its own visitor on the server, its own
+// IndexedDB), breaks something on the way, and ends by comparing what the server holds
+// for that visitor with what the page recorded, byte for byte (SHA-256 taken in the page).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+import { browserName, browsers, closePage, freshTmpDir, newPage, removeDir, setMicrophone, startServer } from './harness.mjs';
+import { waitFor } from './support.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SERVER_ARGS = ['--fault-injection'];
+
+let server;
+let port;
+let dataDir;
+const matrix = [];
+
+before(async () => {
+  dataDir = await freshTmpDir('outbox-data-');
+  port = await freePort();
+  server = await startServer({ testPagesDir: HERE, extraArgs: SERVER_ARGS, port, dataDir });
+});
+
+after(async () => {
+  await server?.stop();
+  await removeDir(dataDir);
+  printMatrix();
+});
+
+// The server again on the same port and data directory, as after a crash and restart.
+async function restartServer() {
+  server = await startServer({ testPagesDir: HERE, extraArgs: SERVER_ARGS, port, dataDir });
+}
+
+async function fault(plan) {
+  const res = await fetch(`${server.origin}/_faults`, { method: plan ? 'POST' : 'DELETE', body: plan && JSON.stringify(plan) });
+  assert.ok(res.ok, `/_faults answered ${res.status}`);
+}
+
+const pageUrl = (query = '') => `${server.origin}/test/pages/outbox.html${query}`;
+
+async function load(page, query) {
+  await page.goto(pageUrl(query));
+  await page.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
+  return page;
+}
+
+// A tab in a new browser context: a new visitor, an empty outbox.
+async function firstTab(browser, query) {
+  const page = await newPage(browser);
+  await setMicrophone(browser, page, server.origin, 'granted');
+  return load(page, query);
+}
+
+// Another tab in the same context: the same visitor and the same outbox.
+async function anotherTab(page, query) {
+  const tab = await page.browserContext().newPage();
+  const prefix = `[${browserName(page.browser())}]`;
+  tab.on('console', (msg) => process.stderr.write(`${prefix} console.${msg.type()}: ${msg.text()}\n`));
+  return load(tab, query);
+}
+
+// Records for about ms and answers the recording's { id, hash } once the page has hashed it.
+async function record(page, ms = 800) {
+  const [made, starts] = await page.evaluate(() => [window.made.length, window.events('start').length]);
+  await page.bringToFront(); // a click waits for an animation frame, which background tabs never get
+  await page.click('#record-btn');
+  await waitFor(page, (n) => window.events('start').length > n, starts);
+  await delay(ms);
+  await page.click('#record-btn');
+  await waitFor(page, (n) => window.made.length > n, made);
+  return page.evaluate((n) => window.made[n], made);
+}
+
+const stateIs = (page, states, timeout = 40_000) =>
+  waitFor(page, (s) => s.includes(window.control.state), states, timeout);
+
+// Waits until the page's outbox is empty: everything it knew of is confirmed.
+const drained = (page, timeout = 60_000) =>
+  page.waitForFunction(async () => (await window.sdk.pending()).length === 0, { timeout, polling: 250 });
+
+const pendingOf = (page) => page.evaluate(() => window.pendingNow());
+const goOnline = (page) => page.evaluate(() => window.dispatchEvent(new Event('online')));
+
+// Every request of the server's log (all its runs) for one voice note.
+function putsOf(id) {
+  return server.logs
+    .filter((line) => line.startsWith('stderr: {'))
+    .map((line) => JSON.parse(line.slice('stderr: '.length)))
+    .filter((e) => e.msg === 'request' && e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
+}
+
+// Compares the server with what was made, adds the row to the matrix, and fails the test
+// on anything lost or stored twice.
+async function settleRow(row, browser, page, made) {
+  await fault(null);
+  const held = await page.evaluate(() => window.serverView());
+  const found = made.filter((m) => held.some((h) => h.id === m.id && h.hash === m.hash));
+  const lost = made.length - found.length;
+  const duplicates = held.length - found.length;
+  matrix.push({ row, browser, outcome: lost === 0 && duplicates === 0 ? 'ok' : 'FAILED', made: made.length, stored: held.length, duplicates, lost });
+  assert.equal(lost, 0, `lost: made ${JSON.stringify(made)}, server ${JSON.stringify(held)}`);
+  assert.equal(duplicates, 0, `stored twice or unexpected: ${JSON.stringify(held)}`);
+}
+
+// A row that failed before it could be counted still shows in the matrix.
+async function row(name, browser, run) {
+  try {
+    await run();
+  } catch (err) {
+    if (!matrix.some((r) => r.row === name && r.browser === browser)) {
+      matrix.push({ row: name, browser, outcome: `FAILED: ${String(err.message).split('\n')[0].slice(0, 60)}`, made: '?', stored: '?', duplicates: '?', lost: '?' });
+    }
+    throw err;
+  }
+}
+
+function printMatrix() {
+  const columns = ['row', 'browser', 'outcome', 'made', 'stored', 'duplicates', 'lost'];
+  const widths = columns.map((c) => Math.max(c.length, ...matrix.map((r) => String(r[c]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  const text = ['', 'Fault matrix', line(columns), line(widths.map((w) => '-'.repeat(w))), ...matrix.map((r) => line(columns.map((c) => r[c])))].join('\n');
+  console.log(text);
+}
+
+for (const { name, launch } of browsers()) {
+  describe(`${name}: fault matrix`, () => {
+    let browser;
+    before(async () => { browser = await launch(); });
+    after(async () => { await browser?.close(); });
+
+    test('the API unreachable while recording and uploading, then back: uploaded after online', () =>
+      row('API unreachable, then back (online)', name, async () => {
+        const page = await firstTab(browser);
+        try {
+          await server.kill();
+          const made = [await record(page)];
+          await stateIs(page, ['error']);
+          assert.equal(await page.evaluate(() => window.events('error')[0].arg.code), 'NETWORK_ERROR');
+          assert.equal((await pendingOf(page)).length, 1);
+          await restartServer();
+          await goOnline(page);
+          await drained(page);
+          await settleRow('API unreachable, then back (online)', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
+    test('the server killed (SIGKILL) during an upload and restarted: uploaded once', () =>
+      row('server SIGKILLed mid-upload, restarted', name, async () => {
+        const page = await firstTab(browser);
+        try {
+          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', delay_ms: 5000, times: 1 });
+          const made = [await record(page)];
+          await waitFor(page, () => window.control.state === 'uploading');
+          await delay(1000);
+          await server.kill();
+          await delay(500);
+          await restartServer();
+          await drained(page);
+          await settleRow('server SIGKILLed mid-upload, restarted', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
+    test('the connection dropped after part of the body, twice: uploaded once', () =>
+      row('connection dropped twice', name, async () => {
+        const page = await firstTab(browser);
+        try {
+          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', drop: true, times: 2 });
+          const made = [await record(page)];
+          await drained(page);
+          assert.ok(putsOf(made[0].id).length >= 3, 'two dropped attempts, then the one that landed');
+          await settleRow('connection dropped twice', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
+    test('503 five times in a row, then healthy: uploaded once', () =>
+      row('503 five times, then healthy', name, async () => {
+        const page = await firstTab(browser);
+        try {
+          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 5 });
+          const made = [await record(page)];
+          await drained(page, 90_000);
+          assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [503, 503, 503, 503, 503, 201]);
+          await settleRow('503 five times, then healthy', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
+    test('the token endpoint down for a while, then back: uploaded by the background retry', () =>
+      row('token endpoint down, then back', name, async () => {
+        const page = await firstTab(browser);
+        try {
+          await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1000 });
+          const made = [await record(page)];
+          await stateIs(page, ['error']);
+          assert.equal(await page.evaluate(() => window.events('error')[0].arg.code), 'AUTHENTICATION_FAILED');
+          // A background retry fails too while the endpoint is down.
+          await page.waitForFunction(async () => (await window.pendingNow())[0]?.attempts >= 2, { timeout: 20_000, polling: 250 });
+          await fault(null);
+          await drained(page);
+          assert.equal(await page.evaluate(() => window.events('uploaded').length), 1, 'onUploaded fires when it lands');
+          await settleRow('token endpoint down, then back', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
+    for (const how of ['reloaded', 'closed and reopened']) {
+      test(`the tab ${how} while a recording waits in the outbox: uploaded after the next load, once`, () =>
+        row(`tab ${how} with one pending`, name, async () => {
+          let page = await firstTab(browser);
+          const keep = await anotherTab(page); // keeps the context open when the tab closes
+          try {
+            await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1000 });
+            const made = [await record(page)];
+            await stateIs(page, ['error']);
+            assert.equal((await pendingOf(page)).length, 1);
+            await fault(null);
+            if (how === 'reloaded') {
+              await page.reload();
+              await page.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
+            } else {
+              await page.close();
+              page = await anotherTab(keep);
+            }
+            await drained(page);
+            await settleRow(`tab ${how} with one pending`, name, page, made);
+            assert.equal(putsOf(made[0].id).filter((e) => e.status < 300).length, 1, 'sent once');
+          } finally {
+            await closePage(keep);
+          }
+        }));
+    }
+
+    test('two tabs on the same origin with recordings pending: each uploaded once', () =>
+      row('two tabs, recordings pending', name, async () => {
+        const a = await firstTab(browser);
+        const b = await anotherTab(a);
+        try {
+          await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1000 });
+          const made = [await record(a), await record(b), await record(a)];
+          await stateIs(a, ['error']);
+          await stateIs(b, ['error']);
+          await fault(null);
+          await Promise.all([goOnline(a), goOnline(b)]);
+          await Promise.all([drained(a), drained(b)]);
+          for (const m of made) {
+            assert.equal(putsOf(m.id).filter((e) => e.status < 300).length, 1, `${m.id} sent by one tab, once`);
+          }
+          await settleRow('two tabs, recordings pending', name, a, made);
+        } finally {
+          await closePage(a);
+        }
+      }));
+
+    test('an onError and an onUploaded that throw: the next recordings still work', () =>
+      row('onError and onUploaded throw', name, async () => {
+        const page = await firstTab(browser, '?throw=1');
+        try {
+          await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1 });
+          const made = [await record(page)];
+          await stateIs(page, ['error']);
+          await drained(page); // the background retry lands it; its onUploaded throws
+          made.push(await record(page));
+          await stateIs(page, ['uploaded']);
+          made.push(await record(page));
+          await stateIs(page, ['uploaded']);
+          const seen = await page.evaluate(() => ({ errors: window.events('error').length, uploaded: window.events('uploaded').length }));
+          assert.deepEqual(seen, { errors: 1, uploaded: 3 });
+          await settleRow('onError and onUploaded throw', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
+    test('IndexedDB unavailable: kept in memory, STORAGE_UNAVAILABLE once, still uploaded', () =>
+      row('IndexedDB unavailable (memory)', name, async () => {
+        const page = await firstTab(browser, '?storage=none');
+        try {
+          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1 });
+          const made = [await record(page)];
+          await stateIs(page, ['uploaded']);
+          made.push(await record(page));
+          await drained(page);
+          const codes = await page.evaluate(() => window.events('error').map((e) => e.arg.code));
+          assert.deepEqual(codes, ['STORAGE_UNAVAILABLE']);
+          await settleRow('IndexedDB unavailable (memory)', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
+    test('20 recordings in a row: all stored, wasm memory steady, no track left live', () =>
+      row('20 recordings in a row', name, async () => {
+        const page = await firstTab(browser);
+        try {
+          const made = [];
+          let second = 0;
+          for (let i = 0; i < 20; i++) {
+            made.push(await record(page, 400));
+            await stateIs(page, ['uploaded']);
+            if (i === 1) second = await page.evaluate(() => window.memoryBytes());
+          }
+          const last = await page.evaluate(() => window.memoryBytes());
+          console.log(`${name}: wasm memory after the 2nd recording ${second} bytes, after the 20th ${last} bytes`);
+          assert.ok(last <= 1.5 * second, `wasm memory grew from ${second} to ${last} bytes`);
+          await waitFor(page, () => window.liveTracks() === 0);
+          await settleRow('20 recordings in a row', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+  });
+}
+
+// A free loopback port, for a server that must come back on the same one.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address();
+      probe.close(() => resolve(p));
+    });
+    probe.on('error', reject);
+  });
+}
