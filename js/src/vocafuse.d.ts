@@ -8,7 +8,7 @@ export type VocaFuseFormat = 'webm' | 'ogg' | 'wav';
 export type VocaFuseErrorCode =
   | 'PERMISSION_DENIED' | 'NOT_SUPPORTED' | 'DURATION_EXCEEDED' | 'NETWORK_ERROR'
   | 'AUTHENTICATION_FAILED' | 'DEVICE_NOT_FOUND' | 'DEVICE_BUSY' | 'INVALID_OPTION'
-  | 'INTERNAL_ERROR' | 'API_ERROR'
+  | 'INTERNAL_ERROR' | 'API_ERROR' | 'STORAGE_UNAVAILABLE'
   | 'INVALID_TOKEN' | 'TOKEN_EXPIRED' | 'INSUFFICIENT_PERMISSIONS'
   | 'INVALID_REQUEST_FORMAT' | 'MISSING_REQUIRED_FIELD' | 'INVALID_FIELD_VALUE'
   | 'FILE_SIZE_EXCEEDED' | 'UNSUPPORTED_AUDIO_FORMAT' | 'RECORDING_TOO_LONG'
@@ -50,7 +50,10 @@ export interface VocaFuseOptions {
   apiBaseUrl?: string;
   /** Replaces the default userMessage of any code. */
   messages?: Partial<Record<VocaFuseErrorCode | string, string>>;
-  /** Reserved for the outbox (not built yet): accepted, no effect. */
+  /**
+   * Default true: a recording waits in IndexedDB until the server has confirmed it, and
+   * is retried at start, on `online` and with backoff. false: in memory only.
+   */
   persist?: boolean;
   /** Where vocafuse.wasm is fetched from; default beside the shim. */
   wasmUrl?: string;
@@ -124,4 +127,21 @@ export declare class VocaFuse {
     metadata?: Record<string, unknown>;
     onUploadProgress?: (progress: { loaded: number; total: number; percent: number }) => void;
   }): Promise<VoiceNote>;
+  /** The recordings not yet confirmed by the server, this page's and earlier loads'. */
+  pending(): Promise<PendingRecording[]>;
+  /** Uploads every pending recording now; resolves to what is still pending afterwards. */
+  retryPending(): Promise<PendingRecording[]>;
+  /** Removes a pending recording without uploading it; resolves to whether there was one. */
+  discardPending(id: string): Promise<boolean>;
+}
+
+export interface PendingRecording {
+  id: string;
+  format: VocaFuseFormat;
+  size: number;
+  /** Seconds. */
+  duration: number;
+  /** Upload rounds that have failed so far. */
+  attempts: number;
+  lastError: VocaFuseError | null;
 }

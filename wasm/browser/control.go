@@ -88,7 +88,7 @@ func (c *Control) Upload(n int, rec *recorder.Output) {
 		if held.Type() == safejs.TypeObject {
 			_, _ = await(ctx, held) // the shim answers even when storage fails: it keeps the recording in memory
 		}
-		resource, err := c.client.send(ctx, blob, req,
+		resource, err := c.sendRecovered(ctx, blob, req,
 			func(sent, total int64) { c.loop.post(func() { c.machine.UploadProgress(n, sent, total) }) },
 			func(trouble *catalog.Error) { c.loop.post(func() { c.machine.UploadTrouble(n, trouble) }) })
 		var failure any
@@ -108,6 +108,18 @@ func (c *Control) Upload(n int, rec *recorder.Output) {
 			c.machine.UploadDone(n, resource)
 		})
 	}()
+}
+
+// sendRecovered is client.send on the upload's own goroutine, where a panic would end
+// the Go program: it becomes the upload's INTERNAL_ERROR, and the outbox keeps the recording.
+func (c *Control) sendRecovered(ctx context.Context, blob safejs.Value, req upload.Request,
+	progress func(sent, total int64), trouble func(*catalog.Error)) (resource safejs.Value, err *catalog.Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resource, err = safejs.Undefined(), catalog.Newf(catalog.InternalError, nil, time.Now(), "upload panicked: %v", p)
+		}
+	}()
+	return c.client.send(ctx, blob, req, progress, trouble)
 }
 
 // outboxCall calls a method of the shim's outbox; undefined when there is none.
