@@ -9,6 +9,7 @@ import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -532,4 +533,16 @@ function collectLines(stream, onLine) {
     for (const line of lines) onLine(line.replace(/\r$/, ''));
   });
   stream.on('end', () => { if (pending) onLine(pending); });
+}
+
+/** A loopback port that nothing listens on now: for a server that must come back on the same port, or an API that is not there. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
 }

@@ -4,12 +4,11 @@
 // for that visitor with what the page recorded, byte for byte (SHA-256 taken in the page).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { browserName, browsers, closePage, freshTmpDir, newPage, removeDir, setMicrophone, startServer } from './harness.mjs';
+import { browserName, browsers, closePage, freePort, freshTmpDir, newPage, removeDir, setMicrophone, startServer } from './harness.mjs';
 import { waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -265,6 +264,28 @@ for (const { name, launch } of browsers()) {
         }
       }));
 
+    test('a 409 for the id is surfaced and held, not retried until retryPending()', () =>
+      row('409 surfaced, held until retryPending', name, async () => {
+        const page = await firstTab(browser);
+        try {
+          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 409, code: 2003, times: 1 });
+          const made = [await record(page)];
+          await stateIs(page, ['error']);
+          const error = await page.evaluate(() => {
+            const e = window.events('error')[0].arg;
+            return { code: e.code, status: e.status, apiCode: e.apiCode };
+          });
+          assert.deepEqual(error, { code: 'INVALID_FIELD_VALUE', status: 409, apiCode: 2003 });
+          await delay(7000); // longer than the first background retry would wait
+          assert.equal(putsOf(made[0].id).length, 1, 'a conflict is not retried blindly');
+          assert.deepEqual((await pendingOf(page)).map((p) => p.code), ['INVALID_FIELD_VALUE']);
+          assert.deepEqual(await page.evaluate(async () => (await window.sdk.retryPending()).length), 0);
+          await settleRow('409 surfaced, held until retryPending', name, page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
     test('an onError and an onUploaded that throw: the next recordings still work', () =>
       row('onError and onUploaded throw', name, async () => {
         const page = await firstTab(browser, '?throw=1');
@@ -322,17 +343,5 @@ for (const { name, launch } of browsers()) {
           await closePage(page);
         }
       }));
-  });
-}
-
-// A free loopback port, for a server that must come back on the same one.
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port: p } = probe.address();
-      probe.close(() => resolve(p));
-    });
-    probe.on('error', reject);
   });
 }

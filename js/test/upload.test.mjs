@@ -2,11 +2,10 @@
 // SDK's token handling and retries as the server's request log shows them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { browsers, closePage, ffprobe, newPage, setMicrophone, startServer } from './harness.mjs';
+import { browsers, closePage, ffprobe, freePort, newPage, setMicrophone, startServer } from './harness.mjs';
 import { waitFor, waitForEvent } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -201,7 +200,7 @@ for (const { name, launch } of browsers()) {
 
     test('the API unreachable → NETWORK_ERROR within 20 s of the stop', async () => {
       await fault(null);
-      const closed = await closedPort();
+      const closed = await freePort();
       const page = await open(browser, { apiBaseUrl: `http://127.0.0.1:${closed}` });
       try {
         const r = await recordAndUpload(page, { timeout: 40_000 });
@@ -212,17 +211,5 @@ for (const { name, launch } of browsers()) {
         await closePage(page);
       }
     });
-  });
-}
-
-// A loopback port with nothing listening.
-function closedPort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
   });
 }
