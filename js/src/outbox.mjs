@@ -74,17 +74,11 @@ class Outbox {
     this._failedRounds = 0;
     this._timer = null;
     this._round = null;
-    this._db = Promise.resolve(null);
-    if (persist) {
-      try {
-        this._db = openOutboxDB().catch((err) => {
-          this._storageFailed(err);
-          return null;
-        });
-      } catch (err) {
-        this._storageFailed(err);
-      }
-    }
+    // openOutboxDB rejects (never throws) where IndexedDB is missing or refuses.
+    this._db = persist ? openOutboxDB().catch((err) => {
+      this._storageFailed(err);
+      return null;
+    }) : Promise.resolve(null);
     this._onOnline = () => { this.retry().catch(() => {}); };
     globalThis.addEventListener('online', this._onOnline);
   }
@@ -200,11 +194,15 @@ class Outbox {
 
   async _failed(id, error) {
     const record = await this._load(id);
-    if (!record) return;
+    if (record) await this._noteFailure(record, error);
+  }
+
+  // Counts a failed attempt and keeps its error; a refusal holds the recording back.
+  _noteFailure(record, error) {
     record.attempts += 1;
     record.lastError = errorFields(error);
     record.held = !laterMayHelp(record.lastError);
-    await this._save(record);
+    return this._save(record);
   }
 
   _schedule() {
@@ -246,10 +244,7 @@ class Outbox {
     try {
       voicenote = await callBridge(bridge, 'upload', request, record.blob);
     } catch (err) {
-      record.attempts += 1;
-      record.lastError = errorFields(err);
-      record.held = !laterMayHelp(record.lastError);
-      await this._save(record);
+      await this._noteFailure(record, err);
       return FAILED;
     }
     await this._delete(id);

@@ -34,6 +34,11 @@ export class VocaFuseError extends Error {
   }
 }
 
+// Any rejection as a VocaFuseError: Go rejects with plain error fields.
+function asVocaFuseError(err, messages) {
+  return err instanceof VocaFuseError ? err : new VocaFuseError(err, messages);
+}
+
 function sdkError(code, details, message, messages) {
   return new VocaFuseError({ code, details, message }, messages);
 }
@@ -246,7 +251,7 @@ export class VocaFuse {
   // what is still pending afterwards.
   retryPending() {
     return this._outbox.retry({ all: true }).then(() => this._outbox.pending(), (err) => {
-      throw err instanceof VocaFuseError ? err : new VocaFuseError(err, this._messages);
+      throw asVocaFuseError(err, this._messages);
     });
   }
 
@@ -302,7 +307,7 @@ export class VocaFuse {
     };
     return this._withBridge((bridge) => callBridge(bridge, 'upload', request, file))
       .catch((err) => {
-        throw err instanceof VocaFuseError ? err : new VocaFuseError(err, this._messages);
+        throw asVocaFuseError(err, this._messages);
       });
   }
 

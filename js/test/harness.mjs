@@ -271,7 +271,12 @@ export async function newPage(browser) {
     await context.close().catch(() => {});
     throw err;
   }
-  const prefix = `[${browserName(browser)}]`;
+  return logConsole(page);
+}
+
+/** Copies a page's console and uncaught errors to stderr, marked with the browser's name. */
+export function logConsole(page) {
+  const prefix = `[${browserName(page.browser())}]`;
   page.on('console', (msg) => {
     process.stderr.write(`${prefix} console.${msg.type()}: ${msg.text()}\n`);
   });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { browserName, browsers, closePage, freePort, freshTmpDir, newPage, removeDir, setMicrophone, startServer } from './harness.mjs';
+import { browsers, closePage, freePort, freshTmpDir, logConsole, newPage, removeDir, setMicrophone, startServer } from './harness.mjs';
 import { waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -58,10 +58,7 @@ async function firstTab(browser, query) {
 
 // Another tab in the same context: the same visitor and the same outbox.
 async function anotherTab(page, query) {
-  const tab = await page.browserContext().newPage();
-  const prefix = `[${browserName(page.browser())}]`;
-  tab.on('console', (msg) => process.stderr.write(`${prefix} console.${msg.type()}: ${msg.text()}\n`));
-  return load(tab, query);
+  return load(logConsole(await page.browserContext().newPage()), query);
 }
 
 // Records for about ms and answers the recording's { id, hash } once the page has hashed it.
@@ -107,10 +104,11 @@ async function settleRow(row, browser, page, made) {
   assert.equal(duplicates, 0, `stored twice or unexpected: ${JSON.stringify(held)}`);
 }
 
-// A row that failed before it could be counted still shows in the matrix.
+// Runs a row; run(settle) ends it with settle(page, made). A row that failed before it
+// could be counted still shows in the matrix.
 async function row(name, browser, run) {
   try {
-    await run();
+    await run((page, made) => settleRow(name, browser, page, made));
   } catch (err) {
     if (!matrix.some((r) => r.row === name && r.browser === browser)) {
       matrix.push({ row: name, browser, outcome: `FAILED: ${String(err.message).split('\n')[0].slice(0, 60)}`, made: '?', stored: '?', duplicates: '?', lost: '?' });
@@ -133,92 +131,73 @@ for (const { name, launch } of browsers()) {
     before(async () => { browser = await launch(); });
     after(async () => { await browser?.close(); });
 
-    test('the API unreachable while recording and uploading, then back: uploaded after online', () =>
-      row('API unreachable, then back (online)', name, async () => {
-        const page = await firstTab(browser);
+    // A row in one tab of a fresh context; body ends it with settle(made).
+    const oneTabRow = (title, rowName, query, body) =>
+      test(title, () => row(rowName, name, async (settle) => {
+        const page = await firstTab(browser, query);
         try {
-          await server.kill();
-          const made = [await record(page)];
-          await stateIs(page, ['error']);
-          assert.equal(await page.evaluate(() => window.events('error')[0].arg.code), 'NETWORK_ERROR');
-          assert.equal((await pendingOf(page)).length, 1);
-          await restartServer();
-          await goOnline(page);
-          await drained(page);
-          await settleRow('API unreachable, then back (online)', name, page, made);
+          await body(page, (made) => settle(page, made));
         } finally {
           await closePage(page);
         }
       }));
 
-    test('the server killed (SIGKILL) during an upload and restarted: uploaded once', () =>
-      row('server SIGKILLed mid-upload, restarted', name, async () => {
-        const page = await firstTab(browser);
-        try {
-          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', delay_ms: 5000, times: 1 });
-          const made = [await record(page)];
-          await waitFor(page, () => window.control.state === 'uploading');
-          await delay(1000);
-          await server.kill();
-          await delay(500);
-          await restartServer();
-          await drained(page);
-          await settleRow('server SIGKILLed mid-upload, restarted', name, page, made);
-        } finally {
-          await closePage(page);
-        }
-      }));
+    oneTabRow('the API unreachable while recording and uploading, then back: uploaded after online', 'API unreachable, then back (online)', undefined, async (page, settle) => {
+      await server.kill();
+      const made = [await record(page)];
+      await stateIs(page, ['error']);
+      assert.equal(await page.evaluate(() => window.events('error')[0].arg.code), 'NETWORK_ERROR');
+      assert.equal((await pendingOf(page)).length, 1);
+      await restartServer();
+      await goOnline(page);
+      await drained(page);
+      await settle(made);
+    });
 
-    test('the connection dropped after part of the body, twice: uploaded once', () =>
-      row('connection dropped twice', name, async () => {
-        const page = await firstTab(browser);
-        try {
-          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', drop: true, times: 2 });
-          const made = [await record(page)];
-          await drained(page);
-          assert.ok(putsOf(made[0].id).length >= 3, 'two dropped attempts, then the one that landed');
-          await settleRow('connection dropped twice', name, page, made);
-        } finally {
-          await closePage(page);
-        }
-      }));
+    oneTabRow('the server killed (SIGKILL) during an upload and restarted: uploaded once', 'server SIGKILLed mid-upload, restarted', undefined, async (page, settle) => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', delay_ms: 5000, times: 1 });
+      const made = [await record(page)];
+      await waitFor(page, () => window.control.state === 'uploading');
+      await delay(1000);
+      await server.kill();
+      await delay(500);
+      await restartServer();
+      await drained(page);
+      await settle(made);
+    });
 
-    test('503 five times in a row, then healthy: uploaded once', () =>
-      row('503 five times, then healthy', name, async () => {
-        const page = await firstTab(browser);
-        try {
-          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 5 });
-          const made = [await record(page)];
-          await drained(page, 90_000);
-          assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [503, 503, 503, 503, 503, 201]);
-          await settleRow('503 five times, then healthy', name, page, made);
-        } finally {
-          await closePage(page);
-        }
-      }));
+    oneTabRow('the connection dropped after part of the body, twice: uploaded once', 'connection dropped twice', undefined, async (page, settle) => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', drop: true, times: 2 });
+      const made = [await record(page)];
+      await drained(page);
+      assert.ok(putsOf(made[0].id).length >= 3, 'two dropped attempts, then the one that landed');
+      await settle(made);
+    });
 
-    test('the token endpoint down for a while, then back: uploaded by the background retry', () =>
-      row('token endpoint down, then back', name, async () => {
-        const page = await firstTab(browser);
-        try {
-          await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1000 });
-          const made = [await record(page)];
-          await stateIs(page, ['error']);
-          assert.equal(await page.evaluate(() => window.events('error')[0].arg.code), 'AUTHENTICATION_FAILED');
-          // A background retry fails too while the endpoint is down.
-          await page.waitForFunction(async () => (await window.pendingNow())[0]?.attempts >= 2, { timeout: 20_000, polling: 250 });
-          await fault(null);
-          await drained(page);
-          assert.equal(await page.evaluate(() => window.events('uploaded').length), 1, 'onUploaded fires when it lands');
-          await settleRow('token endpoint down, then back', name, page, made);
-        } finally {
-          await closePage(page);
-        }
-      }));
+    oneTabRow('503 five times in a row, then healthy: uploaded once', '503 five times, then healthy', undefined, async (page, settle) => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 5 });
+      const made = [await record(page)];
+      await drained(page, 90_000);
+      assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [503, 503, 503, 503, 503, 201]);
+      await settle(made);
+    });
+
+    oneTabRow('the token endpoint down for a while, then back: uploaded by the background retry', 'token endpoint down, then back', undefined, async (page, settle) => {
+      await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1000 });
+      const made = [await record(page)];
+      await stateIs(page, ['error']);
+      assert.equal(await page.evaluate(() => window.events('error')[0].arg.code), 'AUTHENTICATION_FAILED');
+      // A background retry fails too while the endpoint is down.
+      await page.waitForFunction(async () => (await window.pendingNow())[0]?.attempts >= 2, { timeout: 20_000, polling: 250 });
+      await fault(null);
+      await drained(page);
+      assert.equal(await page.evaluate(() => window.events('uploaded').length), 1, 'onUploaded fires when it lands');
+      await settle(made);
+    });
 
     for (const how of ['reloaded', 'closed and reopened']) {
       test(`the tab ${how} while a recording waits in the outbox: uploaded after the next load, once`, () =>
-        row(`tab ${how} with one pending`, name, async () => {
+        row(`tab ${how} with one pending`, name, async (settle) => {
           let page = await firstTab(browser);
           const keep = await anotherTab(page); // keeps the context open when the tab closes
           try {
@@ -235,7 +214,7 @@ for (const { name, launch } of browsers()) {
               page = await anotherTab(keep);
             }
             await drained(page);
-            await settleRow(`tab ${how} with one pending`, name, page, made);
+            await settle(page, made);
             assert.equal(putsOf(made[0].id).filter((e) => e.status < 300).length, 1, 'sent once');
           } finally {
             await closePage(keep);
@@ -244,7 +223,7 @@ for (const { name, launch } of browsers()) {
     }
 
     test('two tabs on the same origin with recordings pending: each uploaded once', () =>
-      row('two tabs, recordings pending', name, async () => {
+      row('two tabs, recordings pending', name, async (settle) => {
         const a = await firstTab(browser);
         const b = await anotherTab(a);
         try {
@@ -258,90 +237,66 @@ for (const { name, launch } of browsers()) {
           for (const m of made) {
             assert.equal(putsOf(m.id).filter((e) => e.status < 300).length, 1, `${m.id} sent by one tab, once`);
           }
-          await settleRow('two tabs, recordings pending', name, a, made);
+          await settle(a, made);
         } finally {
           await closePage(a);
         }
       }));
 
-    test('a 409 for the id is surfaced and held, not retried until retryPending()', () =>
-      row('409 surfaced, held until retryPending', name, async () => {
-        const page = await firstTab(browser);
-        try {
-          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 409, code: 2003, times: 1 });
-          const made = [await record(page)];
-          await stateIs(page, ['error']);
-          const error = await page.evaluate(() => {
-            const e = window.events('error')[0].arg;
-            return { code: e.code, status: e.status, apiCode: e.apiCode };
-          });
-          assert.deepEqual(error, { code: 'INVALID_FIELD_VALUE', status: 409, apiCode: 2003 });
-          await delay(7000); // longer than the first background retry would wait
-          assert.equal(putsOf(made[0].id).length, 1, 'a conflict is not retried blindly');
-          assert.deepEqual((await pendingOf(page)).map((p) => p.code), ['INVALID_FIELD_VALUE']);
-          assert.deepEqual(await page.evaluate(async () => (await window.sdk.retryPending()).length), 0);
-          await settleRow('409 surfaced, held until retryPending', name, page, made);
-        } finally {
-          await closePage(page);
-        }
-      }));
+    oneTabRow('a 409 for the id is surfaced and held, not retried until retryPending()', '409 surfaced, held until retryPending', undefined, async (page, settle) => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 409, code: 2003, times: 1 });
+      const made = [await record(page)];
+      await stateIs(page, ['error']);
+      const error = await page.evaluate(() => {
+        const e = window.events('error')[0].arg;
+        return { code: e.code, status: e.status, apiCode: e.apiCode };
+      });
+      assert.deepEqual(error, { code: 'INVALID_FIELD_VALUE', status: 409, apiCode: 2003 });
+      await delay(7000); // longer than the first background retry would wait
+      assert.equal(putsOf(made[0].id).length, 1, 'a conflict is not retried blindly');
+      assert.deepEqual((await pendingOf(page)).map((p) => p.code), ['INVALID_FIELD_VALUE']);
+      assert.deepEqual(await page.evaluate(async () => (await window.sdk.retryPending()).length), 0);
+      await settle(made);
+    });
 
-    test('an onError and an onUploaded that throw: the next recordings still work', () =>
-      row('onError and onUploaded throw', name, async () => {
-        const page = await firstTab(browser, '?throw=1');
-        try {
-          await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1 });
-          const made = [await record(page)];
-          await stateIs(page, ['error']);
-          await drained(page); // the background retry lands it; its onUploaded throws
-          made.push(await record(page));
-          await stateIs(page, ['uploaded']);
-          made.push(await record(page));
-          await stateIs(page, ['uploaded']);
-          const seen = await page.evaluate(() => ({ errors: window.events('error').length, uploaded: window.events('uploaded').length }));
-          assert.deepEqual(seen, { errors: 1, uploaded: 3 });
-          await settleRow('onError and onUploaded throw', name, page, made);
-        } finally {
-          await closePage(page);
-        }
-      }));
+    oneTabRow('an onError and an onUploaded that throw: the next recordings still work', 'onError and onUploaded throw', '?throw=1', async (page, settle) => {
+      await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1 });
+      const made = [await record(page)];
+      await stateIs(page, ['error']);
+      await drained(page); // the background retry lands it; its onUploaded throws
+      made.push(await record(page));
+      await stateIs(page, ['uploaded']);
+      made.push(await record(page));
+      await stateIs(page, ['uploaded']);
+      const seen = await page.evaluate(() => ({ errors: window.events('error').length, uploaded: window.events('uploaded').length }));
+      assert.deepEqual(seen, { errors: 1, uploaded: 3 });
+      await settle(made);
+    });
 
-    test('IndexedDB unavailable: kept in memory, STORAGE_UNAVAILABLE once, still uploaded', () =>
-      row('IndexedDB unavailable (memory)', name, async () => {
-        const page = await firstTab(browser, '?storage=none');
-        try {
-          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1 });
-          const made = [await record(page)];
-          await stateIs(page, ['uploaded']);
-          made.push(await record(page));
-          await drained(page);
-          const codes = await page.evaluate(() => window.events('error').map((e) => e.arg.code));
-          assert.deepEqual(codes, ['STORAGE_UNAVAILABLE']);
-          await settleRow('IndexedDB unavailable (memory)', name, page, made);
-        } finally {
-          await closePage(page);
-        }
-      }));
+    oneTabRow('IndexedDB unavailable: kept in memory, STORAGE_UNAVAILABLE once, still uploaded', 'IndexedDB unavailable (memory)', '?storage=none', async (page, settle) => {
+      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1 });
+      const made = [await record(page)];
+      await stateIs(page, ['uploaded']);
+      made.push(await record(page));
+      await drained(page);
+      const codes = await page.evaluate(() => window.events('error').map((e) => e.arg.code));
+      assert.deepEqual(codes, ['STORAGE_UNAVAILABLE']);
+      await settle(made);
+    });
 
-    test('20 recordings in a row: all stored, wasm memory steady, no track left live', () =>
-      row('20 recordings in a row', name, async () => {
-        const page = await firstTab(browser);
-        try {
-          const made = [];
-          let second = 0;
-          for (let i = 0; i < 20; i++) {
-            made.push(await record(page, 400));
-            await stateIs(page, ['uploaded']);
-            if (i === 1) second = await page.evaluate(() => window.memoryBytes());
-          }
-          const last = await page.evaluate(() => window.memoryBytes());
-          console.log(`${name}: wasm memory after the 2nd recording ${second} bytes, after the 20th ${last} bytes`);
-          assert.ok(last <= 1.5 * second, `wasm memory grew from ${second} to ${last} bytes`);
-          await waitFor(page, () => window.liveTracks() === 0);
-          await settleRow('20 recordings in a row', name, page, made);
-        } finally {
-          await closePage(page);
-        }
-      }));
+    oneTabRow('20 recordings in a row: all stored, wasm memory steady, no track left live', '20 recordings in a row', undefined, async (page, settle) => {
+      const made = [];
+      let second = 0;
+      for (let i = 0; i < 20; i++) {
+        made.push(await record(page, 400));
+        await stateIs(page, ['uploaded']);
+        if (i === 1) second = await page.evaluate(() => window.memoryBytes());
+      }
+      const last = await page.evaluate(() => window.memoryBytes());
+      console.log(`${name}: wasm memory after the 2nd recording ${second} bytes, after the 20th ${last} bytes`);
+      assert.ok(last <= 1.5 * second, `wasm memory grew from ${second} to ${last} bytes`);
+      await waitFor(page, () => window.liveTracks() === 0);
+      await settle(made);
+    });
   });
 }
