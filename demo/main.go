@@ -1,4 +1,4 @@
-// Command vocafuse-demo is the local VocaFuse API server and the demo page (api.md).
+// Command vocafuse-demo is the local VocaFuse API server and the demo page (docs/api.md).
 package main
 
 import (

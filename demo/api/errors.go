@@ -16,7 +16,7 @@ func writeError(w http.ResponseWriter, code catalog.Code, details map[string]any
 }
 
 // writeErrorStatus is writeError with another status than the catalogue's, for the few
-// places api.md gives one (409 for a reused id, 500 for 3004 when the server is at fault,
+// places docs/api.md gives one (409 for a reused id, 500 for 3004 when the server is at fault,
 // a planned fault's status).
 func writeErrorStatus(w http.ResponseWriter, status int, code catalog.Code, details map[string]any) {
 	entry, ok := catalog.Lookup(code)
@@ -56,7 +56,7 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // jsonPageErrors makes the page server's plain-text errors envelopes too, so that every
-// error on every route is JSON (api.md): 404 and 405 as an unknown API route is answered,
+// error on every route is JSON (docs/api.md): 404 and 405 as an unknown API route is answered,
 // 500 as 5001. Other statuses (a 416 for a range past a file's end) are protocol, not
 // API errors, and pass as they are.
 func jsonPageErrors(pages http.Handler) http.Handler {

@@ -12,7 +12,7 @@ import (
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
-// fault is one entry of the plan that POST /_faults sets up (tests only, api.md): the
+// fault is one entry of the plan that POST /_faults sets up (tests only, docs/api.md): the
 // next Times requests whose path starts with PathPrefix (and whose method is Method,
 // when given) are answered with Code (at Status, default the catalogue's), cut off
 // (Drop), or held for DelayMS first. A delay alone lets the request through afterwards.

@@ -182,7 +182,7 @@ var (
 func referenceMessage(t *testing.T, code int) string {
 	t.Helper()
 	referenceOnce.Do(func() {
-		raw, err := os.ReadFile("../../wasm/catalog/testdata/vocafuse-api-errors.txt")
+		raw, err := os.ReadFile("../../docs/vocafuse-api-errors.txt")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func referenceMessage(t *testing.T, code int) string {
 	})
 	msg, ok := referenceMessages[code]
 	if !ok && code == 1003 {
-		return "Insufficient permissions" // this project's addition for the reference's 403 row (api.md)
+		return "Insufficient permissions" // this project's addition for the reference's 403 row (docs/api.md)
 	}
 	if !ok {
 		t.Fatalf("code %d is not in the reference", code)

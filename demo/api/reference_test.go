@@ -1,7 +1,7 @@
 package api_test
 
 // One test per row of the error reference that the server can produce, each checking the
-// status (api.md's table), code, message and details against the reference.
+// status (docs/api.md's table), code, message and details against the reference.
 
 import (
 	"bufio"

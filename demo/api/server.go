@@ -1,4 +1,4 @@
-// Package api is the local VocaFuse API server's HTTP layer: the routes of api.md and the
+// Package api is the local VocaFuse API server's HTTP layer: the routes of docs/api.md and the
 // middleware every request passes through (request id, log line and recovery, CORS,
 // draining, planned faults, and per route the token and the rate limit).
 package api

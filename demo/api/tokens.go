@@ -17,11 +17,11 @@ import (
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
-// Token lifetimes, in seconds (api.md: an integer in 60..86400).
+// Token lifetimes, in seconds (docs/api.md: an integer in 60..86400).
 const (
 	minTokenTTL         = 60
 	maxTokenTTL         = 86400
-	defaultTokenTTL     = 3600 // POST /v1/tokens, api.md's example
+	defaultTokenTTL     = 3600 // POST /v1/tokens, docs/api.md's example
 	defaultDemoTokenTTL = 600  // POST /api/token: a browser's token, so short-lived
 	maxIdentityLen      = 128
 	maxTokenRequest     = 16 << 10

@@ -25,12 +25,12 @@ const (
 	copyBuffer     = 32 << 10
 )
 
-// putVoiceNote is PUT /v1/voicenotes/{id}. Each check of api.md runs in its order and
+// putVoiceNote is PUT /v1/voicenotes/{id}. Each check of docs/api.md runs in its order and
 // before anything is stored: the id, then the body's presence and declared size (from
 // the headers, before a byte is read), then the body streamed to a temporary file in the
 // data directory (never held in memory) and cut off past 25 MB, then what the bytes are,
 // whether they can be read, and how long they last. Only then is the file committed.
-// X-VocaFuse-Metadata, which api.md's order does not place, is checked with the id: both
+// X-VocaFuse-Metadata, which docs/api.md's order does not place, is checked with the id: both
 // are read from the request line and headers, so a bad one costs no upload.
 func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Claims) {
 	id, ok := store.ParseID(r.PathValue("id"))
@@ -75,7 +75,7 @@ func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Cla
 	}
 	if info.Duration <= 0 {
 		// A container with no audio in it (a header alone, a stream cut before its
-		// first frame) is not a voice note: api.md's "no audio track" case of 3004.
+		// first frame) is not a voice note: docs/api.md's "no audio track" case of 3004.
 		writeError(w, catalog.AudioProcessingFailed, nil)
 		return
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
-// resource is a voice note as the API shows it (api.md).
+// resource is a voice note as the API shows it (docs/api.md).
 type resource struct {
 	ID        string          `json:"id"`
 	Identity  string          `json:"identity"`

@@ -20,7 +20,7 @@ type Credentials struct {
 	TokenSecret string `json:"token_secret"`
 }
 
-// The environment variables that set the credentials (api.md).
+// The environment variables that set the credentials (docs/api.md).
 const (
 	EnvAPIKey      = "VOCAFUSE_API_KEY"
 	EnvAPISecret   = "VOCAFUSE_API_SECRET"

@@ -136,7 +136,7 @@ func (t *jsTransport) Put(ctx context.Context, r upload.Request, progress func(s
 	return resp, nil
 }
 
-// send uploads a recording with the retries of sdk.md and answers the stored voice note.
+// send uploads a recording with the retries of docs/sdk.md and answers the stored voice note.
 func (cl *Client) send(ctx context.Context, blob safejs.Value, r upload.Request,
 	progress func(sent, total int64), trouble func(*catalog.Error)) (safejs.Value, *catalog.Error) {
 	u := &upload.Uploader{

@@ -4,7 +4,7 @@
 // of the API's error envelope.
 //
 // The API codes, messages and detail keys follow the VocaFuse API error reference
-// (testdata/vocafuse-api-errors.txt); a test checks the table against it. The package is
+// (docs/vocafuse-api-errors.txt); a test checks the table against it. The package is
 // pure Go and small on purpose: it is compiled into the browser's WebAssembly binary.
 package catalog
 
@@ -13,7 +13,7 @@ import "slices"
 // Code is an error's string code, as JavaScript sees it in VocaFuseError.code.
 type Code string
 
-// Client-side codes (sdk.md), plus three of ours.
+// Client-side codes (docs/sdk.md), plus three of ours.
 const (
 	PermissionDenied     Code = "PERMISSION_DENIED"
 	NotSupported         Code = "NOT_SUPPORTED"

@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-const referencePath = "testdata/vocafuse-api-errors.txt"
+const referencePath = "../../docs/vocafuse-api-errors.txt"
 
 // sharedReference is the project's shared copy of the reference, outside this module's tree.
 const sharedReference = "../../../shared/reference/vocafuse-api-errors.txt"
@@ -115,7 +115,7 @@ func objectKeys(t testing.TB, raw json.RawMessage) []string {
 	return keys
 }
 
-// apiStatus is api.md's Envelope table (the main status where a row names two).
+// apiStatus is docs/api.md's Envelope table (the main status where a row names two).
 var apiStatus = map[int]int{
 	1001: 401, 1002: 401,
 	1003: 403,
@@ -162,12 +162,12 @@ func TestCatalogueMatchesReference(t *testing.T) {
 			t.Errorf("%s (%d) is in the catalogue but not in the reference", e.Code, e.APICode)
 		}
 		if want, ok := apiStatus[e.APICode]; !ok || e.HTTPStatus != want {
-			t.Errorf("%s: HTTP status %d, api.md says %d", e.Code, e.HTTPStatus, want)
+			t.Errorf("%s: HTTP status %d, docs/api.md says %d", e.Code, e.HTTPStatus, want)
 		}
 	}
 	for apiCode := range apiStatus {
 		if _, ok := ByAPICode(apiCode); !ok {
-			t.Errorf("api.md's code %d is not in the catalogue", apiCode)
+			t.Errorf("docs/api.md's code %d is not in the catalogue", apiCode)
 		}
 	}
 	e, _ := ByAPICode(1003)
@@ -194,7 +194,7 @@ func TestReferenceCopyIsCurrent(t *testing.T) {
 }
 
 func TestEveryEntryHasTexts(t *testing.T) {
-	// sdk.md's client codes, and the reference's frontend switch must name only known codes.
+	// docs/sdk.md's client codes, and the reference's frontend switch must name only known codes.
 	for _, c := range []Code{PermissionDenied, NotSupported, DurationExceeded, NetworkError,
 		AuthenticationFailed, DeviceNotFound, DeviceBusy, InvalidOption} {
 		e, ok := Lookup(c)

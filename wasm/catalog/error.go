@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Error is what the SDK hands to JavaScript, field for field sdk.md's VocaFuseError.
+// Error is what the SDK hands to JavaScript, field for field docs/sdk.md's VocaFuseError.
 type Error struct {
 	Code        Code
 	Message     string

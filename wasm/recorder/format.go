@@ -5,7 +5,7 @@ import "strings"
 // DefaultFormats is the preference when the page names none: Ogg first, which only
 // Firefox records, because Firefox's WebM recordings carry no duration (an <audio>
 // element cannot seek them) while its Ogg files do; every other browser gets WebM.
-// sdk.md lists webm first; in Chromium and Safari the outcome is the same.
+// docs/sdk.md lists webm first; in Chromium and Safari the outcome is the same.
 var DefaultFormats = []string{"ogg", "webm", "wav"}
 
 // mimeCandidates are the MediaRecorder types tried for each format, best first. Opus is

@@ -1,4 +1,4 @@
-// Package recorder is the recording state machine of sdk.md, free of any browser API.
+// Package recorder is the recording state machine of docs/sdk.md, free of any browser API.
 //
 // The browser glue (package browser) feeds it events (the microphone opened, the
 // recorder started, a clock tick, …) from one goroutine and carries out the effects it
@@ -20,7 +20,7 @@ import (
 // State is the control's state as pages see it (onStateChange, data-state).
 type State string
 
-// The states of sdk.md.
+// The states of docs/sdk.md.
 const (
 	Idle       State = "idle"
 	Requesting State = "requesting"
@@ -34,7 +34,7 @@ const (
 // MaxDuration is the API's limit on a voice note.
 const MaxDuration = 60 * time.Second
 
-// ProgressInterval is how often a recording reports its progress (sdk.md asks for at least 4 Hz).
+// ProgressInterval is how often a recording reports its progress (docs/sdk.md asks for at least 4 Hz).
 const ProgressInterval = 200 * time.Millisecond
 
 // Effects is what the machine asks of the browser. Every method returns at once; the
@@ -67,7 +67,7 @@ type Effects interface {
 // EventKind names what an Event tells the page.
 type EventKind string
 
-// The events a control reports; each matches an option callback of sdk.md.
+// The events a control reports; each matches an option callback of docs/sdk.md.
 const (
 	StateChanged EventKind = "state"
 	Started      EventKind = "start"

@@ -36,7 +36,7 @@ type Decision struct {
 	Deadline time.Time
 }
 
-// Policy is the retry table of sdk.md with its numbers. Zero fields take the values of
+// Policy is the retry table of docs/sdk.md with its numbers. Zero fields take the values of
 // DefaultPolicy; a nil Jitter means no randomness (the midpoint, 0.5); a nil Now means
 // time.Now.
 type Policy struct {
@@ -131,7 +131,7 @@ func (p Policy) Backoff(n int) time.Duration {
 	return half + time.Duration(j*float64(d-half))
 }
 
-// Decide applies sdk.md's retry table to a failed attempt.
+// Decide applies docs/sdk.md's retry table to a failed attempt.
 //
 //   - 1001/1002 (or a bare 401): refresh the token and retry at once, once per upload;
 //     then AUTHENTICATION_FAILED carrying the API's apiCode and status.
@@ -269,7 +269,7 @@ const (
 	transientRow
 )
 
-// classify finds an answer's row of sdk.md's table: by the API's code where the answer
+// classify finds an answer's row of docs/sdk.md's table: by the API's code where the answer
 // had one, by the HTTP status otherwise.
 func classify(status int, e *catalog.Error) row {
 	switch e.APICode {

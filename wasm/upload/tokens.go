@@ -1,6 +1,6 @@
-// Package upload sends one recording to the VocaFuse API the way sdk.md says: a
+// Package upload sends one recording to the VocaFuse API the way docs/sdk.md says: a
 // bearer token from the page's backend, cached in memory and refreshed before it
-// expires; the retry table of sdk.md (one token refresh on 1001/1002, retry_after
+// expires; the retry table of docs/sdk.md (one token refresh on 1001/1002, retry_after
 // honoured on 4003/429, exponential backoff with jitter on 5xx, timeouts and network
 // failures, nothing else retried); and the error the page hears.
 //
@@ -45,7 +45,7 @@ type Source func(ctx context.Context) (value string, expiresIn time.Duration, er
 
 const (
 	// DefaultLifetime is assumed for a token whose lifetime the source did not say: the
-	// shortest expires_in the API issues (api.md allows 60..86400 s), so the guess can only
+	// shortest expires_in the API issues (docs/api.md allows 60..86400 s), so the guess can only
 	// be too cautious.
 	DefaultLifetime = 60 * time.Second
 
