@@ -24,8 +24,8 @@ sdk:
 	@mkdir -p $(SDK)
 	$(WASMBUILD) -o $(SDK)/vocafuse.wasm ./wasm
 	cp $(WASMEXEC)/wasm_exec.js $(SDK)/wasm_exec.js
-	$(GO) run ./wasm/cmd/catalogjson > $(BUILD)/catalog.json
-	node js/build.mjs $(BUILD)/catalog.json $(SDK)
+	$(GO) run ./wasm/cmd/shimdata > $(BUILD)/shimdata.json
+	node js/build.mjs $(BUILD)/shimdata.json $(SDK)
 	$(GO) run ./wasm/cmd/wasmsize -write $(SDK)/vocafuse.wasm
 
 server:

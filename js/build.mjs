@@ -1,18 +1,19 @@
-// Builds the shim: node build.mjs <catalog.json> <out-dir>
+// Builds the shim: node build.mjs <shimdata.json> <out-dir>
 // Writes vocafuse.mjs (ES module), vocafuse.js (classic script defining window.VocaFuse
-// and window.VocaFuseError) and vocafuse.d.ts, with the Go catalogue's texts inlined.
+// and window.VocaFuseError) and vocafuse.d.ts, with what the Go packages say (the
+// catalogue's texts, the limits; see wasm/cmd/shimdata) inlined.
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const [catalogPath, outDir] = process.argv.slice(2);
-if (!catalogPath || !outDir) {
-  console.error('usage: node build.mjs <catalog.json> <out-dir>');
+const [dataPath, outDir] = process.argv.slice(2);
+if (!dataPath || !outDir) {
+  console.error('usage: node build.mjs <shimdata.json> <out-dir>');
   process.exit(2);
 }
 const here = dirname(fileURLToPath(import.meta.url));
 const source = readFileSync(join(here, 'src', 'vocafuse.mjs'), 'utf8');
-const catalog = JSON.stringify(JSON.parse(readFileSync(catalogPath, 'utf8')));
+const shimdata = JSON.stringify(JSON.parse(readFileSync(dataPath, 'utf8')));
 
 function replaceOnce(text, marker, replacement) {
   const at = text.indexOf(marker);
@@ -20,8 +21,8 @@ function replaceOnce(text, marker, replacement) {
   return text.slice(0, at) + replacement + text.slice(at + marker.length);
 }
 
-const outbox = readFileSync(join(here, 'src', 'outbox.mjs'), 'utf8');
-const withCatalog = replaceOnce(replaceOnce(source, '/*@OUTBOX@*/', outbox), '/*@CATALOG@*/ {}', catalog);
+const io = readFileSync(join(here, 'src', 'io.mjs'), 'utf8');
+const withCatalog = replaceOnce(replaceOnce(source, '/*@IO@*/', io), '/*@SHIMDATA@*/ null', shimdata);
 const moduleText = replaceOnce(withCatalog, '/*@BASE_URL@*/ import.meta.url', 'import.meta.url');
 
 // The classic script: same code, no export keywords, its base from its own <script> tag.

@@ -6,14 +6,15 @@
 // calls until the wasm runs, turns what Go reports into VocaFuseError objects and page
 // callbacks, and treats the Go program ending as a crash that it reports, never a hang.
 
-// Replaced at build time with the error catalogue generated from the Go package
-// (code → { message, userMessage, retryable }), so the texts have one source.
-const CATALOG = /*@CATALOG@*/ {};
+// Replaced at build time with what wasm/cmd/shimdata prints from the Go packages: the
+// error catalogue (code → { message, userMessage, retryable }) and the limits the option
+// checks enforce, so each has one source.
+const SHIMDATA = /*@SHIMDATA@*/ null;
+const CATALOG = SHIMDATA.catalog;
+const { maxDuration: MAX_DURATION, formats: FORMATS } = SHIMDATA.limits;
 // Where vocafuse.wasm and wasm_exec.js live by default: beside this file.
 const BASE_URL = /*@BASE_URL@*/ import.meta.url;
 
-const FORMATS = ['webm', 'ogg', 'wav'];
-const MAX_DURATION = 60;
 const SECRET = /^sk_(live|test)_/;
 const CALLBACKS = ['onStart', 'onProgress', 'onStop', 'onUploadProgress', 'onUploaded', 'onError', 'onStateChange'];
 
@@ -63,7 +64,6 @@ function callPage(fn, ...args) {
 // ---- The Go runtime: one per wasm URL, shared by every VocaFuse on the page. ----
 
 const runtimes = new Map();
-let instances = 0;
 
 class Runtime {
   constructor(wasmUrl) {
@@ -96,6 +96,7 @@ class Runtime {
     });
     go.argv = ['vocafuse', name];
     const instance = await instantiate(wasmUrl, go.importObject);
+    this.memory = instance.exports.mem; // for diagnostics(): wasm memory never shrinks
     // go.run settles only when the Go program ends, which must never happen while the
     // page lives: treat it as a crash and fail everything still waiting on Go.
     const ended = go.run(instance).then(
@@ -221,36 +222,55 @@ function checkVoiceNoteOptions(options, messages) {
 
 // ---- The SDK ----
 
+// An instance the page drops is collected; its Go side and its listeners go with it.
+const dropped = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((release) => release()) : null;
+
 export class VocaFuse {
   constructor(options) {
     checkSDKOptions(options);
     this._options = { ...options };
     this._messages = options.messages ? { ...options.messages } : undefined;
-    // What Go needs to reach the API; the id names this instance's token cache.
-    this._id = ++instances;
-    this._api = { apiBaseUrl: options.apiBaseUrl, token: tokenFetcher(options), put: putRecording };
     const wasmUrl = new URL(options.wasmUrl || 'vocafuse.wasm', options.wasmUrl ? location.href : BASE_URL).href;
     // One Go program per wasm URL; a new one replaces a program that has ended.
     if (!runtimes.has(wasmUrl) || runtimes.get(wasmUrl).dead) runtimes.set(wasmUrl, new Runtime(wasmUrl));
     this._runtime = runtimes.get(wasmUrl);
-    this.ready = this._runtime.bridge.then(() => undefined, (err) => {
+    // What Go's delivery is built on. Nothing here refers to this instance, so that
+    // dropping it lets it be collected.
+    const store = openStore(options.persist !== false);
+    const io = {
+      apiBaseUrl: options.apiBaseUrl, token: tokenFetcher(options), put: putRecording, lock: lockRecording, store,
+    };
+    this._handle = this._runtime.bridge.then((bridge) => callBridge(bridge, 'createSDK', io));
+    this._handle.catch(() => {}); // reported through ready and the controls
+    this.ready = this._handle.then(() => undefined, (err) => {
       throw err instanceof VocaFuseError ? new VocaFuseError(err, this._messages) : sdkError('INTERNAL_ERROR', undefined, String(err), this._messages);
     });
     this.ready.catch(() => {}); // a page that never awaits ready hears of failures through onError
-    this._outbox = new Outbox(this, options.persist !== false);
-    // What an earlier page load left unsent goes now.
-    this.ready.then(() => this._outbox.retry(), () => {}).catch(() => {});
+    // What an earlier page load left unsent goes now, and again whenever the browser is back online.
+    const handle = this._handle;
+    const retry = () => { handle.then((h) => callBridge(h, 'retry', false)).catch(() => {}); };
+    retry();
+    globalThis.addEventListener('online', retry);
+    if (dropped) {
+      dropped.register(this, () => {
+        globalThis.removeEventListener('online', retry);
+        handle.then((h) => callBridge(h, 'release'), () => {}).catch(() => {});
+        store.close();
+      });
+    }
   }
 
   // The recordings not yet confirmed by the server, this page's and earlier loads'.
   pending() {
-    return this._outbox.pending();
+    return this._handle.then((h) => callBridge(h, 'pending')).then((records) => this._pendingView(records), (err) => {
+      throw asVocaFuseError(err, this._messages);
+    });
   }
 
   // Uploads every pending recording now (those refused before included) and answers
   // what is still pending afterwards.
   retryPending() {
-    return this._outbox.retry({ all: true }).then(() => this._outbox.pending(), (err) => {
+    return this._handle.then((h) => callBridge(h, 'retry', true)).then((records) => this._pendingView(records), (err) => {
       throw asVocaFuseError(err, this._messages);
     });
   }
@@ -258,7 +278,30 @@ export class VocaFuse {
   // Removes a pending recording without uploading it (one the API keeps refusing);
   // answers whether there was one to remove.
   discardPending(id) {
-    return this._outbox.discard(id);
+    return this._handle.then((h) => callBridge(h, 'discard', String(id)));
+  }
+
+  _pendingView(records) {
+    return records.map((r) => ({
+      id: r.id, format: r.format, size: r.size, duration: r.duration, attempts: r.attempts, held: r.held,
+      lastError: r.lastError ? new VocaFuseError(r.lastError, this._messages) : null,
+    }));
+  }
+
+  // What the Go side holds, summed over the page's recorders: goroutines, instances,
+  // controls, and the wasm memory's size in bytes. For leak hunting; it never grows
+  // with use.
+  static async diagnostics() {
+    const total = { goroutines: 0, sdks: 0, controls: 0, wasmMemory: 0 };
+    for (const runtime of runtimes.values()) {
+      if (runtime.dead) continue;
+      const bridge = await runtime.bridge.catch(() => null);
+      if (!bridge) continue;
+      const d = await callBridge(bridge, 'diagnostics');
+      for (const key of ['goroutines', 'sdks', 'controls']) total[key] += d[key];
+      if (runtime.memory) total.wasmMemory += runtime.memory.buffer.byteLength;
+    }
+    return total;
   }
 
   // Whether this browser can record, without asking for the microphone.
@@ -302,89 +345,23 @@ export class VocaFuse {
     }
     const metadata = metadataJSON(options.metadata, this._messages);
     const request = {
-      sdk: this._id, api: this._api, id: options.id, metadata,
-      onProgress: (progress) => callPage(options.onUploadProgress, progress),
+      id: options.id, metadata,
+      onProgress: (loaded, total) => callPage(options.onUploadProgress, progressOf(loaded, total)),
     };
-    return this._withBridge((bridge) => callBridge(bridge, 'upload', request, file))
+    return this._handle.then((h) => callBridge(h, 'upload', request, file))
       .catch((err) => {
         throw asVocaFuseError(err, this._messages);
       });
   }
+}
 
-  _withBridge(use) {
-    return this._runtime.bridge.then(use);
-  }
+function progressOf(loaded, total) {
+  return { loaded, total, percent: total > 0 ? (loaded * 100) / total : 0 };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-// ---- The network, for Go: the token and one upload attempt. Go decides when and how
-// often (the retry policy); these only carry the bytes, which stay in JavaScript. ----
-
-// token() answers { token, expires_in } or { error: { code, message } }; it never rejects.
-function tokenFetcher({ tokenEndpoint, getToken }) {
-  const failure = (code, message) => ({ error: { code, message } });
-  return async () => {
-    let answer;
-    try {
-      if (typeof getToken === 'function') {
-        answer = await getToken();
-      } else {
-        let response;
-        try {
-          response = await fetch(tokenEndpoint, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
-        } catch (err) {
-          return failure('NETWORK_ERROR', `the token endpoint could not be reached: ${err}`);
-        }
-        if (!response.ok) return failure('AUTHENTICATION_FAILED', `the token endpoint answered HTTP ${response.status}`);
-        try {
-          answer = await response.json();
-        } catch {
-          return failure('AUTHENTICATION_FAILED', 'the token endpoint did not answer JSON');
-        }
-      }
-    } catch (err) {
-      return failure('AUTHENTICATION_FAILED', `getToken failed: ${err && err.message ? err.message : err}`);
-    }
-    if (typeof answer === 'string' && answer) return { token: answer };
-    if (!answer || typeof answer.token !== 'string' || !answer.token) return failure('AUTHENTICATION_FAILED', 'the token answer has no token');
-    return typeof answer.expires_in === 'number' ? { token: answer.token, expires_in: answer.expires_in } : { token: answer.token };
-  };
-}
-
-// put(request, blob, onProgress) sends one attempt with XMLHttpRequest (fetch has no
-// upload progress) and answers { promise, abort }. The promise resolves to the response
-// ({ status, body, retryAfter }) or rejects when there was none.
-function putRecording(request, blob, onProgress) {
-  const xhr = new XMLHttpRequest();
-  let done = false;
-  const promise = new Promise((resolve, reject) => {
-    xhr.open('PUT', request.url);
-    xhr.setRequestHeader('Authorization', `Bearer ${request.token}`);
-    xhr.setRequestHeader('Content-Type', request.contentType);
-    if (request.metadata) xhr.setRequestHeader('X-VocaFuse-Metadata', request.metadata);
-    xhr.timeout = 120_000;
-    xhr.upload.addEventListener('progress', (e) => { if (!done) onProgress(e.loaded, e.total); });
-    xhr.addEventListener('load', () => {
-      done = true;
-      const header = xhr.getResponseHeader('Retry-After');
-      const answer = { status: xhr.status, body: xhr.responseText };
-      if (header !== null && /^\s*\d+\s*$/.test(header)) answer.retryAfter = Number(header);
-      resolve(answer);
-    });
-    for (const kind of ['error', 'timeout', 'abort']) {
-      xhr.addEventListener(kind, () => {
-        done = true;
-        reject(new DOMException(kind, 'NetworkError'));
-      });
-    }
-    xhr.send(blob);
-  });
-  promise.catch(() => {}); // Go may stop waiting (abort) before it settles
-  return { promise, abort: () => { done = true; xhr.abort(); } };
-}
-
-/*@OUTBOX@*/
+/*@IO@*/
 
 // Calls a bridge function that answers { value } or { error } synchronously; the value
 // may be a promise, whose rejection carries error fields.
@@ -436,7 +413,7 @@ class VoiceNoteControl {
 
     const runtime = sdk._runtime;
     runtime.controls.add(this);
-    runtime.bridge.then((bridge) => this._attach(bridge), (err) => this._bootFailed(err));
+    sdk._handle.then((handle) => this._attach(handle), (err) => this._bootFailed(err));
   }
 
   get state() {
@@ -459,20 +436,18 @@ class VoiceNoteControl {
     this._sdk._runtime.controls.delete(this);
   }
 
-  _attach(bridge) {
-    if (this._sdk._runtime.dead) return;
-    const answer = this._callGo(() => bridge.createControl(
+  _attach(handle) {
+    if (this._sdk._runtime.dead || this._destroyed) return;
+    const answer = this._callGo(() => handle.createControl(
       {
         maxDuration: this._options.maxDuration,
         formats: this._options.formats,
         workletUrl: new URL('vocafuse-worklet.js', BASE_URL).href,
         autoUpload: this._options.autoUpload !== false,
         metadata: metadataJSON(this._options.metadata),
-        sdk: this._sdk._id,
-        api: this._sdk._api,
-        outbox: {
-          hold: (recording) => this._sdk._outbox.hold(this, recording),
-          settle: (id, error) => this._sdk._outbox.settle(id, error),
+        // Called by the upload itself, in JavaScript: progress never crosses into Go.
+        uploadProgress: (loaded, total) => {
+          if (!this._destroyed && this._state === 'uploading') callPage(this._options.onUploadProgress, progressOf(loaded, total));
         },
       },
       (kind, payload) => this._onEvent(kind, payload),
@@ -558,9 +533,6 @@ class VoiceNoteControl {
       case 'error':
         this._report(new VocaFuseError(payload, this._sdk._messages));
         break;
-      case 'uploadprogress':
-        callPage(o.onUploadProgress, { loaded: payload.loaded, total: payload.total, percent: payload.percent });
-        break;
       case 'uploaded':
         callPage(o.onUploaded, payload);
         break;
@@ -569,11 +541,6 @@ class VoiceNoteControl {
 
   _report(error) {
     callPage(this._options.onError, error);
-  }
-
-  // A recording of this control that failed to upload has landed on a later retry.
-  _landed(voicenote) {
-    if (!this._destroyed) callPage(this._options.onUploaded, voicenote);
   }
 
   _render() {

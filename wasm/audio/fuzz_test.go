@@ -3,6 +3,7 @@ package audio
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"math"
 	"sort"
 	"testing"
@@ -93,6 +94,16 @@ func FuzzDurationPatch(f *testing.F) {
 		}
 		if after.Codec != before.Codec || after.SampleRate != before.SampleRate || after.Channels != before.Channels {
 			t.Fatalf("repair changed the track: %+v, was %+v", after, before)
+		}
+	})
+}
+
+func FuzzCRCIEEE(f *testing.F) {
+	f.Add([]byte("123456789"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := crcIEEE(b), crc32.ChecksumIEEE(b); got != want {
+			t.Fatalf("crcIEEE(%x) = %08x, want %08x", b, got, want)
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"hash/crc32"
 	"io"
 	"math"
 	"slices"
@@ -405,9 +404,22 @@ func eachChild(data []byte, fn func(c child) error) error {
 // and covers all the data after it (little-endian IEEE CRC-32).
 func fixCRC(data []byte) {
 	if len(data) >= 6 && data[0] == idCRC32 && data[1] == 0x84 {
-		c := crc32.ChecksumIEEE(data[6:])
+		c := crcIEEE(data[6:])
 		data[2], data[3], data[4], data[5] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
 	}
+}
+
+// crcIEEE is crc32.ChecksumIEEE without its tables: hash/crc32 costs the wasm 7 KB,
+// and the few CRC elements a repair rewrites are small.
+func crcIEEE(b []byte) uint32 {
+	c := ^uint32(0)
+	for _, x := range b {
+		c ^= uint32(x)
+		for range 8 {
+			c = c>>1 ^ 0xEDB88320&-(c&1)
+		}
+	}
+	return ^c
 }
 
 func appendBE(dst []byte, v uint64, n int) []byte {

@@ -3,7 +3,6 @@
 package browser
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,33 +10,11 @@ import (
 	"github.com/hack-pad/safejs"
 )
 
-// await waits for a promise. It blocks, so it must run on a goroutine of its own or the
-// loop, never inside a JavaScript callback.
-func await(ctx context.Context, promise safejs.Value) (safejs.Value, error) {
-	type outcome struct {
-		v   safejs.Value
-		err error
-	}
-	done := make(chan outcome, 1)
-	err := settle(promise,
-		func(v safejs.Value) { done <- outcome{v: v} },
-		func(err error) { done <- outcome{err: err} })
-	if err != nil {
-		return safejs.Undefined(), err
-	}
-	select {
-	case o := <-done:
-		return o.v, o.err
-	case <-ctx.Done():
-		return safejs.Undefined(), ctx.Err()
-	}
-}
-
 // blobReader reads a Blob through io.ReaderAt, one slice at a time: the audio stays in
 // JavaScript and only the bytes a parser asks for enter wasm memory. A window of
 // readAhead bytes is kept, since parsers read many small pieces in order.
 type blobReader struct {
-	ctx    context.Context
+	b      boundary
 	blob   safejs.Value
 	size   int64
 	window []byte
@@ -46,7 +23,7 @@ type blobReader struct {
 
 const readAhead = 64 << 10
 
-func newBlobReader(ctx context.Context, blob safejs.Value) (*blobReader, error) {
+func newBlobReader(b boundary, blob safejs.Value) (*blobReader, error) {
 	v, err := blob.Get("size")
 	if err != nil {
 		return nil, err
@@ -55,7 +32,7 @@ func newBlobReader(ctx context.Context, blob safejs.Value) (*blobReader, error) 
 	if err != nil {
 		return nil, fmt.Errorf("not a Blob: %w", err)
 	}
-	return &blobReader{ctx: ctx, blob: blob, size: int64(size)}, nil
+	return &blobReader{b: b, blob: blob, size: int64(size)}, nil
 }
 
 func (r *blobReader) ReadAt(p []byte, off int64) (int, error) {
@@ -90,7 +67,7 @@ func (r *blobReader) fill(off int64, want int) error {
 	if err != nil {
 		return jsError(err)
 	}
-	buf, err := await(r.ctx, promise)
+	buf, err := r.b.await(promise)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@
 package browser
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -56,16 +55,16 @@ func errorValue(err error) safejs.Value {
 	return v
 }
 
-// Bridge builds the object handed to the shim.
+// Bridge builds the object handed to the shim. It lives as long as the page; its
+// functions are never released.
 func Bridge() (safejs.Value, error) {
 	obj, err := safejs.ValueOf(map[string]any{})
 	if err != nil {
 		return obj, err
 	}
-	// The bridge lives as long as the page; its functions are never released.
 	for name, fn := range map[string]func([]safejs.Value) (any, error){
-		"createControl": createControl,
-		"upload":        uploadFile,
+		"createSDK":   createSDK,
+		"diagnostics": diagnostics,
 	} {
 		f, err := export(name, fn)
 		if err != nil {
@@ -79,27 +78,33 @@ func Bridge() (safejs.Value, error) {
 }
 
 // createControl(options, onEvent) makes the Go side of addVoiceNote and answers an object
-// with toggle, start, stop, cancel and destroy. The shim has already validated the
-// options; they are checked again here so that Go never trusts what crosses the bridge.
-func createControl(args []safejs.Value) (any, error) {
+// with toggle, start, stop, cancel and destroy. The shim has checked the options (the
+// one place they are checked: its limits are generated from this package's constants).
+func (s *SDK) createControl(args []safejs.Value) (any, error) {
 	if len(args) < 2 || args[1].Type() != safejs.TypeFunction {
 		return nil, invalidOption("onEvent", "a function is required")
 	}
-	limit, formats, err := controlOptions(args[0])
-	if err != nil {
-		return nil, err
+	opts := args[0]
+	limit := recorder.MaxDuration
+	if v, _ := opts.Get("maxDuration"); v.Type() == safejs.TypeNumber {
+		secs, _ := v.Float()
+		limit = time.Duration(secs * float64(time.Second))
 	}
-	workletURL, _ := stringProp(args[0], "workletUrl")
-	metadata, _ := stringProp(args[0], "metadata")
-	var client *Client
-	if auto, _ := args[0].Get("autoUpload"); auto.Type() != safejs.TypeBoolean || mustBool(auto) {
-		id, _ := args[0].Get("sdk")
-		n, _ := id.Int()
-		api, _ := args[0].Get("api")
-		client = clientFor(n, api)
+	var formats []string
+	if v, _ := opts.Get("formats"); v.Type() == safejs.TypeObject {
+		n, _ := v.Length()
+		for i := 0; i < n; i++ {
+			f, _ := v.Index(i)
+			name, _ := f.String()
+			formats = append(formats, name)
+		}
 	}
-	outbox, _ := args[0].Get("outbox")
-	c := NewControl(limit, formats, workletURL, client, metadata, outbox, args[1])
+	workletURL, _ := stringProp(opts, "workletUrl")
+	metadata, _ := stringProp(opts, "metadata")
+	auto, _ := opts.Get("autoUpload")
+	progress, _ := opts.Get("uploadProgress")
+	c := NewControl(s, limit, formats, workletURL, auto.Type() != safejs.TypeBoolean || mustBool(auto), metadata,
+		progress, args[1])
 	handle := map[string]any{}
 	for name, cmd := range map[string]func(){
 		"toggle": c.Toggle, "start": c.Start, "stop": c.Stop, "cancel": c.Cancel, "destroy": c.Destroy,
@@ -109,8 +114,10 @@ func createControl(args []safejs.Value) (any, error) {
 			return nil, nil
 		})
 		if err != nil {
+			c.releaseFuncs()
 			return nil, err
 		}
+		c.funcs = append(c.funcs, fn)
 		handle[name] = fn.Value()
 	}
 	return handle, nil
@@ -121,34 +128,7 @@ func mustBool(v safejs.Value) bool {
 	return b
 }
 
-func controlOptions(opts safejs.Value) (time.Duration, []string, error) {
-	limit := recorder.MaxDuration
-	if opts.Type() != safejs.TypeObject {
-		return limit, nil, nil
-	}
-	if v, err := opts.Get("maxDuration"); err == nil && !v.IsUndefined() {
-		secs, err := v.Float()
-		if err != nil || !(secs > 0 && secs <= recorder.MaxDuration.Seconds()) {
-			return 0, nil, invalidOption("maxDuration", "must be a number of seconds, more than 0 and at most 60")
-		}
-		limit = time.Duration(secs * float64(time.Second))
-	}
-	var formats []string
-	if v, err := opts.Get("formats"); err == nil && !v.IsUndefined() {
-		n, err := v.Length()
-		if err != nil {
-			return 0, nil, invalidOption("formats", "must be an array of 'webm', 'ogg', 'wav'")
-		}
-		for i := 0; i < n; i++ {
-			f, _ := v.Index(i)
-			s, _ := f.String()
-			formats = append(formats, s)
-		}
-	}
-	return limit, formats, nil
-}
-
 func invalidOption(option, reason string) *catalog.Error {
 	return catalog.Newf(catalog.InvalidOption, map[string]any{"option": option, "reason": reason}, time.Now(),
-		"%s", fmt.Sprintf("invalid option %s: %s", option, reason))
+		"invalid option %s: %s", option, reason)
 }

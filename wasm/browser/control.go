@@ -3,9 +3,7 @@
 package browser
 
 import (
-	"context"
-	"fmt"
-	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,13 +11,16 @@ import (
 	"github.com/hack-pad/safejs"
 
 	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/wasm/delivery"
 	"github.com/vocafuse/recorder/wasm/recorder"
-	"github.com/vocafuse/recorder/wasm/upload"
 )
 
 // Control is one addVoiceNote: a recorder state machine and the browser objects of its
 // takes. Everything below runs on the control's loop goroutine.
 type Control struct {
+	sdk        *SDK
+	b          boundary // a panic in any callback becomes this control's INTERNAL_ERROR
+	funcs      []safejs.Func
 	loop       *loop
 	machine    *recorder.Machine
 	formats    []string
@@ -27,9 +28,8 @@ type Control struct {
 	workletURL string       // the PCM capture's AudioWorklet module
 	onEvent    safejs.Value // the shim's function(kind, payload)
 	takes      map[int]*take
-	client     *Client      // nil: recordings are not uploaded
 	metadata   string       // JSON sent with each recording
-	outbox     safejs.Value // the shim's outbox: hold(recording) before an upload, settle(id, error) after
+	progress   safejs.Value // the shim's upload progress callback: the courier's glue calls it, not Go
 
 	// Browsers (Safari, Firefox) only let an AudioContext run when it is made during a
 	// user gesture, and a take reaches Web Audio long after the click. So a click that
@@ -45,9 +45,12 @@ type take struct {
 	stream  safejs.Value  // MediaStream once getUserMedia resolves
 	capture capture       // what turns the stream into audio, once started
 	clock   chan struct{} // closed to stop the progress ticks and the limit
-	closed  bool          // the microphone must be (or has been) released
-	discard bool          // what the capture made is to be thrown away
-	busy    bool          // the capture, or the reading of its result, is still under way
+	// What stops the next progress tick and the limit (a *time.Timer here would keep
+	// time's formatting code in the wasm: a take sits behind an interface).
+	stopTick, stopLimit func() bool
+	closed              bool // the microphone must be (or has been) released
+	discard             bool // what the capture made is to be thrown away
+	busy                bool // the capture, or the reading of its result, is still under way
 }
 
 // capture is one way of recording a stream: MediaRecorder, or PCM through Web Audio.
@@ -57,86 +60,64 @@ type capture interface {
 	abort() // stop and report nothing
 }
 
-// NewControl makes a control. onEvent receives every event of the recorder.
-func NewControl(maxDuration time.Duration, formats []string, workletURL string, client *Client, metadata string,
-	outbox, onEvent safejs.Value) *Control {
-	c := &Control{formats: formats, limit: maxDuration, workletURL: workletURL, onEvent: onEvent, takes: map[int]*take{},
-		client: client, metadata: metadata, outbox: outbox, idle: true, primed: safejs.Undefined()}
+// NewControl makes a control of sdk. onEvent receives every event of the recorder.
+func NewControl(sdk *SDK, maxDuration time.Duration, formats []string, workletURL string, autoUpload bool,
+	metadata string, progress, onEvent safejs.Value) *Control {
+	c := &Control{sdk: sdk, formats: formats, limit: maxDuration, workletURL: workletURL, onEvent: onEvent,
+		takes: map[int]*take{}, metadata: metadata, progress: progress, idle: true, primed: safejs.Undefined()}
 	c.loop = newLoop(c.recoverPanic)
+	c.b = boundary{onPanic: func(p any) { c.loop.post(func() { c.recoverPanic(p) }) }}
 	c.machine = recorder.New(recorder.Config{
 		Effects:     c,
-		Now:         time.Now,
+		Clock:       monotonic,
 		NewID:       newID,
 		MaxDuration: maxDuration,
-		AutoUpload:  client != nil,
+		AutoUpload:  autoUpload,
 	})
+	sdk.mu.Lock()
+	sdk.controls[c] = true
+	sdk.mu.Unlock()
+	live.Lock()
+	live.controls++
+	live.Unlock()
 	return c
 }
 
-// Upload sends a finished recording; the outcome comes back through the loop. The shim's
-// outbox holds the recording first (in IndexedDB, under a lock on its id) and settles it
-// after: deleted once stored, kept with its error for the retries otherwise.
+// start is what monotonic counts from; time.Since reads the monotonic clock.
+var start = time.Now()
+
+func monotonic() time.Duration { return time.Since(start) }
+
+// Upload hands a finished recording to the SDK's courier, which owns it from here on:
+// held in the outbox, sent, retried, until the server has it. What the page should hear
+// comes back through the take's watcher.
 func (c *Control) Upload(n int, rec *recorder.Output) {
-	blob, _ := rec.Audio.(safejs.Value)
-	req := upload.Request{ID: rec.ID, ContentType: rec.MimeType, Size: int64(rec.Size), Metadata: c.metadata}
-	go func() {
-		ctx := context.Background()
-		held := c.outboxCall("hold", map[string]any{
-			"id": rec.ID, "blob": blob, "mimeType": rec.MimeType, "format": rec.Format,
-			"duration": rec.Duration, "size": rec.Size, "metadata": c.metadata,
-		})
-		if held.Type() == safejs.TypeObject {
-			_, _ = await(ctx, held) // the shim answers even when storage fails: it keeps the recording in memory
-		}
-		resource, err := c.sendRecovered(ctx, blob, req,
-			func(sent, total int64) { c.loop.post(func() { c.machine.UploadProgress(n, sent, total) }) },
-			func(trouble *catalog.Error) { c.loop.post(func() { c.machine.UploadTrouble(n, trouble) }) })
-		var failure any
-		if err != nil {
-			failure = safejs.Unsafe(errorValue(err))
-		}
-		c.outboxCall("settle", rec.ID, failure)
-		// A take leaves garbage behind (the windows read from the Blob, the repaired
-		// header, the upload's buffers) and wasm memory never shrinks: collect it now,
-		// while it is small, rather than let the heap grow to twice its size first.
-		runtime.GC()
-		c.loop.post(func() {
-			if err != nil {
-				c.machine.UploadFailed(n, err)
-				return
-			}
-			c.machine.UploadDone(n, resource)
-		})
-	}()
+	c.sdk.courier.Send(&delivery.Record{
+		ID: rec.ID, Audio: rec.Audio, ContentType: rec.MimeType, Format: rec.Format, Duration: rec.Duration,
+		Size: int64(rec.Size), Metadata: c.metadata, Created: time.Now().UnixMilli(),
+	}, takeWatcher{c, n}, c.progress)
 }
 
-// sendRecovered is client.send on the upload's own goroutine, where a panic would end
-// the Go program: it becomes the upload's INTERNAL_ERROR, and the outbox keeps the recording.
-func (c *Control) sendRecovered(ctx context.Context, blob safejs.Value, req upload.Request,
-	progress func(sent, total int64), trouble func(*catalog.Error)) (resource safejs.Value, err *catalog.Error) {
-	defer func() {
-		if p := recover(); p != nil {
-			resource, err = safejs.Undefined(), catalog.Newf(catalog.InternalError, nil, time.Now(), "upload panicked: %v", p)
+// takeWatcher passes a delivery's news to the control's loop.
+type takeWatcher struct {
+	c *Control
+	n int
+}
+
+func (w takeWatcher) Heard(err *catalog.Error, final bool) {
+	w.c.loop.post(func() {
+		if final {
+			w.c.machine.UploadFailed(w.n, err)
+		} else {
+			w.c.machine.UploadTrouble(w.n, err)
 		}
-	}()
-	return c.client.send(ctx, blob, req, progress, trouble)
+	})
 }
 
-// outboxCall calls a method of the shim's outbox; undefined when there is none.
-func (c *Control) outboxCall(name string, args ...any) safejs.Value {
-	if c.outbox.Type() != safejs.TypeObject {
-		return safejs.Undefined()
-	}
-	for i, a := range args {
-		args[i] = toJS(a)
-	}
-	v, _ := c.outbox.Call(name, args...)
-	return v
+// Delivered: the machine decides whether the page hears it (see UploadDone).
+func (w takeWatcher) Delivered(resource any) {
+	w.c.loop.post(func() { w.c.machine.UploadDone(w.n, resource) })
 }
-
-// CancelUpload lets a take's upload go on without the control: a recording that has
-// stopped is never discarded, and the outbox settles it whatever the control does.
-func (c *Control) CancelUpload(int) {}
 
 func newID() string {
 	if id, err := uuid.NewV7(); err == nil {
@@ -146,11 +127,37 @@ func newID() string {
 }
 
 // The control's commands. Each only posts: it is called from a JavaScript callback.
-func (c *Control) Toggle()  { c.primeAudio(); c.loop.post(c.machine.Toggle) }
-func (c *Control) Start()   { c.primeAudio(); c.loop.post(c.machine.Start) }
-func (c *Control) Stop()    { c.loop.post(c.machine.Stop) }
-func (c *Control) Cancel()  { c.loop.post(c.machine.Cancel) }
-func (c *Control) Destroy() { c.loop.post(c.machine.Destroy) }
+func (c *Control) Toggle() { c.primeAudio(); c.loop.post(c.machine.Toggle) }
+func (c *Control) Start()  { c.primeAudio(); c.loop.post(c.machine.Start) }
+func (c *Control) Stop()   { c.loop.post(c.machine.Stop) }
+func (c *Control) Cancel() { c.loop.post(c.machine.Cancel) }
+func (c *Control) Destroy() {
+	c.loop.post(func() {
+		c.machine.Destroy()
+		c.release()
+	})
+}
+
+// release lets go of everything the control holds once its machine is destroyed: the
+// handle's functions, its loop goroutine, its place in the SDK. A recording it made
+// that is still being delivered is the courier's, not the control's.
+func (c *Control) release() {
+	c.releaseFuncs()
+	c.loop.close()
+	c.sdk.mu.Lock()
+	delete(c.sdk.controls, c)
+	c.sdk.mu.Unlock()
+	live.Lock()
+	live.controls--
+	live.Unlock()
+}
+
+func (c *Control) releaseFuncs() {
+	for _, f := range c.funcs {
+		f.Release()
+	}
+	c.funcs = nil
+}
 
 // recoverPanic keeps a bug in one take from ending the Go program: the take's
 // microphone is released and the page hears INTERNAL_ERROR.
@@ -202,7 +209,7 @@ func (c *Control) checkSupport() (recorder.Choice, *catalog.Error) {
 		if len(formats) == 0 {
 			formats = recorder.DefaultFormats
 		}
-		return notSupported(fmt.Sprintf("this browser can make none of the formats %v", formats))
+		return notSupported("this browser can make none of the formats [" + strings.Join(formats, " ") + "]")
 	}
 	return choice, nil
 }
@@ -238,7 +245,7 @@ func (c *Control) OpenMicrophone(n int) {
 		failed(jsError(err))
 		return
 	}
-	err = settle(promise, func(stream safejs.Value) {
+	err = c.b.settle(promise, func(stream safejs.Value) {
 		c.loop.post(func() {
 			t.stream = stream
 			c.emit("stream", stream) // the shim stops these tracks if the Go program ever dies
@@ -280,13 +287,8 @@ func (c *Control) captureFinished(n int, t *take, blob safejs.Value, mime string
 		c.settled(n, t)
 		return
 	}
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				c.loop.post(func() { panic(p) }) // reported by the loop like any other panic
-			}
-		}()
-		finished, info := inspectRecording(blob, mime)
+	c.b.spawn(func() {
+		finished, info := inspectRecording(c.b, blob, mime)
 		c.loop.post(func() {
 			defer c.settled(n, t)
 			if t.discard {
@@ -298,7 +300,7 @@ func (c *Control) captureFinished(n int, t *take, blob safejs.Value, mime string
 			}
 			c.machine.RecorderStopped(n, recorder.Captured{Audio: finished, MimeType: mime, Size: size, Duration: info})
 		})
-	}()
+	})
 }
 
 // settled: nothing more will come from the take's capture.
@@ -364,8 +366,8 @@ func (c *Control) forget(n int) {
 	}
 }
 
-// StartClock reports progress and enforces the limit with Go timers, which the runtime
-// schedules with setTimeout.
+// StartClock reports progress and enforces the limit with timers (setTimeout
+// underneath), each run through the control's boundary.
 func (c *Control) StartClock(n int, limit time.Duration) {
 	t := c.takes[n]
 	if t == nil || t.clock != nil {
@@ -373,33 +375,41 @@ func (c *Control) StartClock(n int, limit time.Duration) {
 	}
 	stop := make(chan struct{})
 	t.clock = stop
-	go func() {
-		ticks := time.NewTicker(recorder.ProgressInterval)
-		deadline := time.NewTimer(limit)
-		defer ticks.Stop()
-		defer deadline.Stop()
-		for {
-			select {
-			case <-ticks.C:
-				c.loop.post(func() { c.machine.Tick(n) })
-			case <-deadline.C:
-				c.loop.post(func() { c.machine.LimitReached(n) })
-				return
-			case <-stop:
-				return
-			}
+	running := func() bool {
+		select {
+		case <-stop:
+			return false
+		default:
+			return true
 		}
-	}()
+	}
+	var tick func()
+	tick = func() {
+		if running() {
+			c.loop.post(func() { c.machine.Tick(n) })
+			t.stopTick = c.b.after(recorder.ProgressInterval, tick).Stop
+		}
+	}
+	t.stopTick = c.b.after(recorder.ProgressInterval, tick).Stop
+	t.stopLimit = c.b.after(limit, func() {
+		if running() {
+			c.loop.post(func() { c.machine.LimitReached(n) })
+		}
+	}).Stop
 }
 
 // StopClock stops the take's ticks and limit.
 func (c *Control) StopClock(n int) {
-	if t := c.takes[n]; t != nil && t.clock != nil {
-		select {
-		case <-t.clock:
-		default:
-			close(t.clock)
-		}
+	t := c.takes[n]
+	if t == nil || t.clock == nil {
+		return
+	}
+	select {
+	case <-t.clock:
+	default:
+		close(t.clock)
+		t.stopTick()
+		t.stopLimit()
 	}
 }
 
@@ -423,12 +433,6 @@ func (c *Control) Emit(e recorder.Event) {
 		})
 	case recorder.Errored:
 		c.emit(string(e.Kind), e.Err.Fields())
-	case recorder.UploadMoved:
-		percent := 0.0
-		if e.Total > 0 {
-			percent = float64(e.Loaded) * 100 / float64(e.Total)
-		}
-		c.emit(string(e.Kind), map[string]any{"loaded": e.Loaded, "total": e.Total, "percent": percent})
 	case recorder.UploadStored:
 		c.emit(string(e.Kind), e.VoiceNote)
 	}

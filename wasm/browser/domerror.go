@@ -1,7 +1,6 @@
 package browser
 
 import (
-	"errors"
 	"time"
 
 	"github.com/vocafuse/recorder/wasm/catalog"
@@ -24,23 +23,38 @@ func (e DOMError) Error() string {
 
 // Is reports whether target is a DOMError with the same name.
 func (e DOMError) Is(target error) bool {
-	var t DOMError
-	return errors.As(target, &t) && t.Name == e.Name
+	t, ok := find[DOMError](target)
+	return ok && t.Name == e.Name
 }
 
 // mediaFailure turns a failure of getUserMedia or MediaRecorder into the catalogue's
 // error. A failure that is not a DOMException (a broken browser API, a Go bug) is
 // reported as the device being unusable, with what was seen in the details.
 func mediaFailure(during string, err error, now time.Time) *catalog.Error {
-	var ce *catalog.Error
-	if errors.As(err, &ce) {
+	if ce, ok := find[*catalog.Error](err); ok {
 		return ce
 	}
 	name := "Error"
-	var de DOMError
-	if errors.As(err, &de) {
+	if de, ok := find[DOMError](err); ok {
 		name = de.Name
 	}
 	return catalog.Newf(catalog.MediaErrorCode(name), map[string]any{"name": name, "during": during},
 		now, "%s failed: %v", during, err)
+}
+
+// find is errors.As for one concrete type, written out: errors.As brings the reflection
+// package into the wasm (26 KB) for what a loop of type assertions does.
+func find[T error](err error) (T, bool) {
+	for err != nil {
+		if t, ok := err.(T); ok {
+			return t, true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			break
+		}
+		err = u.Unwrap()
+	}
+	var zero T
+	return zero, false
 }

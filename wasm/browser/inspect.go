@@ -3,9 +3,6 @@
 package browser
 
 import (
-	"context"
-	"time"
-
 	"github.com/hack-pad/safejs"
 
 	"github.com/vocafuse/recorder/wasm/audio"
@@ -17,10 +14,8 @@ import (
 // duration the container states is returned (0 when it cannot be read). The repaired
 // Blob is the new header followed by a slice of the original: the recording is never
 // copied whole into wasm memory.
-func inspectRecording(blob safejs.Value, mime string) (safejs.Value, float64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	r, err := newBlobReader(ctx, blob)
+func inspectRecording(b boundary, blob safejs.Value, mime string) (safejs.Value, float64) {
+	r, err := newBlobReader(b, blob)
 	if err != nil {
 		return blob, 0
 	}
@@ -29,7 +24,7 @@ func inspectRecording(blob safejs.Value, mime string) (safejs.Value, float64) {
 		if err == nil && ok {
 			if repaired, err := spliceBlob(head, blob, tailFrom, mime); err == nil {
 				blob = repaired
-				if r, err = newBlobReader(ctx, blob); err != nil {
+				if r, err = newBlobReader(b, blob); err != nil {
 					return blob, 0
 				}
 			}

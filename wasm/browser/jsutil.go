@@ -5,8 +5,11 @@ package browser
 import (
 	"errors"
 	"syscall/js"
+	"time"
 
 	"github.com/hack-pad/safejs"
+
+	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
 // domError reads the name and message of a thrown JavaScript value.
@@ -26,8 +29,7 @@ func domError(v safejs.Value) DOMError {
 // jsError turns an error from a safejs call into a DOMError when JavaScript threw, so
 // that a constructor throwing NotSupportedError is mapped like a rejected promise.
 func jsError(err error) error {
-	var thrown js.Error
-	if errors.As(err, &thrown) {
+	if thrown, ok := find[js.Error](err); ok {
 		return domError(safejs.Safe(thrown.Value))
 	}
 	return err
@@ -46,14 +48,45 @@ func isFunction(v safejs.Value, name string) bool {
 	return err == nil && p.Type() == safejs.TypeFunction
 }
 
-// listen adds an event listener and returns what removes it and frees the function.
-func listen(target safejs.Value, event string, handler func(ev safejs.Value)) (release func(), err error) {
-	fn, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		ev := safejs.Undefined()
-		if len(args) > 0 {
-			ev = args[0]
+// boundary is where JavaScript calls into Go: every event listener, promise settlement,
+// timer and goroutine started for JavaScript work goes through one of its helpers, which
+// recover a panic and hand it to onPanic (a control's: its INTERNAL_ERROR, with the
+// microphone released). One unrecovered panic would end the Go program, and every later
+// call of every control on the page with it.
+type boundary struct {
+	onPanic func(recovered any)
+}
+
+// run calls fn, recovering a panic. kind names the boundary for the tests' injected panics.
+func (b boundary) run(kind string, fn func()) (panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = true
+			if b.onPanic != nil {
+				defer func() { _ = recover() }() // a failing report must not end the program either
+				b.onPanic(p)
+			}
 		}
-		handler(ev)
+	}()
+	injectPanic(kind)
+	fn()
+	return false
+}
+
+// spawn runs fn on a goroutine of its own: for JavaScript work that awaits promises.
+func (b boundary) spawn(fn func()) {
+	go b.run("goroutine", fn)
+}
+
+// after runs fn once d has passed (a timer: setTimeout underneath).
+func (b boundary) after(d time.Duration, fn func()) *time.Timer {
+	return time.AfterFunc(d, func() { b.run("timer", fn) })
+}
+
+// listen adds an event listener and returns what removes it and frees the function.
+func (b boundary) listen(target safejs.Value, event string, handler func(ev safejs.Value)) (release func(), err error) {
+	fn, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		b.run("listener", func() { handler(firstArg(args)) })
 		return nil
 	})
 	if err != nil {
@@ -70,25 +103,31 @@ func listen(target safejs.Value, event string, handler func(ev safejs.Value)) (r
 }
 
 // settle calls onValue or onError once the promise settles. The handlers run inside a
-// JavaScript callback, so they must not block: they post to a loop.
-func settle(promise safejs.Value, onValue func(safejs.Value), onError func(error)) error {
+// JavaScript callback, so they must not block: they post to a loop or a channel. A
+// handler that panics is reported and then settles as an INTERNAL_ERROR, so whoever
+// waits for the promise is never left waiting.
+func (b boundary) settle(promise safejs.Value, onValue func(safejs.Value), onError func(error)) error {
 	var ok, fail safejs.Func
 	release := func() {
 		ok.Release()
 		fail.Release()
 	}
+	handle := func(fn func()) {
+		defer release()
+		if b.run("settle", fn) {
+			b.run("", func() { onError(catalog.New(catalog.InternalError, nil, time.Now())) })
+		}
+	}
 	var err error
 	ok, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		defer release()
-		onValue(firstArg(args))
+		handle(func() { onValue(firstArg(args)) })
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	fail, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		defer release()
-		onError(domError(firstArg(args)))
+		handle(func() { onError(domError(firstArg(args))) })
 		return nil
 	})
 	if err != nil {
@@ -100,6 +139,43 @@ func settle(promise safejs.Value, onValue func(safejs.Value), onError func(error
 		return jsError(err)
 	}
 	return nil
+}
+
+// await waits for a promise. It blocks, so it must run on a goroutine of its own or the
+// loop, never inside a JavaScript callback.
+func (b boundary) await(promise safejs.Value) (safejs.Value, error) {
+	v, err, _ := b.awaitWithin(promise, 0)
+	return v, err
+}
+
+// awaitWithin is await for at most d (0: no bound); timedOut when d passed first.
+func (b boundary) awaitWithin(promise safejs.Value, d time.Duration) (v safejs.Value, err error, timedOut bool) {
+	type outcome struct {
+		v   safejs.Value
+		err error
+	}
+	done := make(chan outcome, 1)
+	err = b.settle(promise,
+		func(v safejs.Value) { done <- outcome{v: v} },
+		func(err error) { done <- outcome{err: err} })
+	if err != nil {
+		return safejs.Undefined(), err, false
+	}
+	var expired <-chan struct{}
+	if d > 0 {
+		// AfterFunc, not a Timer: a channel of time.Time keeps time's formatting code
+		// (90 KB) in the wasm.
+		ch := make(chan struct{})
+		t := time.AfterFunc(d, func() { close(ch) })
+		defer t.Stop()
+		expired = ch
+	}
+	select {
+	case o := <-done:
+		return o.v, o.err, false
+	case <-expired:
+		return safejs.Undefined(), errors.New("no answer in time"), true
+	}
 }
 
 func firstArg(args []safejs.Value) safejs.Value {

@@ -8,9 +8,10 @@ import "sync"
 // post here and return: they never block, and the recorder's state machine is only
 // ever touched by the loop's goroutine.
 type loop struct {
-	mu    sync.Mutex
-	queue []func()
-	wake  chan struct{}
+	mu     sync.Mutex
+	queue  []func()
+	closed bool
+	wake   chan struct{}
 	// onPanic is told of a panic in posted work; the loop goes on with the next piece.
 	onPanic func(recovered any)
 }
@@ -22,9 +23,25 @@ func newLoop(onPanic func(any)) *loop {
 }
 
 // post queues fn. It never blocks, so it is safe inside a js.FuncOf callback.
+// Work posted after close is dropped.
 func (l *loop) post(fn func()) {
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
 	l.queue = append(l.queue, fn)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the loop's goroutine once the work already queued has run.
+func (l *loop) close() {
+	l.mu.Lock()
+	l.closed = true
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -38,7 +55,11 @@ func (l *loop) run() {
 			l.mu.Lock()
 			if len(l.queue) == 0 {
 				l.queue = nil // let the backing array go after a burst
+				closed := l.closed
 				l.mu.Unlock()
+				if closed {
+					return
+				}
 				break
 			}
 			fn := l.queue[0]

@@ -17,6 +17,7 @@ const audioBitsPerSecond = 32000
 // stay in JavaScript.
 type mediaRecorderCapture struct {
 	recorder safejs.Value
+	b        boundary
 	unlisten []func()
 	stopped  bool         // the stop event has come
 	onHang   func(string) // reports a recorder that never delivers
@@ -27,7 +28,7 @@ type mediaRecorderCapture struct {
 const stopDeadline = 5 * time.Second
 
 func (c *Control) startMediaRecorder(n int, t *take) capture {
-	mc := &mediaRecorderCapture{recorder: safejs.Undefined()}
+	mc := &mediaRecorderCapture{recorder: safejs.Undefined(), b: c.b}
 	mc.onHang = func(state string) {
 		c.loop.post(func() {
 			if !mc.stopped {
@@ -87,7 +88,7 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 		},
 	}
 	for event, h := range handlers {
-		release, err := listen(rec, event, h)
+		release, err := c.b.listen(rec, event, h)
 		if err != nil {
 			failed(err)
 			return mc
@@ -113,7 +114,7 @@ func (mc *mediaRecorderCapture) stop() {
 	}
 	if state, _ := stringProp(mc.recorder, "state"); state != "inactive" {
 		_, _ = mc.recorder.Call("stop")
-		time.AfterFunc(stopDeadline, func() { mc.onHang(state) })
+		mc.b.after(stopDeadline, func() { mc.onHang(state) })
 	}
 }
 

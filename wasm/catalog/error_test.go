@@ -13,7 +13,7 @@ func TestNew(t *testing.T) {
 	e := New(PermissionDenied, nil, testNow)
 	entry, _ := Lookup(PermissionDenied)
 	if e.Code != PermissionDenied || e.Message != entry.Message || e.UserMessage != entry.UserMessage ||
-		e.Retryable || e.APICode != 0 || e.Status != 0 || !e.Timestamp.Equal(testNow) || e.Details != nil {
+		e.Retryable || e.APICode != 0 || e.Status != 0 || e.Timestamp != testNow.UnixMilli() || e.Details != nil {
 		t.Errorf("New(PERMISSION_DENIED) = %+v", e)
 	}
 
@@ -97,7 +97,7 @@ func TestFields(t *testing.T) {
 		}
 	}
 
-	f = ParseEnvelope(400, []byte(`{"error":{"code":2005,"message":"Audio format not supported"}}`), testNow).Fields()
+	f = parseEnvelope(400, []byte(`{"error":{"code":2005,"message":"Audio format not supported"}}`), testNow).Fields()
 	if f["apiCode"] != 2005 || f["status"] != 400 {
 		t.Errorf("apiCode %#v status %#v", f["apiCode"], f["status"])
 	}

@@ -55,11 +55,11 @@ type Effects interface {
 	StartClock(take int, limit time.Duration)
 	// StopClock stops both. Safe to call more than once.
 	StopClock(take int)
-	// Upload sends the take's recording. Outcome: UploadProgress (any number), then
-	// UploadDone or UploadFailed; UploadTrouble while retries go on.
+	// Upload hands the take's recording to the delivery, which owns it from then on: a
+	// control that moves on (cancel, destroy, a new take) never abandons a recording.
+	// Outcome: UploadDone or UploadFailed; UploadTrouble while retries go on; UploadDone
+	// may still follow UploadFailed when a background retry lands it.
 	Upload(take int, rec *Output)
-	// CancelUpload abandons the take's upload. No outcome.
-	CancelUpload(take int)
 	// Emit hands an event to the page.
 	Emit(Event)
 }
@@ -74,7 +74,6 @@ const (
 	Progressed   EventKind = "progress"
 	Stopped      EventKind = "stop"
 	Errored      EventKind = "error"
-	UploadMoved  EventKind = "uploadprogress"
 	UploadStored EventKind = "uploaded"
 )
 
@@ -86,8 +85,6 @@ type Event struct {
 	Remaining float64        // Progressed: seconds left before the limit
 	Recording *Output        // Stopped
 	Err       *catalog.Error // Errored
-	Loaded    int64          // UploadMoved: bytes sent
-	Total     int64          // UploadMoved: bytes to send
 	VoiceNote any            // UploadStored: the server's resource, opaque here
 }
 
@@ -114,26 +111,32 @@ type Output struct {
 // Machine is one control's recorder. It is not safe for concurrent use: the glue calls
 // it from a single goroutine.
 type Machine struct {
-	fx      Effects
-	now     func() time.Time
-	newID   func() string
-	limit   time.Duration
-	upload  bool // autoUpload
-	state   State
-	take    int // the current take; takes before it are stale
-	id      string
-	started time.Time
-	stopped time.Time
+	fx     Effects
+	clock  func() time.Duration
+	newID  func() string
+	limit  time.Duration
+	upload bool // autoUpload
+	state  State
+	take   int // the current take; takes before it are stale
+	id     string
+	// When the recorder started and stopped, as readings of clock rather than
+	// time.Time: a Machine sits behind an interface, and a time.Time there (even in a
+	// func's result) keeps time's formatting code (90 KB) in the wasm.
+	started time.Duration
+	stopped time.Duration
 	gone    bool // destroyed
+	// landing holds the takes whose upload failed as far as the page knows, while the
+	// delivery goes on trying: when one lands, the page hears onUploaded after all.
+	landing map[int]bool
 }
 
 // Config builds a Machine.
 type Config struct {
 	Effects     Effects
-	Now         func() time.Time
-	NewID       func() string // a UUIDv7 in the SDK
-	MaxDuration time.Duration // 0 means MaxDuration
-	AutoUpload  bool          // upload each recording as soon as it stops
+	Clock       func() time.Duration // monotonic: what Elapsed and the limit are measured with
+	NewID       func() string        // a UUIDv7 in the SDK
+	MaxDuration time.Duration        // 0 means MaxDuration
+	AutoUpload  bool                 // upload each recording as soon as it stops
 }
 
 // New makes an idle machine.
@@ -142,7 +145,7 @@ func New(c Config) *Machine {
 	if limit <= 0 || limit > MaxDuration {
 		limit = MaxDuration
 	}
-	return &Machine{fx: c.Effects, now: c.Now, newID: c.NewID, limit: limit, upload: c.AutoUpload, state: Idle}
+	return &Machine{fx: c.Effects, clock: c.Clock, newID: c.NewID, limit: limit, upload: c.AutoUpload, state: Idle}
 }
 
 // State is the current state.
@@ -235,7 +238,6 @@ func (m *Machine) abandon() {
 // release frees everything a take may hold. What it holds later (a microphone that
 // opens late) is released when that arrives, since the take is stale by then.
 func (m *Machine) release(take int) {
-	m.fx.CancelUpload(take)
 	m.fx.StopClock(take)
 	m.fx.DiscardRecorder(take)
 	m.fx.CloseMicrophone(take)
@@ -246,7 +248,7 @@ func (m *Machine) release(take int) {
 // Firefox drops it when the tracks end first.
 func (m *Machine) finish() {
 	take := m.take
-	m.stopped = m.now()
+	m.stopped = m.clock()
 	m.fx.StopClock(take)
 	m.fx.StopRecorder(take)
 	m.setState(Processing)
@@ -268,7 +270,7 @@ func (m *Machine) RecorderStarted(take int) {
 		m.release(take)
 		return
 	}
-	m.started = m.now()
+	m.started = m.clock()
 	m.id = m.newID()
 	m.fx.StartClock(take, m.limit)
 	m.setState(Recording)
@@ -280,7 +282,7 @@ func (m *Machine) Tick(take int) {
 	if !m.current(take) || m.state != Recording {
 		return
 	}
-	elapsed := m.now().Sub(m.started)
+	elapsed := m.clock() - m.started
 	if elapsed > m.limit {
 		elapsed = m.limit
 	}
@@ -297,8 +299,8 @@ func (m *Machine) LimitReached(take int) {
 	limit := m.limit.Seconds()
 	err := catalog.New(catalog.DurationExceeded, map[string]any{
 		"max_duration":    limit,
-		"actual_duration": roundMillis(math.Min(m.stopped.Sub(m.started).Seconds(), limit)),
-	}, m.now())
+		"actual_duration": roundMillis(math.Min((m.stopped - m.started).Seconds(), limit)),
+	}, time.Now())
 	// The catalogue's text names the API's 60 seconds; a page may set a shorter limit.
 	err.UserMessage = "The recording stopped at the " + strconv.FormatFloat(limit, 'f', -1, 64) +
 		"-second limit. It has been kept."
@@ -323,7 +325,7 @@ func (m *Machine) RecorderStopped(take int, c Captured) {
 	// clock is the fallback when the container could not be read.
 	duration := c.Duration
 	if duration <= 0 {
-		duration = min(m.stopped.Sub(m.started), m.limit).Seconds()
+		duration = min(m.stopped-m.started, m.limit).Seconds()
 	}
 	rec := &Output{
 		ID:       m.id,
@@ -343,20 +345,21 @@ func (m *Machine) RecorderStopped(take int, c Captured) {
 	m.fx.Upload(take, rec)
 }
 
-// UploadProgress reports bytes sent.
-func (m *Machine) UploadProgress(take int, loaded, total int64) {
-	if m.current(take) && m.state == Uploading {
-		m.fx.Emit(Event{Kind: UploadMoved, Loaded: loaded, Total: total})
-	}
-}
-
-// UploadDone: the server stored the recording and answered its resource.
-func (m *Machine) UploadDone(take int, voiceNote any) {
+// UploadDone: the server stored the recording and answered its resource. It answers
+// whether the page heard of it: a take the control has left (cancelled) is not reported,
+// one whose failure the page heard is (onUploaded, the state unchanged).
+func (m *Machine) UploadDone(take int, voiceNote any) bool {
 	if !m.current(take) || m.state != Uploading {
-		return
+		if !m.gone && m.landing[take] {
+			delete(m.landing, take)
+			m.fx.Emit(Event{Kind: UploadStored, VoiceNote: voiceNote})
+			return true
+		}
+		return false
 	}
 	m.setState(Uploaded)
 	m.fx.Emit(Event{Kind: UploadStored, VoiceNote: voiceNote})
+	return true
 }
 
 // UploadTrouble: the page should hear of a failure now while the upload goes on trying.
@@ -371,6 +374,10 @@ func (m *Machine) UploadFailed(take int, err *catalog.Error) {
 	if !m.current(take) || m.state != Uploading {
 		return
 	}
+	if m.landing == nil {
+		m.landing = map[int]bool{}
+	}
+	m.landing[take] = true
 	m.take++
 	m.setState(Failed)
 	m.fx.Emit(Event{Kind: Errored, Err: err})

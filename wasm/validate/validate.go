@@ -4,7 +4,6 @@
 package validate
 
 import (
-	"errors"
 	"math"
 	"strconv"
 
@@ -51,8 +50,9 @@ func Size(bytes int64) *Problem {
 // Audio checks what Probe made of a file: a supported container, readable, not too long.
 func Audio(info audio.Info, probeErr error) *Problem {
 	if probeErr != nil {
-		var pe *audio.ProbeError
-		if errors.As(probeErr, &pe) && (errors.Is(probeErr, audio.ErrUnsupported) || !pe.Format.Supported()) {
+		// Probe's failures are *audio.ProbeError, unwrapped; a type assertion rather than
+		// errors.As, which would bring reflection into the wasm.
+		if pe, ok := probeErr.(*audio.ProbeError); ok && !pe.Format.Supported() {
 			format := pe.Format
 			return &Problem{Code: catalog.UnsupportedAudioFormat, Reason: "the file is " + string(format),
 				Details: map[string]any{"format": string(format), "supported_formats": audio.SupportedFormats}}

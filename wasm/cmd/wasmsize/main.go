@@ -1,7 +1,9 @@
 // Command wasmsize compresses built files and reports their sizes.
 //
 //	wasmsize -write FILE...     writes FILE.gz and FILE.br beside each file (what the server sends)
-//	wasmsize -base BARE FILE    prints raw, gzip and brotli sizes of FILE beside BARE, and the ratio
+//	wasmsize -base BARE FILE    prints raw, gzip and brotli sizes of FILE beside BARE, and the ratio;
+//	                            fails when the brotli ratio is over -budget
+//	  -where BARE_DEBUG,FILE_DEBUG   also prints the code section by package, from unstripped builds
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/andybalholm/brotli"
 )
@@ -17,8 +20,21 @@ import (
 func main() {
 	write := flag.Bool("write", false, "write .gz and .br twins of each file")
 	base := flag.String("base", "", "the bare program to compare with")
+	budget := flag.Float64("budget", 1.3, "the largest brotli size allowed, as a multiple of the bare program's")
+	where := flag.String("where", "", "unstripped builds of the bare program and of FILE, comma-separated")
 	flag.Parse()
-	if err := run(*write, *base, flag.Args()); err != nil {
+	if *where != "" {
+		bare, sdk, ok := strings.Cut(*where, ",")
+		if !ok {
+			fmt.Fprintln(os.Stderr, "wasmsize: -where takes BARE_DEBUG,FILE_DEBUG")
+			os.Exit(2)
+		}
+		if err := printWhere(os.Stdout, bare, sdk); err != nil {
+			fmt.Fprintln(os.Stderr, "wasmsize:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(*write, *base, *budget, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmsize:", err)
 		os.Exit(1)
 	}
@@ -41,7 +57,7 @@ func compress(path string) (sizes, error) {
 	return sizes{raw, gz.Bytes(), br.Bytes()}, nil
 }
 
-func run(write bool, base string, files []string) error {
+func run(write bool, base string, budget float64, files []string) error {
 	if len(files) == 0 {
 		return fmt.Errorf("no files")
 	}
@@ -77,9 +93,10 @@ func run(write bool, base string, files []string) error {
 	fmt.Printf("%-34s %12s %12s %12s\n", "vocafuse.wasm", kb(len(s.raw)), kb(len(s.gz)), kb(len(s.br)))
 	ratio := func(x, y []byte) string { return fmt.Sprintf("%11.2fx", float64(len(x))/float64(len(y))) }
 	fmt.Printf("%-34s %12s %12s %12s\n", "ratio", ratio(s.raw, b.raw), ratio(s.gz, b.gz), ratio(s.br, b.br))
-	const budget = 1.3
-	if r := float64(len(s.br)) / float64(len(b.br)); r > budget {
-		return fmt.Errorf("brotli size is %.2f× the bare program's, over the budget of %.1f×", r, budget)
+	r := float64(len(s.br)) / float64(len(b.br))
+	fmt.Printf("brotli ratio %.3f, budget %.2f\n", r, budget)
+	if r > budget {
+		return fmt.Errorf("brotli size is %.3f× the bare program's, over the budget of %.2f×", r, budget)
 	}
 	return nil
 }

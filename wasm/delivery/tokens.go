@@ -1,17 +1,19 @@
-// Package upload sends one recording to the VocaFuse API the way docs/sdk.md says: a
-// bearer token from the page's backend, cached in memory and refreshed before it
-// expires; the retry table of docs/sdk.md (one token refresh on 1001/1002, retry_after
-// honoured on 4003/429, exponential backoff with jitter on 5xx, timeouts and network
-// failures, nothing else retried); and the error the page hears.
+// Package delivery carries a recording from stop to stored, the way docs/sdk.md says,
+// and is the one owner of that journey: the recording is held in the outbox (a Store)
+// under its lock (Locks) before the first attempt; each attempt takes a bearer token
+// from the Cache and sends the bytes through the Network; the Policy decides what each
+// answer means, when the next attempt comes and when the page hears about it; and the
+// same code runs the first attempt, the background retries, a reload, `online` and
+// retryPending().
 //
-// The package is pure Go and free of any browser API: the glue supplies the token
-// source, the transport (XMLHttpRequest, which keeps the bytes in JavaScript) and the
-// sleeper, so everything here runs natively under a fake clock. It logs nothing, and a
-// token never appears in an error's message or details.
-package upload
+// The package is pure Go and free of any browser API: the glue supplies the store
+// (IndexedDB), the locks (Web Locks) and the network (fetch and XMLHttpRequest, which
+// keep the bytes in JavaScript), so everything here runs natively, under
+// testing/synctest's fake clock. It logs nothing, and a token never appears in an
+// error's message or details.
+package delivery
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -21,18 +23,12 @@ import (
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
-// Token is a bearer token and when it stops being valid.
-type Token struct {
-	Value     string
-	ExpiresAt time.Time
-}
+// origin is what token expiries are measured from: a duration since it, not a
+// time.Time, since the cache sits behind interfaces and a time.Time there would keep
+// time's formatting code (90 KB) in the wasm.
+var origin = time.Now()
 
-// String hides the value, so a Token printed by mistake (%v, %s) leaks nothing. There
-// is no GoString: %#v is for debugging Go syntax, and it costs the wasm a kilobyte.
-func (t Token) String() string {
-	// Unix seconds, not Format: time's formatting tables would cost the wasm ~40 KB.
-	return "upload.Token{Value: [redacted], ExpiresAt: " + strconv.FormatInt(t.ExpiresAt.Unix(), 10) + "}"
-}
+func since() time.Duration { return time.Since(origin) }
 
 // Source asks the page's backend for a token: its tokenEndpoint or its getToken. It
 // answers the token and its lifetime (expires_in); a lifetime of 0 (or less) means
@@ -41,12 +37,12 @@ func (t Token) String() string {
 // A Source may fail with a *catalog.Error of NETWORK_ERROR when the token endpoint
 // could not be reached; the cache passes that on. Any other failure becomes
 // AUTHENTICATION_FAILED.
-type Source func(ctx context.Context) (value string, expiresIn time.Duration, err error)
+type Source func() (value string, expiresIn time.Duration, err error)
 
 const (
 	// DefaultLifetime is assumed for a token whose lifetime the source did not say: the
-	// shortest expires_in the API issues (docs/api.md allows 60..86400 s), so the guess can only
-	// be too cautious.
+	// shortest expires_in the API issues (docs/api.md allows 60..86400 s), so the guess
+	// can only be too cautious.
 	DefaultLifetime = 60 * time.Second
 
 	// FetchTimeout bounds one call of the Source. A token endpoint that does not answer in
@@ -73,15 +69,13 @@ func RefreshMargin(lifetime time.Duration) time.Duration {
 // Cache holds the token of one SDK instance in memory (never in storage) and shares it
 // between that instance's uploads. It is safe for concurrent use.
 type Cache struct {
-	src          Source
-	now          func() time.Time
-	fetchTimeout time.Duration
+	src Source
 
 	mu       sync.Mutex
-	tok      Token
+	token    string        // in memory only: never in storage, a URL or a log
+	expires  time.Duration // since origin
 	margin   time.Duration
 	inflight *fetch // the fetch under way, shared by every Get that waits for it
-	waiting  int    // Gets waiting for a fetch (tests watch it)
 }
 
 // fetch is one call of the Source; done is closed once value and err are set.
@@ -91,32 +85,23 @@ type fetch struct {
 	err   error
 }
 
-// NewCache makes an empty cache over a token source. now is the clock (time.Now in the
-// browser, a fake one in tests).
-func NewCache(src Source, now func() time.Time) *Cache {
-	if now == nil {
-		now = time.Now
-	}
-	return &Cache{src: src, now: now, fetchTimeout: FetchTimeout}
+// NewCache makes an empty cache over a token source.
+func NewCache(src Source) *Cache {
+	return &Cache{src: src}
 }
 
 // Get returns a token valid for at least the refresh margin, fetching one when there is
 // none or the cached one is within its margin of expiry.
 //
 // Concurrent Gets while a fetch is under way share that fetch: the token endpoint sees
-// one request. The fetch runs on a goroutine of its own, detached from the caller's
-// context (bounded by FetchTimeout instead), so a caller that gives up does not fail the
-// others; that caller gets ctx.Err() unchanged. Every other failure is a *catalog.Error:
-// NETWORK_ERROR when the token endpoint could not be reached, AUTHENTICATION_FAILED
-// (details: { reason }) otherwise. When a refresh fails while the cached token has not
-// yet actually expired, that token is still answered.
-func (c *Cache) Get(ctx context.Context) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
+// one request. A fetch that takes longer than FetchTimeout fails as NETWORK_ERROR.
+// Every failure is a *catalog.Error: NETWORK_ERROR when the token endpoint could not be
+// reached, AUTHENTICATION_FAILED (details: { reason }) otherwise. When a refresh fails
+// while the cached token has not yet actually expired, that token is still answered.
+func (c *Cache) Get() (string, error) {
 	c.mu.Lock()
-	if c.tok.Value != "" && c.now().Before(c.tok.ExpiresAt.Add(-c.margin)) {
-		v := c.tok.Value
+	if c.token != "" && since() < c.expires-c.margin {
+		v := c.token
 		c.mu.Unlock()
 		return v, nil
 	}
@@ -124,31 +109,35 @@ func (c *Cache) Get(ctx context.Context) (string, error) {
 	if f == nil {
 		f = &fetch{done: make(chan struct{})}
 		c.inflight = f
-		go c.run(context.WithoutCancel(ctx), f)
+		go c.run(f)
 	}
-	c.waiting++
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.waiting--
-		c.mu.Unlock()
-	}()
-	select {
-	case <-f.done:
-		return f.value, f.err
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
+	<-f.done
+	return f.value, f.err
 }
 
-// run calls the source once and settles f.
-func (c *Cache) run(ctx context.Context, f *fetch) {
-	ctx, cancel := context.WithTimeout(ctx, c.fetchTimeout)
-	defer cancel()
-	asked := c.now()
-	value, expiresIn, err := c.call(ctx)
-	if err == nil && value == "" {
-		err = errors.New("the token source answered an empty token")
+type answer struct {
+	value     string
+	expiresIn time.Duration
+	err       error
+}
+
+// run calls the source once, bounded by FetchTimeout, and settles f.
+func (c *Cache) run(f *fetch) {
+	asked := since()
+	got := make(chan answer, 1) // a late answer lands here and is dropped
+	go func() { got <- c.call() }()
+	var a answer
+	timedOut := false
+	expired, stop := alarm(FetchTimeout)
+	select {
+	case a = <-got:
+		stop()
+	case <-expired:
+		timedOut = true
+	}
+	if a.err == nil && a.value == "" && !timedOut {
+		a.err = errors.New("the token source answered an empty token")
 	}
 
 	c.mu.Lock()
@@ -157,49 +146,51 @@ func (c *Cache) run(ctx context.Context, f *fetch) {
 		c.mu.Unlock()
 		close(f.done)
 	}()
-	if err == nil {
-		lifetime := expiresIn
+	if a.err == nil && !timedOut {
+		lifetime := a.expiresIn
 		if lifetime <= 0 {
 			lifetime = DefaultLifetime
 		}
 		// Counted from when the token was asked for: it cannot have been minted earlier.
-		c.tok = Token{Value: value, ExpiresAt: asked.Add(lifetime)}
+		c.token, c.expires = a.value, asked+lifetime
 		c.margin = RefreshMargin(lifetime)
-		f.value = value
+		f.value = a.value
 		return
 	}
-	now := c.now()
-	if c.tok.Value != "" && now.Before(c.tok.ExpiresAt) {
-		f.value = c.tok.Value // still valid, if only just: better than failing the upload
+	now := time.Now()
+	if c.token != "" && since() < c.expires {
+		f.value = c.token // still valid, if only just: better than failing the upload
 		return
 	}
 	// A source that failed may still have answered a value; keep it out of the error too.
-	f.err = scrub(c.sourceError(err, ctx.Err() != nil, now), value)
+	f.err = scrub(c.sourceError(a.err, timedOut, now), a.value)
 }
 
 // call runs the source, turning a panic in it into an error.
-func (c *Cache) call(ctx context.Context) (value string, expiresIn time.Duration, err error) {
+func (c *Cache) call() (a answer) {
 	defer func() {
 		if p := recover(); p != nil {
-			value, expiresIn, err = "", 0, errors.New("the token source panicked")
+			a = answer{err: errors.New("the token source panicked")}
 		}
 	}()
 	if c.src == nil {
-		return "", 0, errors.New("no token source: set tokenEndpoint or getToken")
+		return answer{err: errors.New("no token source: set tokenEndpoint or getToken")}
 	}
-	return c.src(ctx)
+	v, exp, err := c.src()
+	return answer{v, exp, err}
 }
 
 // sourceError is the error the page hears for a failed fetch. Called with c.mu held.
 func (c *Cache) sourceError(err error, timedOut bool, now time.Time) *catalog.Error {
-	var ce *catalog.Error
-	if errors.As(err, &ce) && ce.Code == catalog.NetworkError {
-		return scrub(ce, c.tok.Value)
-	}
-	if timedOut && errors.Is(err, context.DeadlineExceeded) {
+	if timedOut {
 		return catalog.Newf(catalog.NetworkError,
-			map[string]any{"reason": "the token endpoint did not answer within " + c.fetchTimeout.String()},
+			map[string]any{"reason": "the token endpoint did not answer within " +
+				strconv.Itoa(int(FetchTimeout/time.Second)) + " s"},
 			now, "the token endpoint did not answer in time")
+	}
+	ce, _ := err.(*catalog.Error)
+	if ce != nil && ce.Code == catalog.NetworkError {
+		return scrub(ce, c.token)
 	}
 	details := map[string]any{}
 	reason := err.Error()
@@ -210,7 +201,7 @@ func (c *Cache) sourceError(err error, timedOut bool, now time.Time) *catalog.Er
 		reason = ce.Message
 	}
 	details["reason"] = reason
-	return scrub(catalog.New(catalog.AuthenticationFailed, details, now), c.tok.Value)
+	return scrub(catalog.New(catalog.AuthenticationFailed, details, now), c.token)
 }
 
 // Invalidate drops the cached token after the API refused it (1001/1002), so the next
@@ -222,8 +213,8 @@ func (c *Cache) Invalidate(token string) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.tok.Value == token {
-		c.tok = Token{}
+	if c.token == token {
+		c.token = ""
 	}
 }
 

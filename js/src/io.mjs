@@ -1,0 +1,204 @@
+// ---- The I/O primitives Go's delivery is built on: the outbox's storage, the locks,
+// the token and one upload attempt. ----
+//
+// Inlined into vocafuse.mjs by build.mjs. Go (wasm/delivery) owns a recording from stop
+// until the server has it: when to try, what each answer means, when the page hears.
+// These functions only carry out one step each and answer what happened; the bytes and
+// the upload progress stay in JavaScript.
+
+const OUTBOX_DB = 'vocafuse-outbox';
+const OUTBOX_STORE = 'recordings';
+const MAX_ENVELOPE = 64 << 10; // an error body larger than this is a proxy's page or an attack
+const BODY_ECHO = 200; // what Go keeps of a body that is not an envelope, for the details
+
+function reasonOf(err) {
+  return err && err.name ? `${err.name}: ${err.message}` : String(err);
+}
+
+function openOutboxDB() {
+  return new Promise((resolve, reject) => {
+    const request = globalThis.indexedDB.open(OUTBOX_DB, 1); // throws where there is no IndexedDB
+    request.onupgradeneeded = () => request.result.createObjectStore(OUTBOX_STORE, { keyPath: 'id' });
+    request.onsuccess = () => {
+      const db = request.result;
+      db.onversionchange = () => db.close(); // a newer SDK in another tab upgrades the schema
+      resolve(db);
+    };
+    request.onerror = () => reject(request.error);
+    request.onblocked = () => reject(new DOMException('the outbox database is held by another tab', 'InvalidStateError'));
+  });
+}
+
+// Runs use(store) in one transaction and answers its request's result once the
+// transaction has committed: a recording counts as saved only when it is on disk.
+function inTransaction(db, mode, use) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(OUTBOX_STORE, mode, mode === 'readwrite' ? { durability: 'strict' } : undefined);
+    const request = use(tx.objectStore(OUTBOX_STORE));
+    // Some engines fire error before tx.error is set: the request's error says why.
+    const failure = () => tx.error || request.error || new DOMException('the transaction failed', 'UnknownError');
+    tx.oncomplete = () => resolve(request.result);
+    tx.onerror = () => reject(failure());
+    tx.onabort = () => reject(failure());
+  });
+}
+
+// The outbox: IndexedDB, or memory where IndexedDB cannot be used (or persist is false).
+// put answers null once the record is on disk, else the reason it is kept in memory
+// only, for Go to report once as STORAGE_UNAVAILABLE.
+function openStore(persist) {
+  const memory = new Map();
+  let failure = null;
+  const opened = persist ? openOutboxDB().catch((err) => {
+    failure = reasonOf(err);
+    return null;
+  }) : Promise.resolve(null);
+  return {
+    async put(record) {
+      const db = await opened;
+      if (db && !memory.has(record.id)) {
+        try {
+          await inTransaction(db, 'readwrite', (store) => store.put(record));
+          return null;
+        } catch (err) { // QuotaExceededError, a closed database, a Blob the store refuses
+          failure = failure || reasonOf(err);
+        }
+      }
+      memory.set(record.id, record);
+      return persist ? failure : null;
+    },
+    async get(id) {
+      if (memory.has(id)) return memory.get(id);
+      const db = await opened;
+      return db ? inTransaction(db, 'readonly', (store) => store.get(id)).catch(() => undefined) : undefined;
+    },
+    async delete(id) {
+      memory.delete(id);
+      const db = await opened;
+      if (!db) return;
+      try {
+        await inTransaction(db, 'readwrite', (store) => store.delete(id));
+      } catch (err) {
+        // Left behind, it is sent again later and the server answers 200: stored once.
+        console.error('VocaFuse: could not remove an uploaded recording from the outbox', err);
+      }
+    },
+    async list() {
+      const db = await opened;
+      const stored = db ? await inTransaction(db, 'readonly', (store) => store.getAll()).catch(() => []) : [];
+      const byId = new Map(stored.map((record) => [record.id, record]));
+      for (const [id, record] of memory) byId.set(id, record);
+      return [...byId.values()].sort((a, b) => a.created - b.created);
+    },
+    close() {
+      opened.then((db) => db && db.close());
+    },
+  };
+}
+
+// lock(id, wait) answers a function that releases the recording's lock, or null when
+// wait is false and another holder (a tab, or this page) has it. Web Locks span tabs and
+// are released by the browser when a tab goes away; without them an in-page chain stands
+// in, and the server's idempotency by id still stores a recording once.
+const inPageLocks = new Map(); // id → the promise the last holder's release resolves
+
+function lockRecording(id, wait) {
+  const locks = globalThis.navigator && navigator.locks;
+  if (locks && typeof locks.request === 'function') {
+    return new Promise((answer) => {
+      locks.request(`vocafuse-outbox:${id}`, wait ? {} : { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          answer(null);
+          return undefined;
+        }
+        return new Promise((release) => answer(() => release()));
+      }).catch(() => answer(null));
+    });
+  }
+  const previous = inPageLocks.get(id);
+  if (previous && !wait) return Promise.resolve(null);
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  const mine = (previous || Promise.resolve()).then(() => released);
+  inPageLocks.set(id, mine);
+  mine.then(() => { if (inPageLocks.get(id) === mine) inPageLocks.delete(id); });
+  return (previous || Promise.resolve()).then(() => release);
+}
+
+// token() answers { token, expires_in } or { error: { code, message } }; it never rejects.
+function tokenFetcher({ tokenEndpoint, getToken }) {
+  const failure = (code, message) => ({ error: { code, message } });
+  return async () => {
+    let answer;
+    try {
+      if (typeof getToken === 'function') {
+        answer = await getToken();
+      } else {
+        let response;
+        try {
+          response = await fetch(tokenEndpoint, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
+        } catch (err) {
+          return failure('NETWORK_ERROR', `the token endpoint could not be reached: ${err}`);
+        }
+        if (!response.ok) return failure('AUTHENTICATION_FAILED', `the token endpoint answered HTTP ${response.status}`);
+        try {
+          answer = await response.json();
+        } catch {
+          return failure('AUTHENTICATION_FAILED', 'the token endpoint did not answer JSON');
+        }
+      }
+    } catch (err) {
+      return failure('AUTHENTICATION_FAILED', `getToken failed: ${err && err.message ? err.message : err}`);
+    }
+    if (typeof answer === 'string' && answer) return { token: answer };
+    if (!answer || typeof answer.token !== 'string' || !answer.token) return failure('AUTHENTICATION_FAILED', 'the token answer has no token');
+    return typeof answer.expires_in === 'number' ? { token: answer.token, expires_in: answer.expires_in } : { token: answer.token };
+  };
+}
+
+// Retry-After as seconds: delay-seconds or an HTTP-date (RFC 9110); undefined otherwise.
+function retryAfterSeconds(header) {
+  if (header === null || header === undefined) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, (at - Date.now()) / 1000);
+}
+
+function parseJSON(text) {
+  if (!text || text.length > MAX_ENVELOPE) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+// put(request, blob, onProgress) sends one attempt with XMLHttpRequest (fetch has no
+// upload progress). It resolves to the answer ({ status, json, text, retryAfter }: the
+// body already parsed, so Go reads values, not bytes) or rejects when there was none.
+// onProgress(loaded, total) is the page's own: progress never crosses into Go.
+function putRecording(request, blob, onProgress) {
+  const progress = (loaded, total) => { if (typeof onProgress === 'function') onProgress(loaded, total); };
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', request.url);
+    xhr.setRequestHeader('Authorization', `Bearer ${request.token}`);
+    xhr.setRequestHeader('Content-Type', request.contentType);
+    if (request.metadata) xhr.setRequestHeader('X-VocaFuse-Metadata', request.metadata);
+    xhr.timeout = request.timeout > 0 ? request.timeout : 120_000;
+    xhr.upload.addEventListener('progress', (e) => progress(e.loaded, e.total));
+    xhr.addEventListener('load', () => {
+      const text = xhr.responseText;
+      if (xhr.status >= 200 && xhr.status < 300) progress(blob.size, blob.size);
+      resolve({
+        status: xhr.status, json: parseJSON(text), text: text.slice(0, BODY_ECHO),
+        retryAfter: retryAfterSeconds(xhr.getResponseHeader('Retry-After')),
+      });
+    });
+    for (const kind of ['error', 'timeout', 'abort']) {
+      xhr.addEventListener(kind, () => reject(new DOMException(`the upload got no answer (${kind})`, 'NetworkError')));
+    }
+    xhr.send(blob);
+  });
+}

@@ -1,0 +1,442 @@
+//go:build js && wasm
+
+package browser
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/hack-pad/safejs"
+
+	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/wasm/delivery"
+)
+
+// SDK is the Go side of one `new VocaFuse(...)`: the courier that delivers its
+// recordings, built on the shim's I/O primitives, and the handle the shim calls.
+type SDK struct {
+	b       boundary
+	courier *delivery.Courier
+	funcs   []safejs.Func // the handle's functions, released with it
+
+	mu       sync.Mutex
+	controls map[*Control]bool
+	released bool
+}
+
+// live counts what the page holds, for VocaFuse.diagnostics() and the leak tests.
+var live struct {
+	sync.Mutex
+	sdks, controls int
+}
+
+// createSDK(io) makes the Go side of a VocaFuse instance. io holds the shim's
+// primitives: apiBaseUrl, token(), put(request, blob, onProgress), lock(id, wait) and
+// store { put, get, delete, list }. The answer is the instance's handle.
+func createSDK(args []safejs.Value) (any, error) {
+	if len(args) < 1 || args[0].Type() != safejs.TypeObject {
+		return nil, invalidOption("io", "the shim's primitives are required")
+	}
+	io := args[0]
+	base, _ := stringProp(io, "apiBaseUrl")
+	if base == "" {
+		base, _ = getString(safejs.Global(), "location", "origin")
+	}
+	get := func(name string) safejs.Value { v, _ := io.Get(name); return v }
+	s := &SDK{controls: map[*Control]bool{}}
+	net := jsNetwork{b: s.b, token: get("token"), put: get("put")}
+	s.courier = delivery.New(jsStore{b: s.b, store: get("store")}, jsLocks{b: s.b, lock: get("lock")}, net,
+		base, delivery.DefaultPolicy())
+	handle := map[string]any{}
+	for name, fn := range map[string]func([]safejs.Value) (any, error){
+		"createControl": s.createControl,
+		"upload":        s.upload,
+		"retry":         s.retry,
+		"pending":       s.pending,
+		"discard":       s.discard,
+		"release":       s.release,
+	} {
+		f, err := export(name, fn)
+		if err != nil {
+			s.releaseFuncs()
+			return nil, err
+		}
+		s.funcs = append(s.funcs, f)
+		handle[name] = f.Value()
+	}
+	live.Lock()
+	live.sdks++
+	live.Unlock()
+	return handle, nil
+}
+
+// retry(all) answers a Promise of the pending recordings after one attempt at each.
+func (s *SDK) retry(args []safejs.Value) (any, error) {
+	all := len(args) > 0 && mustBool(args[0])
+	return s.promise(func() (any, error) {
+		s.courier.Retry(all)
+		return pendingJS(s.courier.Pending()), nil
+	})
+}
+
+func (s *SDK) pending([]safejs.Value) (any, error) {
+	return s.promise(func() (any, error) { return pendingJS(s.courier.Pending()), nil })
+}
+
+func (s *SDK) discard(args []safejs.Value) (any, error) {
+	id := ""
+	if len(args) > 0 {
+		id, _ = args[0].String()
+	}
+	return s.promise(func() (any, error) { return s.courier.Discard(id), nil })
+}
+
+// release: the shim dropped this instance (its FinalizationRegistry saw it collected).
+// Deliveries end after their current attempt and leave the outbox to the next instance;
+// the handle's functions are freed.
+func (s *SDK) release([]safejs.Value) (any, error) {
+	s.mu.Lock()
+	if s.released {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	s.released = true
+	s.mu.Unlock()
+	s.courier.Close()
+	s.releaseFuncs()
+	live.Lock()
+	live.sdks--
+	live.Unlock()
+	return nil, nil
+}
+
+func (s *SDK) releaseFuncs() {
+	for _, f := range s.funcs {
+		f.Release()
+	}
+	s.funcs = nil
+}
+
+// promise answers a JavaScript Promise settled by run on a goroutine of its own. A panic
+// in run rejects it with INTERNAL_ERROR.
+func (s *SDK) promise(run func() (any, error)) (safejs.Value, error) {
+	return newPromise(s.b, run)
+}
+
+func newPromise(b boundary, run func() (any, error)) (safejs.Value, error) {
+	executor, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		resolve, reject := args[0], args[1]
+		b.spawn(func() {
+			var value any
+			var err error
+			if b.run("", func() { value, err = run() }) {
+				err = catalog.New(catalog.InternalError, nil, time.Now())
+			}
+			if err == nil {
+				v, convErr := safejs.ValueOf(toJS(value))
+				if convErr == nil {
+					_, _ = resolve.Invoke(v)
+					return
+				}
+				err = convErr
+			}
+			_, _ = reject.Invoke(errorValue(err))
+		})
+		return nil
+	})
+	if err != nil {
+		return safejs.Undefined(), err
+	}
+	defer executor.Release() // the executor runs inside the constructor
+	ctor, _ := safejs.Global().Get("Promise")
+	return ctor.New(executor)
+}
+
+// diagnostics() answers what the Go side holds: the leak tests watch it.
+func diagnostics([]safejs.Value) (any, error) {
+	live.Lock()
+	defer live.Unlock()
+	return map[string]any{"goroutines": runtime.NumGoroutine(), "sdks": live.sdks, "controls": live.controls}, nil
+}
+
+// ---- The shim's primitives as the courier's interfaces. Each awaits a promise, so it
+// runs on a delivery's goroutine, never inside a JavaScript callback. ----
+
+// jsStore is the outbox in IndexedDB (or in memory where the shim cannot use it).
+type jsStore struct {
+	b     boundary
+	store safejs.Value
+}
+
+func (s jsStore) call(method string, args ...any) safejs.Value {
+	p, err := s.store.Call(method, args...)
+	if err != nil {
+		panic(jsError(err)) // the shim's store never throws; if it does, the courier's guard reports it
+	}
+	v, err := s.b.await(p)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Put answers the reason the record is kept in memory only, as an error, or nil once on disk.
+func (s jsStore) Put(r *delivery.Record) error {
+	v := s.call("put", toJS(recordJS(r)))
+	if v.Type() == safejs.TypeString {
+		reason, _ := v.String()
+		return errors.New(reason)
+	}
+	return nil
+}
+
+func (s jsStore) Get(id string) *delivery.Record {
+	v := s.call("get", id)
+	if v.Type() != safejs.TypeObject {
+		return nil
+	}
+	return recordFromJS(v)
+}
+
+func (s jsStore) Delete(id string) { s.call("delete", id) }
+
+func (s jsStore) List() []*delivery.Record {
+	v := s.call("list")
+	n, _ := v.Length()
+	out := make([]*delivery.Record, 0, n)
+	for i := 0; i < n; i++ {
+		if item, err := v.Index(i); err == nil && item.Type() == safejs.TypeObject {
+			out = append(out, recordFromJS(item))
+		}
+	}
+	return out
+}
+
+// jsLocks are Web Locks named after the recording's id.
+type jsLocks struct {
+	b    boundary
+	lock safejs.Value // lock(id, wait) → Promise<release function | null>
+}
+
+func (l jsLocks) Lock(id string, wait bool) (func(), bool) {
+	p, err := l.lock.Invoke(id, wait)
+	if err != nil {
+		return func() {}, false
+	}
+	release, err := l.b.await(p)
+	if err != nil || release.Type() != safejs.TypeFunction {
+		return func() {}, false
+	}
+	return func() { _, _ = release.Invoke() }, true
+}
+
+// jsNetwork is the shim's token() and put(): fetch and XMLHttpRequest. Written in
+// JavaScript they cost the page a fraction of what the same calls cost compiled into
+// the wasm, and the bytes and the progress never cross into Go.
+type jsNetwork struct {
+	b     boundary
+	token safejs.Value // token() → { token, expires_in } or { error: { code, message } }
+	put   safejs.Value // put(request, blob, onProgress) → Promise<{ status, json, text, retryAfter }>
+}
+
+func (n jsNetwork) Token() (string, time.Duration, error) {
+	promise, err := n.token.Invoke()
+	if err != nil {
+		return "", 0, jsError(err)
+	}
+	answer, err := n.b.await(promise)
+	if err != nil {
+		return "", 0, err
+	}
+	if failure, _ := answer.Get("error"); failure.Type() == safejs.TypeObject {
+		return "", 0, errorFromJS(failure)
+	}
+	token, _ := stringProp(answer, "token")
+	var expiresIn time.Duration
+	if v, err := answer.Get("expires_in"); err == nil && v.Type() == safejs.TypeNumber {
+		secs, _ := v.Float()
+		expiresIn = time.Duration(secs * float64(time.Second))
+	}
+	return token, expiresIn, nil
+}
+
+func (n jsNetwork) Put(r delivery.Request) (delivery.Response, error) {
+	// A take leaves garbage behind (the windows read from the Blob, the repaired header)
+	// and wasm memory never shrinks: collect it while it is small, once an attempt is
+	// over, rather than let the heap grow to twice its size first.
+	defer runtime.GC()
+	req, _ := safejs.ValueOf(map[string]any{
+		"url": r.URL, "token": r.Token, "contentType": r.ContentType, "metadata": r.Metadata,
+		"timeout": float64(r.Timeout.Milliseconds()),
+	})
+	blob, _ := r.Audio.(safejs.Value)
+	progress, _ := r.Progress.(safejs.Value)
+	promise, err := n.put.Invoke(req, blob, progress)
+	if err != nil {
+		return delivery.Response{}, jsError(err)
+	}
+	answer, err := n.b.await(promise)
+	if err != nil {
+		return delivery.Response{}, err
+	}
+	status, _ := answer.Get("status")
+	code, _ := status.Int()
+	body, _ := answer.Get("json")
+	resp := delivery.Response{Status: code}
+	if code >= 200 && code < 300 {
+		resp.Resource = body // the voice note, handed to the page as it came
+	} else {
+		resp.Envelope = fromJS(body, 0)
+		resp.Body, _ = stringProp(answer, "text")
+	}
+	if v, _ := answer.Get("retryAfter"); v.Type() == safejs.TypeNumber {
+		secs, _ := v.Float()
+		resp.RetryAfter = time.Duration(secs * float64(time.Second))
+	}
+	return resp, nil
+}
+
+// ---- Records and errors across the boundary ----
+
+// recordJS is a record as the outbox stores it (structured clone keeps the Blob).
+func recordJS(r *delivery.Record) map[string]any {
+	var lastError any
+	if r.LastError != nil {
+		lastError = r.LastError.Fields()
+	}
+	return map[string]any{
+		"id": r.ID, "blob": r.Audio, "mimeType": r.ContentType, "format": r.Format, "duration": r.Duration,
+		"size": float64(r.Size), "metadata": r.Metadata, "created": float64(r.Created),
+		"attempts": r.Attempts, "lastError": lastError, "held": r.Held,
+	}
+}
+
+// pendingJS is what sdk.pending() shows of each record.
+func pendingJS(records []*delivery.Record) []any {
+	out := make([]any, len(records))
+	for i, r := range records {
+		var lastError any
+		if r.LastError != nil {
+			lastError = r.LastError.Fields()
+		}
+		out[i] = map[string]any{
+			"id": r.ID, "format": r.Format, "size": float64(r.Size), "duration": r.Duration,
+			"attempts": r.Attempts, "held": r.Held, "lastError": lastError,
+		}
+	}
+	return out
+}
+
+func recordFromJS(v safejs.Value) *delivery.Record {
+	num := func(name string) float64 {
+		f, _ := v.Get(name)
+		n, _ := f.Float()
+		return n
+	}
+	str := func(name string) string { s, _ := stringProp(v, name); return s }
+	r := &delivery.Record{
+		ID: str("id"), ContentType: str("mimeType"), Format: str("format"), Metadata: str("metadata"),
+		Duration: num("duration"), Size: int64(num("size")), Created: int64(num("created")), Attempts: int(num("attempts")),
+	}
+	r.Audio, _ = v.Get("blob")
+	if held, _ := v.Get("held"); held.Type() == safejs.TypeBoolean {
+		r.Held = mustBool(held)
+	}
+	if e, _ := v.Get("lastError"); e.Type() == safejs.TypeObject {
+		r.LastError = errorFromJS(e)
+	}
+	return r
+}
+
+// errorFromJS reads error fields (as Fields() writes them, or as the shim builds them).
+func errorFromJS(v safejs.Value) *catalog.Error {
+	code, _ := stringProp(v, "code")
+	e := catalog.New(catalog.Code(code), nil, time.Now())
+	if m, _ := stringProp(v, "message"); m != "" {
+		e.Message = m
+	}
+	if m, _ := stringProp(v, "userMessage"); m != "" {
+		e.UserMessage = m
+	}
+	if d, ok := fromJS(mustGet(v, "details"), 0).(map[string]any); ok {
+		e.Details = d
+	}
+	if t, _ := v.Get("timestamp"); t.Type() == safejs.TypeNumber {
+		ms, _ := t.Float()
+		e.Timestamp = int64(ms)
+	}
+	if r, _ := v.Get("retryable"); r.Type() == safejs.TypeBoolean {
+		e.Retryable = mustBool(r)
+	}
+	if n, _ := v.Get("apiCode"); n.Type() == safejs.TypeNumber {
+		e.APICode, _ = n.Int()
+	}
+	if n, _ := v.Get("status"); n.Type() == safejs.TypeNumber {
+		e.Status, _ = n.Int()
+	}
+	return e
+}
+
+func mustGet(v safejs.Value, name string) safejs.Value {
+	p, err := v.Get(name)
+	if err != nil {
+		return safejs.Undefined()
+	}
+	return p
+}
+
+// fromJS copies a JSON-like JavaScript value (what JSON.parse makes) into plain Go
+// values: map[string]any, []any, float64, string, bool, nil. Deeper than maxDepth, or of
+// another kind (a function), it is nil.
+func fromJS(v safejs.Value, depth int) any {
+	const maxDepth = 32
+	switch v.Type() {
+	case safejs.TypeBoolean:
+		return mustBool(v)
+	case safejs.TypeNumber:
+		f, _ := v.Float()
+		return f
+	case safejs.TypeString:
+		s, _ := v.String()
+		return s
+	case safejs.TypeObject:
+	default:
+		return nil
+	}
+	if depth >= maxDepth {
+		return nil
+	}
+	array, _ := safejs.Global().Get("Array")
+	if isArray, _ := array.Call("isArray", v); mustBool(isArray) {
+		n, _ := v.Length()
+		out := make([]any, n)
+		for i := range out {
+			item, _ := v.Index(i)
+			out[i] = fromJS(item, depth+1)
+		}
+		return out
+	}
+	object, _ := safejs.Global().Get("Object")
+	keys, err := object.Call("keys", v)
+	if err != nil {
+		return nil
+	}
+	n, _ := keys.Length()
+	out := make(map[string]any, n)
+	for i := 0; i < n; i++ {
+		k, _ := keys.Index(i)
+		key, _ := k.String()
+		out[key] = fromJS(mustGet(v, key), depth+1)
+	}
+	return out
+}
+
+func getString(v safejs.Value, path ...string) (string, error) {
+	v, err := getPath(v, path...)
+	if err != nil || v.Type() != safejs.TypeString {
+		return "", err
+	}
+	return v.String()
+}

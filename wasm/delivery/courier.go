@@ -1,0 +1,487 @@
+package delivery
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vocafuse/recorder/wasm/catalog"
+)
+
+// Record is one recording on its way to the server, as the outbox keeps it.
+type Record struct {
+	ID          string  // the recording's UUID, the same on every attempt: the server is idempotent by id
+	Audio       any     // the recording's Blob: opaque here, it stays in JavaScript
+	ContentType string  // its MIME type, codec parameters allowed
+	Format      string  // webm, ogg or wav
+	Duration    float64 // seconds
+	Size        int64   // bytes
+	Metadata    string  // JSON for X-VocaFuse-Metadata, or ""
+	Created     int64   // milliseconds since the Unix epoch
+	Attempts    int
+	LastError   *catalog.Error
+	Held        bool // the API refused it: it waits for RetryPending(all)
+}
+
+// Store keeps records across page loads: IndexedDB in the browser.
+type Store interface {
+	// Put saves r and answers once it is on disk. An error says r is kept in memory only
+	// (the database failed): it survives failed uploads but not a reload.
+	Put(r *Record) error
+	Get(id string) *Record // nil when absent
+	Delete(id string)
+	List() []*Record // oldest first
+}
+
+// Locks lets one tab at a time deliver a recording: Web Locks in the browser.
+type Locks interface {
+	// Lock takes the lock named after id. With wait false it answers ok false at once
+	// when another holder has it. release gives it back.
+	Lock(id string, wait bool) (release func(), ok bool)
+}
+
+// Request is one attempt at sending a recording.
+type Request struct {
+	URL         string // BaseURL + "/v1/voicenotes/" + the path-escaped id
+	Token       string // the bearer token; never log it
+	ContentType string
+	Metadata    string
+	Audio       any           // the Blob, sent by the glue straight from JavaScript
+	Timeout     time.Duration // the attempt is cut (no response) after this long
+	Progress    any           // where the glue reports upload progress: the page's, opaque here
+}
+
+// Response is the API's answer to one attempt.
+type Response struct {
+	Status     int
+	Resource   any           // a 2xx answer's parsed body, the voice note: opaque here
+	Envelope   any           // an error answer's body parsed as JSON (plain values), nil when not JSON
+	Body       string        // the start of an error answer's body, as text
+	RetryAfter time.Duration // the Retry-After header (seconds or an HTTP-date), 0 if absent
+}
+
+// Network carries the bytes: the token request and one upload attempt. The glue
+// implements it with fetch and XMLHttpRequest.
+type Network interface {
+	Token() (value string, expiresIn time.Duration, err error)
+	Put(r Request) (Response, error) // err: there was no response
+}
+
+// Watcher is told what the page should hear of one recording's delivery.
+type Watcher interface {
+	// Heard: the page should hear err now. final: it is the upload's outcome (the
+	// recording stays in the outbox and may still land later); otherwise a warning while
+	// the same upload goes on.
+	Heard(err *catalog.Error, final bool)
+	// Delivered: the server has the recording; resource is its voice note.
+	Delivered(resource any)
+}
+
+// AttemptTimeout bounds an attempt once the page has heard the outcome (before that,
+// the policy's deadline does): a slow uplink still gets two minutes for 25 MB.
+const AttemptTimeout = 2 * time.Minute
+
+// Courier is one SDK instance's delivery: it owns every recording of that instance from
+// stop until stored, and those that earlier page loads left in the outbox. It is safe
+// for concurrent use.
+type Courier struct {
+	store   Store
+	locks   Locks
+	net     Network
+	tokens  *Cache
+	policy  Policy
+	baseURL string
+
+	mu            sync.Mutex
+	runs          map[string]*run    // deliveries under way in this page, by id
+	watchers      map[string]Watcher // who recorded what, until it lands or is discarded
+	closed        bool
+	storageWarned bool
+}
+
+// run is one recording's delivery on its own goroutine, holding the recording's lock.
+type run struct {
+	wake     chan struct{}   // an early end to the wait (online, retryPending, discard, close)
+	waiters  []chan struct{} // closed when the next attempt has been made
+	discard  bool
+	progress any
+}
+
+// New makes a courier. baseURL is where the API lives, without /v1.
+func New(store Store, locks Locks, net Network, baseURL string, policy Policy) *Courier {
+	return &Courier{
+		store: store, locks: locks, net: net, policy: policy,
+		tokens:   NewCache(net.Token),
+		baseURL:  strings.TrimRight(baseURL, "/"),
+		runs:     map[string]*run{},
+		watchers: map[string]Watcher{},
+	}
+}
+
+// Send delivers a recording that has just stopped. It is held in the outbox, under its
+// lock, before the first attempt, and stays there until the server has it: every
+// failure after that is retried on the policy's schedule for as long as the page is
+// open, and by a later page load otherwise. progress is handed to the Network as it is.
+func (c *Courier) Send(r *Record, w Watcher, progress any) {
+	c.mu.Lock()
+	if w != nil {
+		c.watchers[r.ID] = w
+	}
+	c.mu.Unlock()
+	go c.guard(r.ID, func() {
+		release, _ := c.locks.Lock(r.ID, true)
+		if err := c.store.Put(r); err != nil {
+			c.storageTrouble(r.ID, err)
+		}
+		c.deliver(r, release, progress, nil, true)
+	})
+}
+
+// Upload delivers a file the page already has (sdk.upload): the same attempts and
+// answers as a recording, but nothing is kept: the outcome is the page's to act on, and
+// it hears it through w once.
+func (c *Courier) Upload(r *Record, w Watcher, progress any) {
+	go c.guard(r.ID, func() {
+		c.mu.Lock()
+		c.watchers[r.ID] = w
+		c.mu.Unlock()
+		c.deliver(r, func() {}, progress, nil, false)
+	})
+}
+
+// Retry makes one attempt now for every recording in the outbox that this tab can take
+// (another tab may be delivering some), held ones too when all is set, and answers once
+// each has been tried. It is what the SDK's start, the `online` event and
+// retryPending() call.
+func (c *Courier) Retry(all bool) {
+	var attempted []chan struct{}
+	for _, r := range c.store.List() {
+		if r.Held && !all {
+			continue
+		}
+		done := make(chan struct{})
+		if c.kick(r.ID, done) {
+			attempted = append(attempted, done)
+			continue
+		}
+		release, ok := c.locks.Lock(r.ID, false)
+		if !ok {
+			continue // another tab is delivering it
+		}
+		// Read again under the lock: the tab that held it may have delivered it.
+		fresh := c.store.Get(r.ID)
+		if fresh == nil || (fresh.Held && !all) {
+			release()
+			continue
+		}
+		fresh.Held = false
+		attempted = append(attempted, done)
+		go c.guard(fresh.ID, func() { c.deliver(fresh, release, nil, done, true) })
+	}
+	for _, done := range attempted {
+		<-done
+	}
+}
+
+// kick wakes this page's delivery of id, if there is one, and has done closed after its
+// next attempt.
+func (c *Courier) kick(id string, done chan struct{}) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rn := c.runs[id]
+	if rn == nil {
+		return false
+	}
+	if done != nil {
+		rn.waiters = append(rn.waiters, done)
+	}
+	select {
+	case rn.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// Pending answers the recordings not yet confirmed by the server, this page's and
+// earlier loads', oldest first.
+func (c *Courier) Pending() []*Record {
+	return c.store.List()
+}
+
+// Discard removes a recording without delivering it; false when there was none, or
+// another tab is delivering it.
+func (c *Courier) Discard(id string) bool {
+	c.mu.Lock()
+	if rn := c.runs[id]; rn != nil {
+		rn.discard = true
+		delete(c.watchers, id)
+		c.mu.Unlock()
+		c.kick(id, nil)
+		return true
+	}
+	c.mu.Unlock()
+	release, ok := c.locks.Lock(id, false)
+	if !ok {
+		return false
+	}
+	defer release()
+	had := c.store.Get(id) != nil
+	c.store.Delete(id)
+	c.forget(id)
+	return had
+}
+
+// Close ends every delivery of this courier after its current attempt, releasing the
+// locks; what is not delivered stays in the outbox for the next SDK instance.
+func (c *Courier) Close() {
+	c.mu.Lock()
+	c.closed = true
+	ids := make([]string, 0, len(c.runs))
+	for id := range c.runs {
+		ids = append(ids, id)
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		c.kick(id, nil)
+	}
+}
+
+// Running answers how many deliveries are under way (for the tests' leak checks).
+func (c *Courier) Running() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.runs)
+}
+
+// deliver makes attempts until the recording is stored, held, discarded or the courier
+// closed. keep: the recording is in the outbox (not a page's own file).
+func (c *Courier) deliver(r *Record, release func(), progress any, firstDone chan struct{}, keep bool) {
+	rn := &run{wake: make(chan struct{}, 1), progress: progress}
+	if firstDone != nil {
+		rn.waiters = append(rn.waiters, firstDone)
+	}
+	c.mu.Lock()
+	c.runs[r.ID] = rn
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.runs, r.ID)
+		waiters := rn.waiters
+		rn.waiters = nil
+		c.mu.Unlock()
+		for _, w := range waiters {
+			close(w)
+		}
+		release()
+	}()
+
+	var (
+		first                       time.Time
+		deadline                    time.Time
+		refreshed, warned, reported bool
+	)
+	for n := 1; ; n++ {
+		if c.stopping(rn) {
+			if rn.discard {
+				c.store.Delete(r.ID)
+			}
+			return
+		}
+		resp, token, failure := c.attempt(r, rn.progress, deadline)
+		if failure == nil {
+			if keep {
+				c.store.Delete(r.ID)
+			}
+			c.attempted(rn)
+			if w := c.forget(r.ID); w != nil {
+				w.Delivered(resp.Resource)
+			}
+			return
+		}
+		now := time.Now()
+		f := Failure{N: n, Status: resp.Status, Err: failure, RetryAfter: resp.RetryAfter,
+			Refreshed: refreshed, First: first, Warned: warned, Reported: reported}
+		if first.IsZero() {
+			first = now
+		}
+		d := c.policy.Decide(f, now)
+		if d.RefreshToken {
+			c.tokens.Invalidate(token)
+			refreshed = true
+		}
+		r.Attempts++
+		r.LastError = failure
+		r.Held = !d.Retry
+		if d.Report != nil {
+			r.LastError = scrub(d.Report, token)
+			if d.Final {
+				reported = true
+			} else {
+				warned = true
+			}
+		}
+		if keep {
+			if err := c.store.Put(r); err != nil {
+				c.storageTrouble(r.ID, err)
+			}
+		}
+		c.attempted(rn)
+		if d.Report != nil {
+			if w := c.watcher(r.ID); w != nil {
+				w.Heard(r.LastError, d.Final)
+			}
+		}
+		if !d.Retry || (!keep && reported) {
+			if !keep {
+				c.forget(r.ID)
+			}
+			return
+		}
+		deadline = d.Deadline
+		expired, stop := alarm(d.Wait)
+		select {
+		case <-expired:
+		case <-rn.wake:
+			stop()
+		}
+	}
+}
+
+// attempt is one try: a token, then the bytes. A panic in the glue becomes the
+// attempt's INTERNAL_ERROR, which the policy retries: a bug must not lose a recording.
+func (c *Courier) attempt(r *Record, progress any, deadline time.Time) (resp Response, token string, failure *catalog.Error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, failure = Response{}, catalog.Newf(catalog.InternalError, nil, time.Now(), "upload panicked: %v", p)
+		}
+	}()
+	token, err := c.tokens.Get()
+	if err != nil {
+		return Response{}, "", asCatalogError(err)
+	}
+	timeout := AttemptTimeout
+	if !deadline.IsZero() {
+		timeout = max(min(timeout, time.Until(deadline)), time.Millisecond)
+	}
+	resp, err = c.net.Put(Request{
+		URL: c.baseURL + "/v1/voicenotes/" + pathSegment(r.ID), Token: token,
+		ContentType: r.ContentType, Metadata: r.Metadata, Audio: r.Audio, Timeout: timeout, Progress: progress,
+	})
+	now := time.Now()
+	switch {
+	case err != nil:
+		return Response{}, token, noResponse(err, token, now)
+	case resp.Status >= 200 && resp.Status < 300:
+		return resp, token, nil
+	}
+	return resp, token, scrub(catalog.FromAPI(resp.Status, resp.Envelope, resp.Body, now), token)
+}
+
+func (c *Courier) stopping(rn *run) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed || rn.discard
+}
+
+// attempted closes the waiters of an attempt that has just been made.
+func (c *Courier) attempted(rn *run) {
+	c.mu.Lock()
+	waiters := rn.waiters
+	rn.waiters = nil
+	c.mu.Unlock()
+	for _, w := range waiters {
+		close(w)
+	}
+}
+
+func (c *Courier) watcher(id string) Watcher {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.watchers[id]
+}
+
+// forget drops the watcher of a recording whose delivery is over, and answers it.
+func (c *Courier) forget(id string) Watcher {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.watchers[id]
+	delete(c.watchers, id)
+	return w
+}
+
+// storageTrouble says once, through the watcher of the recording that met it, that
+// recordings are kept in memory only.
+func (c *Courier) storageTrouble(id string, err error) {
+	c.mu.Lock()
+	warned := c.storageWarned
+	c.storageWarned = true
+	w := c.watchers[id]
+	c.mu.Unlock()
+	if warned || w == nil {
+		return
+	}
+	reason := err.Error()
+	w.Heard(catalog.Newf(catalog.StorageUnavailable, map[string]any{"reason": reason}, time.Now(),
+		"recordings are kept in memory only, IndexedDB failed: %s", reason), false)
+}
+
+// guard runs a delivery's goroutine: a panic outside an attempt (in the store's glue,
+// say) ends that delivery with INTERNAL_ERROR, and the recording stays in the outbox
+// for the next round instead of the Go program ending.
+func (c *Courier) guard(id string, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			if w := c.forget(id); w != nil {
+				w.Heard(catalog.Newf(catalog.InternalError, nil, time.Now(), "delivery panicked: %v", p), true)
+			}
+		}
+	}()
+	fn()
+}
+
+func asCatalogError(err error) *catalog.Error {
+	if ce, ok := err.(*catalog.Error); ok {
+		return ce
+	}
+	return catalog.Newf(catalog.NetworkError, nil, time.Now(), "%v", err)
+}
+
+// noResponse is the NETWORK_ERROR of an attempt without an answer.
+func noResponse(err error, token string, now time.Time) *catalog.Error {
+	if ce, ok := err.(*catalog.Error); ok && ce.Code == catalog.NetworkError {
+		return scrub(ce, token)
+	}
+	return scrub(catalog.New(catalog.NetworkError, map[string]any{"reason": err.Error()}, now), token)
+}
+
+// pathSegment escapes an id as one path segment, dot segments included (a URL parser
+// would resolve "/v1/voicenotes/.." to "/v1/"): the API then refuses the id (2003).
+// Everything but unreserved characters is percent-encoded; written out because
+// net/url costs the wasm tens of kilobytes for this one call.
+func pathSegment(id string) string {
+	if id == "." || id == ".." {
+		return replaceAll(id, ".", "%2E")
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '.' || ch == '_' || ch == '~' {
+			b.WriteByte(ch)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[ch>>4])
+		b.WriteByte(hex[ch&15])
+	}
+	return b.String()
+}
+
+// alarm answers a channel closed once d has passed, and what cancels it. A time.Timer
+// would do, but its channel of time.Time keeps time's formatting code (90 KB) in the
+// wasm; AfterFunc does not.
+func alarm(d time.Duration) (<-chan struct{}, func() bool) {
+	ch := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(ch) })
+	return ch, t.Stop
+}

@@ -1,0 +1,340 @@
+package delivery
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vocafuse/recorder/wasm/catalog"
+)
+
+func TestDeliveredOnTheFirstTry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		c := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
+		w := &fakeWatcher{}
+		c.Send(record("a"), w, nil)
+		synctest.Wait()
+		if w.deliveries() != 1 || len(w.reports()) != 0 {
+			t.Fatalf("delivered %d, heard %v", w.deliveries(), w.reports())
+		}
+		if store.has("a") || locks.isHeld("a") || c.Running() != 0 {
+			t.Fatal("a stored recording is still in the outbox, locked or running")
+		}
+		if got := c.net.attempts()[0].url; got != "https://api.test/v1/voicenotes/a" {
+			t.Fatalf("url %s", got)
+		}
+		// The recording was in the outbox before the attempt: it is put before any PUT.
+		if store.puts != 1 {
+			t.Fatalf("store puts %d", store.puts)
+		}
+	})
+}
+
+// The page hears NETWORK_ERROR within 20 s of the first failure, the recording stays in
+// the outbox, and the same backoff curve goes on in the background until it lands.
+func TestTransientFailuresAreHeardWithin20sAndDeliveredLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		script := make([]reply, 0, 12)
+		for range 11 {
+			script = append(script, reply{noAnswer: true})
+		}
+		script = append(script, ok201())
+		store := newStore()
+		c := newTab(t, store, newLocks(), &fakeNetwork{script: script})
+		w := &fakeWatcher{}
+		start := time.Now()
+		c.Send(record("a"), w, nil)
+		after(21 * time.Second)
+		h := w.reports()
+		if len(h) != 1 {
+			t.Fatalf("heard %v", h)
+		}
+		mustCode(t, h[0], catalog.NetworkError, true)
+		if d := h[0].at.Sub(start); d > 20*time.Second {
+			t.Fatalf("heard after %s", d)
+		}
+		// Still in the outbox, with its attempts and error, while the page is open.
+		rec := store.Get("a")
+		if rec == nil || rec.Attempts != 6 || rec.LastError.Code != catalog.NetworkError || rec.Held {
+			t.Fatalf("outbox record %+v", rec)
+		}
+		after(time.Hour)
+		if w.deliveries() != 1 || store.has("a") {
+			t.Fatalf("not delivered in the background: %d", w.deliveries())
+		}
+		// One schedule: each wait is the curve's, before and after the page heard.
+		puts := c.net.attempts()
+		p := DefaultPolicy()
+		p.Jitter = func() float64 { return 0.5 }
+		for i := 1; i < len(puts); i++ {
+			want := p.Backoff(i)
+			if i < 6 {
+				want = min(want, 20*time.Second) // before the report the waits also fit the window
+			}
+			if got := puts[i].at.Sub(puts[i-1].at); got != want && i != 5 {
+				t.Errorf("wait %d: %s, want %s", i, got, want)
+			}
+		}
+	})
+}
+
+func TestAConflictIsHeldUntilRetryAll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newStore()
+		net := &fakeNetwork{script: []reply{apiError(409, 2003, `,"details":{"field":"voicenote_id"}`), ok201()}}
+		c := newTab(t, store, newLocks(), net)
+		w := &fakeWatcher{}
+		c.Send(record("a"), w, nil)
+		synctest.Wait()
+		h := w.reports()
+		if len(h) != 1 || h[0].err.Status != 409 || h[0].err.APICode != 2003 || !h[0].final {
+			t.Fatalf("heard %+v", h)
+		}
+		after(24 * time.Hour) // a day of fake time: nothing tries it again
+		if n := len(net.attempts()); n != 1 || !store.Get("a").Held {
+			t.Fatalf("%d attempts; held %v", n, store.Get("a").Held)
+		}
+		c.Retry(false) // online, a reload: held recordings wait
+		if len(net.attempts()) != 1 {
+			t.Fatal("a held recording was retried without retryPending")
+		}
+		c.Retry(true) // retryPending()
+		if len(net.attempts()) != 2 || store.has("a") || w.deliveries() != 1 {
+			t.Fatalf("retryPending: %d attempts, delivered %d", len(net.attempts()), w.deliveries())
+		}
+	})
+}
+
+func TestRateLimitWaitsWhatTheServerSays(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := &fakeNetwork{script: []reply{
+			func() reply {
+				r := apiError(429, 4003, `,"details":{"limit":100,"window":"1 minute","retry_after":2}`)
+				r.retryAfter = 3 * time.Second // the header asks longer: the longer wins
+				return r
+			}(),
+			ok201(),
+		}}
+		c := newTab(t, newStore(), newLocks(), net)
+		w := &fakeWatcher{}
+		c.Send(record("a"), w, nil)
+		after(time.Minute)
+		puts := net.attempts()
+		if len(puts) != 2 || puts[1].at.Sub(puts[0].at) != 3*time.Second || len(w.reports()) != 0 || w.deliveries() != 1 {
+			t.Fatalf("puts %v heard %v", puts, w.reports())
+		}
+	})
+}
+
+func TestAuthRefreshesTheTokenOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := &fakeNetwork{script: []reply{apiError(401, 1002, ""), apiError(401, 1002, ""), ok201()}}
+		c := newTab(t, newStore(), newLocks(), net)
+		w := &fakeWatcher{}
+		c.Send(record("a"), w, nil)
+		after(time.Minute)
+		puts := net.attempts()
+		// Refused, a new token at once; refused again: the page hears it; later a third
+		// token lands it.
+		if len(puts) != 3 || puts[0].token == puts[1].token || puts[1].token == puts[2].token {
+			t.Fatalf("puts %+v", puts)
+		}
+		if puts[1].at != puts[0].at {
+			t.Fatal("the refresh did not retry at once")
+		}
+		h := w.reports()
+		if len(h) != 1 {
+			t.Fatalf("heard %v", h)
+		}
+		mustCode(t, h[0], catalog.AuthenticationFailed, true)
+		if h[0].err.APICode != 1002 || strings.Contains(h[0].err.Message, "secretvalue") {
+			t.Fatalf("error %+v", h[0].err)
+		}
+		if w.deliveries() != 1 {
+			t.Fatal("not delivered after the refusals")
+		}
+	})
+}
+
+func TestStorageTroubleIsHeardOnceAndTheRecordingStillGoes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newStore()
+		store.failPut = errAs("QuotaExceededError: full")
+		c := newTab(t, store, newLocks(), &fakeNetwork{script: []reply{ok201()}})
+		w1, w2 := &fakeWatcher{}, &fakeWatcher{}
+		c.Send(record("a"), w1, nil)
+		synctest.Wait()
+		c.Send(record("b"), w2, nil)
+		synctest.Wait()
+		h := w1.reports()
+		if len(h) != 1 || len(w2.reports()) != 0 {
+			t.Fatalf("heard %v and %v", h, w2.reports())
+		}
+		mustCode(t, h[0], catalog.StorageUnavailable, false)
+		if h[0].err.Details["reason"] != "QuotaExceededError: full" || w1.deliveries() != 1 || w2.deliveries() != 1 {
+			t.Fatalf("%+v", h[0].err)
+		}
+	})
+}
+
+type errAs string
+
+func (e errAs) Error() string { return string(e) }
+
+// online or retryPending wakes a delivery waiting for its next try.
+func TestRetryWakesAWaitingDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := &fakeNetwork{script: []reply{{noAnswer: true}, {noAnswer: true}, {noAnswer: true}, {noAnswer: true},
+			{noAnswer: true}, {noAnswer: true}, {noAnswer: true}, ok201()}}
+		c := newTab(t, newStore(), newLocks(), net)
+		w := &fakeWatcher{}
+		c.Send(record("a"), w, nil)
+		after(21 * time.Second) // heard, now waiting 8–16 s for the 7th try
+		before := time.Now()
+		c.Retry(false)
+		if n := len(net.attempts()); n != 7 || time.Since(before) != 0 {
+			t.Fatalf("%d attempts, %s later", n, time.Since(before))
+		}
+		c.Retry(false)
+		if w.deliveries() != 1 {
+			t.Fatal("not delivered")
+		}
+	})
+}
+
+// Two tabs start with one recording left in the outbox: one of them sends it, once.
+func TestTwoTabsDeliverOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		_ = store.Put(record("a"))
+		_ = store.Put(record("b"))
+		one := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
+		two := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
+		var wg sync.WaitGroup
+		for _, c := range []tab{one, two} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.Retry(false)
+			}()
+		}
+		wg.Wait()
+		synctest.Wait()
+		if got := len(one.net.attempts()) + len(two.net.attempts()); got != 2 || len(store.List()) != 0 {
+			t.Fatalf("%d puts for 2 recordings; left %d", got, len(store.List()))
+		}
+	})
+}
+
+func TestDiscardEndsADelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		net := &fakeNetwork{script: []reply{{noAnswer: true}}}
+		c := newTab(t, store, locks, net)
+		c.Send(record("a"), &fakeWatcher{}, nil)
+		synctest.Wait()
+		if !c.Discard("a") {
+			t.Fatal("nothing discarded")
+		}
+		synctest.Wait()
+		if store.has("a") || locks.isHeld("a") || c.Running() != 0 {
+			t.Fatal("the discarded recording is still there")
+		}
+		n := len(net.attempts())
+		after(time.Hour)
+		if len(net.attempts()) != n || c.Discard("a") {
+			t.Fatal("tried again after a discard")
+		}
+	})
+}
+
+// A dropped SDK instance ends its deliveries and leaves the outbox to the next one.
+func TestCloseLeavesTheOutboxToTheNextInstance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		c := newTab(t, store, locks, &fakeNetwork{script: []reply{{noAnswer: true}}})
+		c.Send(record("a"), &fakeWatcher{}, nil)
+		synctest.Wait()
+		c.Close()
+		synctest.Wait()
+		if c.Running() != 0 || locks.isHeld("a") || !store.has("a") {
+			t.Fatal("close did not end the delivery and keep the recording")
+		}
+		next := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
+		next.Retry(false)
+		if store.has("a") {
+			t.Fatal("the next instance did not deliver it")
+		}
+	})
+}
+
+// sdk.upload's file is sent the same way but never kept: the page hears the outcome once.
+func TestUploadOfAFileIsNotKept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newStore()
+		net := &fakeNetwork{script: []reply{apiError(503, 5002, "")}}
+		c := newTab(t, store, newLocks(), net)
+		w := &fakeWatcher{}
+		c.Upload(record("f"), w, nil)
+		after(21 * time.Second)
+		h := w.reports()
+		if len(h) != 1 || store.puts != 0 || c.Running() != 0 {
+			t.Fatalf("heard %v, store puts %d", h, store.puts)
+		}
+		mustCode(t, h[0], catalog.ServiceUnavailable, true)
+		n := len(net.attempts())
+		after(time.Hour)
+		if len(net.attempts()) != n {
+			t.Fatal("a file was retried in the background")
+		}
+	})
+}
+
+// A panic in the glue during an attempt is that attempt's INTERNAL_ERROR; the recording
+// is kept and tried again.
+func TestAPanicInTheGlueLosesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newStore()
+		c := newTab(t, store, newLocks(), &fakeNetwork{script: []reply{{panics: true}, ok201()}})
+		w := &fakeWatcher{}
+		c.Send(record("a"), w, nil)
+		after(time.Minute)
+		h := w.reports()
+		if len(h) != 1 || w.deliveries() != 1 || store.has("a") {
+			t.Fatalf("heard %v delivered %d", h, w.deliveries())
+		}
+		mustCode(t, h[0], catalog.InternalError, true)
+	})
+}
+
+// An attempt that hangs is cut at the 20-second mark: the page never waits longer.
+func TestAHangingAttemptIsCutAtTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := &fakeNetwork{script: []reply{apiError(503, 5002, ""), {hang: true}}}
+		c := newTab(t, newStore(), newLocks(), net)
+		w := &fakeWatcher{}
+		start := time.Now()
+		c.Send(record("a"), w, nil)
+		after(25 * time.Second)
+		h := w.reports()
+		if len(h) != 1 || h[0].at.Sub(start) > 20*time.Second {
+			t.Fatalf("heard %v after %s", h, h[0].at.Sub(start))
+		}
+		if puts := net.attempts(); puts[1].timeout > 20*time.Second {
+			t.Fatalf("the second attempt was given %s", puts[1].timeout)
+		}
+	})
+}
+
+func TestPathSegment(t *testing.T) {
+	for id, want := range map[string]string{
+		"01a2-b3": "01a2-b3", "..": "%2E%2E", ".": "%2E", "a/b": "a%2Fb", "a?b#c": "a%3Fb%23c", "é": "%C3%A9",
+	} {
+		if got := pathSegment(id); got != want {
+			t.Errorf("pathSegment(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
