@@ -23,7 +23,8 @@ func main() {
 		println("vocafuse: the shim's callback is missing")
 		return
 	}
-	bridge, err := browser.Bridge()
+	shim, _ := ready.Get("shim") // the shim's makers of objects
+	bridge, err := browser.Bridge(shim)
 	if err != nil {
 		_, _ = ready.Invoke(safejs.Null(), err.Error())
 		return

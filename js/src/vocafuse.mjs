@@ -63,6 +63,24 @@ function callPage(fn, ...args) {
 
 // ---- The Go runtime: one per wasm URL, shared by every VocaFuse on the page. ----
 
+// Objects Go hands over are made here from positional values: far cheaper in the wasm
+// than Go maps converted field by field.
+const MAKERS = {
+  error(code, message, userMessage, details, timestamp, retryable, apiCode, status) {
+    const fields = { code, message, userMessage, timestamp, retryable };
+    if (details !== null && details !== undefined) fields.details = details;
+    if (apiCode) fields.apiCode = apiCode;
+    if (status) fields.status = status;
+    return fields;
+  },
+  answer(value, error) {
+    return error === undefined ? { value } : { error };
+  },
+  record(id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held) {
+    return { id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held };
+  },
+};
+
 const runtimes = new Map();
 
 class Runtime {
@@ -94,6 +112,7 @@ class Runtime {
         else reject(sdkError('INTERNAL_ERROR', undefined, `the recorder failed to start: ${failure}`));
       };
     });
+    globalThis[name].shim = MAKERS;
     go.argv = ['vocafuse', name];
     const instance = await instantiate(wasmUrl, go.importObject);
     this.memory = instance.exports.mem; // for diagnostics(): wasm memory never shrinks
@@ -237,6 +256,7 @@ export class VocaFuse {
     // What Go's delivery is built on. Nothing here refers to this instance, so that
     // dropping it lets it be collected.
     const store = openStore(options.persist !== false);
+    this._store = store; // pending() reads the outbox itself: it is I/O, not delivery
     const io = {
       apiBaseUrl: options.apiBaseUrl, token: tokenFetcher(options), put: putRecording, lock: lockRecording, store,
     };
@@ -262,15 +282,13 @@ export class VocaFuse {
 
   // The recordings not yet confirmed by the server, this page's and earlier loads'.
   pending() {
-    return this._handle.then((h) => callBridge(h, 'pending')).then((records) => this._pendingView(records), (err) => {
-      throw asVocaFuseError(err, this._messages);
-    });
+    return this._store.list().then((records) => this._pendingView(records));
   }
 
   // Uploads every pending recording now (those refused before included) and answers
   // what is still pending afterwards.
   retryPending() {
-    return this._handle.then((h) => callBridge(h, 'retry', true)).then((records) => this._pendingView(records), (err) => {
+    return this._handle.then((h) => callBridge(h, 'retry', true)).then(() => this.pending(), (err) => {
       throw asVocaFuseError(err, this._messages);
     });
   }
@@ -363,12 +381,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /*@IO@*/
 
-// Calls a bridge function that answers { value } or { error } synchronously; the value
-// may be a promise, whose rejection carries error fields.
-function callBridge(bridge, name, ...args) {
+// Calls a Go handle (the bridge, an SDK's), call(name, ...args), which answers
+// { value } or { error } synchronously; the value may be a promise, whose rejection
+// carries error fields.
+function callBridge(handle, name, ...args) {
   let answer;
   try {
-    answer = bridge[name](...args);
+    answer = handle(name, ...args);
   } catch (err) {
     return Promise.reject(sdkError('INTERNAL_ERROR', undefined, `the recorder stopped working: ${err}`));
   }
@@ -438,7 +457,7 @@ class VoiceNoteControl {
 
   _attach(handle) {
     if (this._sdk._runtime.dead || this._destroyed) return;
-    const answer = this._callGo(() => handle.createControl(
+    const answer = this._callGo(() => handle('createControl',
       {
         maxDuration: this._options.maxDuration,
         formats: this._options.formats,
@@ -450,7 +469,7 @@ class VoiceNoteControl {
           if (!this._destroyed && this._state === 'uploading') callPage(this._options.onUploadProgress, progressOf(loaded, total));
         },
       },
-      (kind, payload) => this._onEvent(kind, payload),
+      (kind, ...values) => this._onEvent(kind, ...values),
     ));
     if (!answer) return;
     this._go = answer;
@@ -479,7 +498,7 @@ class VoiceNoteControl {
   }
 
   _send(name) {
-    this._callGo(() => this._go[name]());
+    this._callGo(() => this._go(name));
   }
 
   // Every call into Go goes through here: Go answers { value } or { error }, and a Go
@@ -504,7 +523,8 @@ class VoiceNoteControl {
     return answer ? answer.value : undefined;
   }
 
-  _onEvent(kind, payload) {
+  // Go calls onEvent(kind, ...values) with positional values.
+  _onEvent(kind, payload, ...more) {
     const o = this._options;
     switch (kind) {
       case 'stream':
@@ -525,11 +545,13 @@ class VoiceNoteControl {
         callPage(o.onStart);
         break;
       case 'progress':
-        callPage(o.onProgress, { elapsed: payload.elapsed, remaining: payload.remaining });
+        callPage(o.onProgress, { elapsed: payload, remaining: more[0] });
         break;
-      case 'stop':
-        callPage(o.onStop, { ...payload });
+      case 'stop': {
+        const [blob, mimeType, format, duration, size] = more;
+        callPage(o.onStop, { id: payload, blob, mimeType, format, duration, size });
         break;
+      }
       case 'error':
         this._report(new VocaFuseError(payload, this._sdk._messages));
         break;

@@ -27,9 +27,9 @@ func export(name string, fn func(args []safejs.Value) (any, error)) (safejs.Func
 		if err != nil {
 			return errorAnswer(err)
 		}
-		// Converted here, inside the recover, because js.FuncOf's own conversion of a
-		// result would panic outside it.
-		v, err := safejs.ValueOf(map[string]any{"value": toJS(value)})
+		// Made here, inside the recover, because js.FuncOf's own conversion of a result
+		// would panic outside it.
+		v, err := makers.answer.Invoke(toJS(value), safejs.Undefined())
 		if err != nil {
 			return errorAnswer(catalog.Newf(catalog.InternalError, nil, time.Now(), "%s: %v", name, err))
 		}
@@ -38,8 +38,15 @@ func export(name string, fn func(args []safejs.Value) (any, error)) (safejs.Func
 }
 
 func errorAnswer(err error) safejs.Value {
-	v, _ := safejs.ValueOf(map[string]any{"error": safejs.Unsafe(errorValue(err))})
+	v, _ := makers.answer.Invoke(safejs.Undefined(), errorValue(err))
 	return v
+}
+
+// makers are the shim's functions that make objects of positional values: an error's
+// fields, a bridge answer ({ value } or { error }), an outbox record. Made in
+// JavaScript, they cost the wasm far less than Go maps converted field by field.
+var makers struct {
+	error, answer, record safejs.Value
 }
 
 // errorValue is the plain object of an error's fields that the shim makes a VocaFuseError of.
@@ -48,33 +55,36 @@ func errorValue(err error) safejs.Value {
 	if !ok {
 		ce = catalog.Newf(catalog.InternalError, nil, time.Now(), "%v", err)
 	}
-	v, convErr := safejs.ValueOf(toJS(ce.Fields()))
+	var details any
+	if ce.Details != nil {
+		details = toJS(ce.Details)
+	}
+	v, convErr := makers.error.Invoke(string(ce.Code), ce.Message, ce.UserMessage, details, float64(ce.Timestamp),
+		ce.Retryable, ce.APICode, ce.Status)
 	if convErr != nil {
-		v, _ = safejs.ValueOf(map[string]any{"code": string(catalog.InternalError), "message": ce.Error()})
+		v, _ = safejs.ValueOf(ce.Error()) // the shim reads a string as an INTERNAL_ERROR
 	}
 	return v
 }
 
-// Bridge builds the object handed to the shim. It lives as long as the page; its
-// functions are never released.
-func Bridge() (safejs.Value, error) {
-	obj, err := safejs.ValueOf(map[string]any{})
-	if err != nil {
-		return obj, err
-	}
-	for name, fn := range map[string]func([]safejs.Value) (any, error){
-		"createSDK":   createSDK,
-		"diagnostics": diagnostics,
-	} {
-		f, err := export(name, fn)
-		if err != nil {
-			return obj, err
+// Bridge builds the function handed to the shim, call(name, ...args): createSDK(io)
+// and diagnostics(). It lives as long as the page; it is never released. shim holds the
+// shim's makers: error, answer, record.
+func Bridge(shim safejs.Value) (safejs.Value, error) {
+	makers.error, _ = shim.Get("error")
+	makers.answer, _ = shim.Get("answer")
+	makers.record, _ = shim.Get("record")
+	f, err := export("bridge", func(args []safejs.Value) (any, error) {
+		name, rest := command(args)
+		switch name {
+		case "createSDK":
+			return createSDK(rest)
+		case "diagnostics":
+			return diagnostics(rest)
 		}
-		if err := obj.Set(name, f); err != nil {
-			return obj, err
-		}
-	}
-	return obj, nil
+		return nil, invalidOption("command", "unknown: "+name)
+	})
+	return f.Value(), err
 }
 
 // createControl(options, onEvent) makes the Go side of addVoiceNote and answers an object
@@ -105,22 +115,26 @@ func (s *SDK) createControl(args []safejs.Value) (any, error) {
 	progress, _ := opts.Get("uploadProgress")
 	c := NewControl(s, limit, formats, workletURL, auto.Type() != safejs.TypeBoolean || mustBool(auto), metadata,
 		progress, args[1])
-	handle := map[string]any{}
-	for name, cmd := range map[string]func(){
-		"toggle": c.Toggle, "start": c.Start, "stop": c.Stop, "cancel": c.Cancel, "destroy": c.Destroy,
-	} {
-		fn, err := export(name, func([]safejs.Value) (any, error) {
-			cmd()
-			return nil, nil
-		})
-		if err != nil {
-			c.releaseFuncs()
-			return nil, err
+	handle, err := export("control", func(args []safejs.Value) (any, error) {
+		switch name, _ := command(args); name {
+		case "toggle":
+			c.Toggle()
+		case "start":
+			c.Start()
+		case "stop":
+			c.Stop()
+		case "cancel":
+			c.Cancel()
+		case "destroy":
+			c.Destroy()
 		}
-		c.funcs = append(c.funcs, fn)
-		handle[name] = fn.Value()
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return handle, nil
+	c.funcs = append(c.funcs, handle)
+	return handle.Value(), nil
 }
 
 func mustBool(v safejs.Value) bool {

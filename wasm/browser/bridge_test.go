@@ -32,6 +32,9 @@ func errorCode(t *testing.T, answer safejs.Value) string {
 }
 
 func TestPanicBecomesAnErrorAnswer(t *testing.T) {
+	if _, err := Bridge(testShim(t)); err != nil {
+		t.Fatal(err)
+	}
 	fn, err := export("boom", func([]safejs.Value) (any, error) { panic("boom") })
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +52,9 @@ func TestPanicBecomesAnErrorAnswer(t *testing.T) {
 }
 
 func TestUnconvertibleValueIsAnErrorNotACrash(t *testing.T) {
+	if _, err := Bridge(testShim(t)); err != nil {
+		t.Fatal(err)
+	}
 	fn, _ := export("chan", func([]safejs.Value) (any, error) { return map[string]any{"c": make(chan int)}, nil })
 	defer fn.Release()
 	answer := call(t, fn.Value())
@@ -57,29 +63,82 @@ func TestUnconvertibleValueIsAnErrorNotACrash(t *testing.T) {
 	}
 }
 
-func TestCreateControlValidatesOptions(t *testing.T) {
-	bridge, err := Bridge()
+// testShim makes the shim's makers (vocafuse.mjs's MAKERS) for tests under Node.
+func testShim(t *testing.T) safejs.Value {
+	t.Helper()
+	ctor, _ := safejs.Global().Get("Function")
+	make, err := ctor.New(`return {
+		error: (code, message, userMessage, details, timestamp, retryable, apiCode, status) =>
+			({ code, message, userMessage, details, timestamp, retryable, apiCode, status }),
+		answer: (value, error) => (error === undefined ? { value } : { error }),
+		record: (id, blob, mimeType) => ({ id, blob, mimeType }),
+	}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	create, _ := bridge.Get("createControl")
+	shim, err := make.Invoke()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shim
+}
+
+// newSDK makes an SDK through the bridge, as the shim does, with I/O that is never used.
+func newSDK(t *testing.T) safejs.Value {
+	t.Helper()
+	bridge, err := Bridge(testShim(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io, _ := safejs.ValueOf(map[string]any{"apiBaseUrl": "http://127.0.0.1:1"})
+	answer := call(t, bridge, "createSDK", io)
+	sdk, _ := answer.Get("value")
+	if sdk.Type() != safejs.TypeFunction {
+		t.Fatalf("createSDK answered %v", answer)
+	}
+	return sdk
+}
+
+func TestUnknownCommandIsAnError(t *testing.T) {
+	sdk := newSDK(t)
+	if code := errorCode(t, call(t, sdk, "no-such-command")); code != "INVALID_OPTION" {
+		t.Fatalf("code %q", code)
+	}
+	if code := errorCode(t, call(t, sdk, "createControl", safejs.Undefined(), "not a function")); code != "INVALID_OPTION" {
+		t.Errorf("missing onEvent: code %q", code)
+	}
+}
+
+// A control made and destroyed leaves nothing behind: its loop goroutine ends and it is
+// no longer counted.
+func TestDestroyReleasesTheControl(t *testing.T) {
+	sdk := newSDK(t)
 	noop, _ := safejs.FuncOf(func(safejs.Value, []safejs.Value) any { return nil })
 	defer noop.Release()
-	for _, max := range []any{61, 0, -1, "abc"} {
-		opts, _ := safejs.ValueOf(map[string]any{"maxDuration": max})
-		if code := errorCode(t, call(t, create, opts, noop)); code != "INVALID_OPTION" {
-			t.Errorf("maxDuration %v: code %q, want INVALID_OPTION", max, code)
-		}
+	opts, _ := safejs.ValueOf(map[string]any{"maxDuration": 5})
+	before, _ := diagnostics(nil)
+	for range 50 {
+		answer := call(t, sdk, "createControl", opts, noop)
+		control, _ := answer.Get("value")
+		call(t, control, "destroy")
 	}
-	if code := errorCode(t, call(t, create, safejs.Undefined(), "not a function")); code != "INVALID_OPTION" {
-		t.Errorf("missing onEvent: code %q", code)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		after, _ := diagnostics(nil)
+		a, b := after.(map[string]any), before.(map[string]any)
+		if a["controls"] == b["controls"] && a["goroutines"] == b["goroutines"] {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("before %v, after 50 create/destroy %v", b, a)
+		}
+		time.Sleep(10 * time.Millisecond) // the loops end on their own goroutines
 	}
 }
 
 // Node has no microphone: a start must end in NOT_SUPPORTED through onEvent, not a throw.
 func TestStartWithoutMediaDevicesReportsNotSupported(t *testing.T) {
-	bridge, _ := Bridge()
-	create, _ := bridge.Get("createControl")
+	sdk := newSDK(t)
 	events := make(chan [2]string, 16)
 	onEvent, _ := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
 		kind, _ := args[0].String()
@@ -94,19 +153,12 @@ func TestStartWithoutMediaDevicesReportsNotSupported(t *testing.T) {
 	})
 	defer onEvent.Release()
 	opts, _ := safejs.ValueOf(map[string]any{"maxDuration": 5})
-	answer := call(t, create, opts, onEvent)
-	handle, _ := answer.Get("value")
-	toggle, _ := handle.Get("toggle")
-	call(t, toggle)
+	answer := call(t, sdk, "createControl", opts, onEvent)
+	control, _ := answer.Get("value")
+	call(t, control, "toggle")
 	var got [][2]string
-	timeout := time.After(5 * time.Second)
 	for len(got) < 3 {
-		select {
-		case e := <-events:
-			got = append(got, e)
-		case <-timeout:
-			t.Fatalf("events so far %v", got)
-		}
+		got = append(got, <-events) // the test's own timeout bounds this
 	}
 	want := [][2]string{{"state", "requesting"}, {"state", "error"}, {"error", "NOT_SUPPORTED"}}
 	for i := range want {

@@ -18,18 +18,18 @@ import (
 // Control is one addVoiceNote: a recorder state machine and the browser objects of its
 // takes. Everything below runs on the control's loop goroutine.
 type Control struct {
-	sdk        *SDK
-	b          boundary // a panic in any callback becomes this control's INTERNAL_ERROR
-	funcs      []safejs.Func
-	loop       *loop
-	machine    *recorder.Machine
-	formats    []string
-	limit      time.Duration
-	workletURL string       // the PCM capture's AudioWorklet module
-	onEvent    safejs.Value // the shim's function(kind, payload)
-	takes      map[int]*take
-	metadata   string       // JSON sent with each recording
-	progress   safejs.Value // the shim's upload progress callback: the courier's glue calls it, not Go
+	sdk          *SDK
+	b            boundary // a panic in any callback becomes this control's INTERNAL_ERROR
+	funcs        []safejs.Func
+	loop         *loop
+	machine      *recorder.Machine
+	formats      []string
+	limitSeconds float64      // maxDuration; seconds, not a Duration, whose String the wasm would carry
+	workletURL   string       // the PCM capture's AudioWorklet module
+	onEvent      safejs.Value // the shim's function(kind, payload)
+	takes        map[int]*take
+	metadata     string       // JSON sent with each recording
+	progress     safejs.Value // the shim's upload progress callback: the courier's glue calls it, not Go
 
 	// Browsers (Safari, Firefox) only let an AudioContext run when it is made during a
 	// user gesture, and a take reaches Web Audio long after the click. So a click that
@@ -63,7 +63,7 @@ type capture interface {
 // NewControl makes a control of sdk. onEvent receives every event of the recorder.
 func NewControl(sdk *SDK, maxDuration time.Duration, formats []string, workletURL string, autoUpload bool,
 	metadata string, progress, onEvent safejs.Value) *Control {
-	c := &Control{sdk: sdk, formats: formats, limit: maxDuration, workletURL: workletURL, onEvent: onEvent,
+	c := &Control{sdk: sdk, formats: formats, limitSeconds: maxDuration.Seconds(), workletURL: workletURL, onEvent: onEvent,
 		takes: map[int]*take{}, metadata: metadata, progress: progress, idle: true, primed: safejs.Undefined()}
 	c.loop = newLoop(c.recoverPanic)
 	c.b = boundary{onPanic: func(p any) { c.loop.post(func() { c.recoverPanic(p) }) }}
@@ -74,9 +74,6 @@ func NewControl(sdk *SDK, maxDuration time.Duration, formats []string, workletUR
 		MaxDuration: maxDuration,
 		AutoUpload:  autoUpload,
 	})
-	sdk.mu.Lock()
-	sdk.controls[c] = true
-	sdk.mu.Unlock()
 	live.Lock()
 	live.controls++
 	live.Unlock()
@@ -144,9 +141,6 @@ func (c *Control) Destroy() {
 func (c *Control) release() {
 	c.releaseFuncs()
 	c.loop.close()
-	c.sdk.mu.Lock()
-	delete(c.sdk.controls, c)
-	c.sdk.mu.Unlock()
 	live.Lock()
 	live.controls--
 	live.Unlock()
@@ -424,27 +418,27 @@ func (c *Control) Emit(e recorder.Event) {
 	case recorder.Started:
 		c.emit(string(e.Kind), nil)
 	case recorder.Progressed:
-		c.emit(string(e.Kind), map[string]any{"elapsed": e.Elapsed, "remaining": e.Remaining})
+		c.emit(string(e.Kind), e.Elapsed, e.Remaining)
 	case recorder.Stopped:
 		r := e.Recording
-		c.emit(string(e.Kind), map[string]any{
-			"id": r.ID, "blob": r.Audio, "mimeType": r.MimeType, "format": r.Format,
-			"duration": r.Duration, "size": r.Size,
-		})
+		c.emit(string(e.Kind), r.ID, r.Audio, r.MimeType, r.Format, r.Duration, r.Size)
 	case recorder.Errored:
-		c.emit(string(e.Kind), e.Err.Fields())
+		c.emit(string(e.Kind), errorValue(e.Err))
 	case recorder.UploadStored:
 		c.emit(string(e.Kind), e.VoiceNote)
 	}
 }
 
-func (c *Control) emit(kind string, payload any) {
-	v, err := safejs.ValueOf(toJS(payload))
-	if err != nil {
-		v = safejs.Undefined()
+// emit calls the shim's onEvent(kind, ...values): positional values, which the shim
+// makes objects of, cost the wasm far less than Go maps converted field by field.
+func (c *Control) emit(kind string, values ...any) {
+	args := make([]any, 0, len(values)+1)
+	args = append(args, kind)
+	for _, v := range values {
+		args = append(args, toJS(v))
 	}
 	// The shim's handler catches what page callbacks throw; an error here is not ours to act on.
-	_, _ = c.onEvent.Invoke(kind, v)
+	_, _ = c.onEvent.Invoke(args...)
 }
 
 func getPath(v safejs.Value, path ...string) (safejs.Value, error) {

@@ -122,7 +122,7 @@ func (pc *pcmCapture) built(graph *pcmGraph, err error) {
 		return
 	}
 	// Samples that arrive after the limit are dropped, so the WAV is never longer.
-	pc.enc.SetLimit(int(pc.c.limit.Seconds() * wavRate))
+	pc.enc.SetLimit(int(pc.c.limitSeconds * wavRate))
 	pc.graph = graph
 	pc.c.captureStarted(pc.n)
 }

@@ -22,7 +22,6 @@ type SDK struct {
 	funcs   []safejs.Func // the handle's functions, released with it
 
 	mu       sync.Mutex
-	controls map[*Control]bool
 	released bool
 }
 
@@ -45,44 +44,55 @@ func createSDK(args []safejs.Value) (any, error) {
 		base, _ = getString(safejs.Global(), "location", "origin")
 	}
 	get := func(name string) safejs.Value { v, _ := io.Get(name); return v }
-	s := &SDK{controls: map[*Control]bool{}}
+	s := &SDK{}
 	net := jsNetwork{b: s.b, token: get("token"), put: get("put")}
 	s.courier = delivery.New(jsStore{b: s.b, store: get("store")}, jsLocks{b: s.b, lock: get("lock")}, net,
 		base, delivery.DefaultPolicy())
-	handle := map[string]any{}
-	for name, fn := range map[string]func([]safejs.Value) (any, error){
-		"createControl": s.createControl,
-		"upload":        s.upload,
-		"retry":         s.retry,
-		"pending":       s.pending,
-		"discard":       s.discard,
-		"release":       s.release,
-	} {
-		f, err := export(name, fn)
-		if err != nil {
-			s.releaseFuncs()
-			return nil, err
+	// One function, call(name, ...args), rather than an object of functions: each
+	// exported function costs the wasm its own wrapper.
+	handle, err := export("sdk", func(args []safejs.Value) (any, error) {
+		name, rest := command(args)
+		switch name {
+		case "createControl":
+			return s.createControl(rest)
+		case "upload":
+			return s.upload(rest)
+		case "retry":
+			return s.retry(rest)
+		case "discard":
+			return s.discard(rest)
+		case "release":
+			return s.release(rest)
 		}
-		s.funcs = append(s.funcs, f)
-		handle[name] = f.Value()
+		return nil, invalidOption("command", "unknown: "+name)
+	})
+	if err != nil {
+		return nil, err
 	}
+	s.funcs = append(s.funcs, handle)
 	live.Lock()
 	live.sdks++
 	live.Unlock()
-	return handle, nil
+	return handle.Value(), nil
 }
 
-// retry(all) answers a Promise of the pending recordings after one attempt at each.
+// command splits a handle's call into its name and its arguments.
+func command(args []safejs.Value) (string, []safejs.Value) {
+	if len(args) == 0 {
+		return "", nil
+	}
+	name, _ := args[0].String()
+	return name, args[1:]
+}
+
+// retry(all) answers a Promise settled once every recording in the outbox that this tab
+// can take has had an attempt. What is still pending then, the shim reads itself.
 func (s *SDK) retry(args []safejs.Value) (any, error) {
 	all := len(args) > 0 && mustBool(args[0])
 	return s.promise(func() (any, error) {
 		s.courier.Retry(all)
-		return pendingJS(s.courier.Pending()), nil
+		return nil, nil
 	})
-}
-
-func (s *SDK) pending([]safejs.Value) (any, error) {
-	return s.promise(func() (any, error) { return pendingJS(s.courier.Pending()), nil })
 }
 
 func (s *SDK) discard(args []safejs.Value) (any, error) {
@@ -184,7 +194,7 @@ func (s jsStore) call(method string, args ...any) safejs.Value {
 
 // Put answers the reason the record is kept in memory only, as an error, or nil once on disk.
 func (s jsStore) Put(r *delivery.Record) error {
-	v := s.call("put", toJS(recordJS(r)))
+	v := s.call("put", recordJS(r))
 	if v.Type() == safejs.TypeString {
 		reason, _ := v.String()
 		return errors.New(reason)
@@ -300,33 +310,19 @@ func (n jsNetwork) Put(r delivery.Request) (delivery.Response, error) {
 
 // ---- Records and errors across the boundary ----
 
-// recordJS is a record as the outbox stores it (structured clone keeps the Blob).
-func recordJS(r *delivery.Record) map[string]any {
-	var lastError any
+// recordJS is a record as the outbox stores it (structured clone keeps the Blob), made
+// by the shim's record maker.
+func recordJS(r *delivery.Record) safejs.Value {
+	lastError := safejs.Null()
 	if r.LastError != nil {
-		lastError = r.LastError.Fields()
+		lastError = errorValue(r.LastError)
 	}
-	return map[string]any{
-		"id": r.ID, "blob": r.Audio, "mimeType": r.ContentType, "format": r.Format, "duration": r.Duration,
-		"size": float64(r.Size), "metadata": r.Metadata, "created": float64(r.Created),
-		"attempts": r.Attempts, "lastError": lastError, "held": r.Held,
+	v, err := makers.record.Invoke(r.ID, toJS(r.Audio), r.ContentType, r.Format, r.Duration, float64(r.Size), r.Metadata,
+		float64(r.Created), r.Attempts, lastError, r.Held)
+	if err != nil {
+		panic(jsError(err))
 	}
-}
-
-// pendingJS is what sdk.pending() shows of each record.
-func pendingJS(records []*delivery.Record) []any {
-	out := make([]any, len(records))
-	for i, r := range records {
-		var lastError any
-		if r.LastError != nil {
-			lastError = r.LastError.Fields()
-		}
-		out[i] = map[string]any{
-			"id": r.ID, "format": r.Format, "size": float64(r.Size), "duration": r.Duration,
-			"attempts": r.Attempts, "held": r.Held, "lastError": lastError,
-		}
-	}
-	return out
+	return v
 }
 
 func recordFromJS(v safejs.Value) *delivery.Record {
@@ -344,37 +340,16 @@ func recordFromJS(v safejs.Value) *delivery.Record {
 	if held, _ := v.Get("held"); held.Type() == safejs.TypeBoolean {
 		r.Held = mustBool(held)
 	}
-	if e, _ := v.Get("lastError"); e.Type() == safejs.TypeObject {
-		r.LastError = errorFromJS(e)
-	}
+	// lastError is the shim's to show (sdk.pending()); the next attempt makes its own.
 	return r
 }
 
-// errorFromJS reads error fields (as Fields() writes them, or as the shim builds them).
+// errorFromJS reads the { code, message } of a failure the shim answers (token()).
 func errorFromJS(v safejs.Value) *catalog.Error {
 	code, _ := stringProp(v, "code")
 	e := catalog.New(catalog.Code(code), nil, time.Now())
 	if m, _ := stringProp(v, "message"); m != "" {
 		e.Message = m
-	}
-	if m, _ := stringProp(v, "userMessage"); m != "" {
-		e.UserMessage = m
-	}
-	if d, ok := fromJS(mustGet(v, "details"), 0).(map[string]any); ok {
-		e.Details = d
-	}
-	if t, _ := v.Get("timestamp"); t.Type() == safejs.TypeNumber {
-		ms, _ := t.Float()
-		e.Timestamp = int64(ms)
-	}
-	if r, _ := v.Get("retryable"); r.Type() == safejs.TypeBoolean {
-		e.Retryable = mustBool(r)
-	}
-	if n, _ := v.Get("apiCode"); n.Type() == safejs.TypeNumber {
-		e.APICode, _ = n.Int()
-	}
-	if n, _ := v.Get("status"); n.Type() == safejs.TypeNumber {
-		e.Status, _ = n.Int()
 	}
 	return e
 }

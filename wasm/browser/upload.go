@@ -5,6 +5,7 @@ package browser
 import (
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hack-pad/safejs"
 
 	"github.com/vocafuse/recorder/wasm/audio"
@@ -27,6 +28,8 @@ func (s *SDK) upload(args []safejs.Value) (any, error) {
 	id, _ := stringProp(opts, "id")
 	if id == "" {
 		id = newID()
+	} else if _, err := uuid.Parse(id); err != nil { // the shim checks it; the URL depends on it
+		return nil, invalidOption("id", "must be a UUID")
 	}
 	metadata, _ := stringProp(opts, "metadata")
 	progress, _ := opts.Get("onProgress")

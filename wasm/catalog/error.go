@@ -69,28 +69,6 @@ func Newf(code Code, details map[string]any, now time.Time, format string, args 
 	return e
 }
 
-// Fields returns the error as a plain map that converts directly to a JavaScript
-// object: only strings, float64, int, bool and the details map.
-func (e *Error) Fields() map[string]any {
-	f := map[string]any{
-		"code":        string(e.Code),
-		"message":     e.Message,
-		"userMessage": e.UserMessage,
-		"timestamp":   float64(e.Timestamp),
-		"retryable":   e.Retryable,
-	}
-	if e.Details != nil {
-		f["details"] = e.Details
-	}
-	if e.APICode != 0 {
-		f["apiCode"] = e.APICode
-	}
-	if e.Status != 0 {
-		f["status"] = e.Status
-	}
-	return f
-}
-
 // MediaErrorCode maps the name of a DOMException thrown by getUserMedia or
 // MediaRecorder to a client code. Old Chrome and Firefox used their own names.
 // An unknown name means the microphone could not be used for a reason we cannot

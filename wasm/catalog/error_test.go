@@ -78,41 +78,6 @@ func TestIs(t *testing.T) {
 	}
 }
 
-func TestFields(t *testing.T) {
-	e := New(DurationExceeded, map[string]any{"max_duration": 60, "actual_duration": 60.2}, testNow)
-	f := e.Fields()
-	if ts, ok := f["timestamp"].(float64); !ok || ts != float64(testNow.UnixMilli()) || ts != 1741964966535 {
-		t.Errorf("timestamp = %#v, want milliseconds %d", f["timestamp"], testNow.UnixMilli())
-	}
-	if f["code"] != "DURATION_EXCEEDED" || f["message"] != e.Message || f["userMessage"] != e.UserMessage ||
-		f["retryable"] != false {
-		t.Errorf("Fields() = %#v", f)
-	}
-	if d, ok := f["details"].(map[string]any); !ok || d["max_duration"] != 60 {
-		t.Errorf("details = %#v", f["details"])
-	}
-	for _, k := range []string{"apiCode", "status"} {
-		if _, ok := f[k]; ok {
-			t.Errorf("%s present for a client error", k)
-		}
-	}
-
-	f = parseEnvelope(400, []byte(`{"error":{"code":2005,"message":"Audio format not supported"}}`), testNow).Fields()
-	if f["apiCode"] != 2005 || f["status"] != 400 {
-		t.Errorf("apiCode %#v status %#v", f["apiCode"], f["status"])
-	}
-	if _, ok := f["details"]; ok {
-		t.Error("details present though nil")
-	}
-	for k, v := range f {
-		switch v.(type) {
-		case string, float64, int, bool, map[string]any:
-		default:
-			t.Errorf("%s has type %T, which does not convert to JavaScript", k, v)
-		}
-	}
-}
-
 func TestMediaErrorCode(t *testing.T) {
 	tests := map[string]Code{
 		"NotAllowedError":             PermissionDenied,

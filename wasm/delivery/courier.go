@@ -195,17 +195,17 @@ func (c *Courier) kick(id string, done chan struct{}) bool {
 	if done != nil {
 		rn.waiters = append(rn.waiters, done)
 	}
-	select {
-	case rn.wake <- struct{}{}:
-	default:
-	}
+	wake(rn.wake)
 	return true
 }
 
-// Pending answers the recordings not yet confirmed by the server, this page's and
-// earlier loads', oldest first.
-func (c *Courier) Pending() []*Record {
-	return c.store.List()
+// wake sends on a channel of capacity one without blocking: a wake already pending is
+// enough.
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // Discard removes a recording without delivering it; false when there was none, or
@@ -338,12 +338,10 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 			return
 		}
 		deadline = d.Deadline
-		expired, stop := alarm(d.Wait)
-		select {
-		case <-expired:
-		case <-rn.wake:
-			stop()
-		}
+		// The timer and an early wake both land on rn.wake: one channel, no select.
+		timer := time.AfterFunc(d.Wait, func() { wake(rn.wake) })
+		<-rn.wake
+		timer.Stop()
 	}
 }
 
@@ -364,7 +362,7 @@ func (c *Courier) attempt(r *Record, progress any, deadline time.Time) (resp Res
 		timeout = max(min(timeout, time.Until(deadline)), time.Millisecond)
 	}
 	resp, err = c.net.Put(Request{
-		URL: c.baseURL + "/v1/voicenotes/" + pathSegment(r.ID), Token: token,
+		URL: c.baseURL + "/v1/voicenotes/" + r.ID, Token: token, // ids are UUIDs: the glue checks what it takes
 		ContentType: r.ContentType, Metadata: r.Metadata, Audio: r.Audio, Timeout: timeout, Progress: progress,
 	})
 	now := time.Now()
@@ -452,36 +450,4 @@ func noResponse(err error, token string, now time.Time) *catalog.Error {
 		return scrub(ce, token)
 	}
 	return scrub(catalog.New(catalog.NetworkError, map[string]any{"reason": err.Error()}, now), token)
-}
-
-// pathSegment escapes an id as one path segment, dot segments included (a URL parser
-// would resolve "/v1/voicenotes/.." to "/v1/"): the API then refuses the id (2003).
-// Everything but unreserved characters is percent-encoded; written out because
-// net/url costs the wasm tens of kilobytes for this one call.
-func pathSegment(id string) string {
-	if id == "." || id == ".." {
-		return replaceAll(id, ".", "%2E")
-	}
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(id); i++ {
-		ch := id[i]
-		if 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '.' || ch == '_' || ch == '~' {
-			b.WriteByte(ch)
-			continue
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[ch>>4])
-		b.WriteByte(hex[ch&15])
-	}
-	return b.String()
-}
-
-// alarm answers a channel closed once d has passed, and what cancels it. A time.Timer
-// would do, but its channel of time.Time keeps time's formatting code (90 KB) in the
-// wasm; AfterFunc does not.
-func alarm(d time.Duration) (<-chan struct{}, func() bool) {
-	ch := make(chan struct{})
-	t := time.AfterFunc(d, func() { close(ch) })
-	return ch, t.Stop
 }

@@ -328,13 +328,3 @@ func TestAHangingAttemptIsCutAtTheDeadline(t *testing.T) {
 		}
 	})
 }
-
-func TestPathSegment(t *testing.T) {
-	for id, want := range map[string]string{
-		"01a2-b3": "01a2-b3", "..": "%2E%2E", ".": "%2E", "a/b": "a%2Fb", "a?b#c": "a%3Fb%23c", "é": "%C3%A9",
-	} {
-		if got := pathSegment(id); got != want {
-			t.Errorf("pathSegment(%q) = %q, want %q", id, got, want)
-		}
-	}
-}

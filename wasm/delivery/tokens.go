@@ -120,22 +120,20 @@ type answer struct {
 	value     string
 	expiresIn time.Duration
 	err       error
+	timedOut  bool
 }
 
 // run calls the source once, bounded by FetchTimeout, and settles f.
 func (c *Cache) run(f *fetch) {
 	asked := since()
-	got := make(chan answer, 1) // a late answer lands here and is dropped
+	// The source's answer and the timeout race to one channel (a select would bring
+	// the runtime's selectgo, 13 KB, into the wasm); the loser's send is dropped.
+	got := make(chan answer, 2)
 	go func() { got <- c.call() }()
-	var a answer
-	timedOut := false
-	expired, stop := alarm(FetchTimeout)
-	select {
-	case a = <-got:
-		stop()
-	case <-expired:
-		timedOut = true
-	}
+	timer := time.AfterFunc(FetchTimeout, func() { got <- answer{timedOut: true} })
+	a := <-got
+	timer.Stop()
+	timedOut := a.timedOut
 	if a.err == nil && a.value == "" && !timedOut {
 		a.err = errors.New("the token source answered an empty token")
 	}
@@ -177,7 +175,7 @@ func (c *Cache) call() (a answer) {
 		return answer{err: errors.New("no token source: set tokenEndpoint or getToken")}
 	}
 	v, exp, err := c.src()
-	return answer{v, exp, err}
+	return answer{value: v, expiresIn: exp, err: err}
 }
 
 // sourceError is the error the page hears for a failed fetch. Called with c.mu held.

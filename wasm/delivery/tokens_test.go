@@ -195,7 +195,7 @@ func TestErrorsNeverCarryTheToken(t *testing.T) {
 		src.err = errors.New("rejected tok-1-secretvalue")
 		time.Sleep(61 * time.Second)
 		_, err := c.Get()
-		if err == nil || strings.Contains(fmt.Sprint(err.(*catalog.Error).Fields()), "tok-1-secretvalue") {
+		if err == nil || strings.Contains(fmt.Sprintf("%+v", *err.(*catalog.Error)), "tok-1-secretvalue") {
 			t.Fatalf("err %v", err)
 		}
 	})

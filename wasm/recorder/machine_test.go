@@ -76,7 +76,7 @@ func (f *fakeBrowser) kinds(kind EventKind) []Event {
 type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) elapsed() time.Duration  { return c.t.Sub(time.Time{}) }
+func (c *fakeClock) elapsed() time.Duration  { return c.t.Sub(time.Unix(0, 0)) }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func setup(limit time.Duration) (*Machine, *fakeBrowser, *fakeClock) {

@@ -26,7 +26,8 @@ func main() {
 	})
 	_ = g.Set("crashVocaFuse", crash)
 	ready, _ := g.Get(os.Args[1])
-	bridge, _ := browser.Bridge()
+	shim, _ := ready.Get("shim")
+	bridge, _ := browser.Bridge(shim)
 	_, _ = ready.Invoke(bridge)
 	select {}
 }

@@ -98,8 +98,10 @@ func packageOf(name string) string {
 	rest := name
 	prefix := ""
 	// A domain's dot (github.com_, golang.org_) is part of the path, not the package's end.
-	if i := strings.Index(rest, "_"); i > 0 && strings.Contains(rest[:i], ".") {
-		prefix, rest = rest[:i+1], rest[i+1:]
+	if i := strings.Index(rest, "_"); i > 0 {
+		if d := strings.Index(rest[:i], "."); d > 0 && d < i-1 {
+			prefix, rest = rest[:i+1], rest[i+1:]
+		}
 	}
 	dot := strings.Index(rest, ".")
 	if dot < 0 {
@@ -107,7 +109,7 @@ func packageOf(name string) string {
 	}
 	pkg := prefix + rest[:dot]
 	switch {
-	case strings.HasPrefix(pkg, "go:") || strings.HasPrefix(pkg, "type:") || pkg == "":
+	case strings.HasPrefix(pkg, "go:") || strings.HasPrefix(pkg, "type") || pkg == "":
 		return "(types and itabs)"
 	case strings.HasPrefix(pkg, "github.com_vocafuse_recorder_"):
 		return strings.ReplaceAll(strings.TrimPrefix(pkg, "github.com_vocafuse_recorder_"), "_", "/")
