@@ -242,7 +242,28 @@ function checkVoiceNoteOptions(options, messages) {
 // ---- The SDK ----
 
 // An instance the page drops is collected; its Go side and its listeners go with it.
-const dropped = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((release) => release()) : null;
+const dropped = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry((cleanup) => cleanup()) : null;
+
+// connect makes an instance's Go side and retries what an earlier page load left in the
+// outbox, now and whenever the browser is back online. It and release live outside the
+// constructor on purpose: closures made there would share its scope, and with it the
+// instance, keeping a dropped instance alive through the online listener.
+function connect(runtime, io) {
+  const handle = runtime.bridge.then((bridge) => callBridge(bridge, 'createSDK', io));
+  handle.catch(() => {}); // reported through ready and the controls
+  io.retry = () => { handle.then((h) => callBridge(h, 'retry', false)).catch(() => {}); };
+  io.retry();
+  globalThis.addEventListener('online', io.retry);
+  return handle;
+}
+
+function release(handle, store, io) {
+  return () => {
+    globalThis.removeEventListener('online', io.retry);
+    handle.then((h) => callBridge(h, 'release'), () => {}).catch(() => {});
+    store.close();
+  };
+}
 
 export class VocaFuse {
   constructor(options) {
@@ -260,24 +281,12 @@ export class VocaFuse {
     const io = {
       apiBaseUrl: options.apiBaseUrl, token: tokenFetcher(options), put: putRecording, lock: lockRecording, store,
     };
-    this._handle = this._runtime.bridge.then((bridge) => callBridge(bridge, 'createSDK', io));
-    this._handle.catch(() => {}); // reported through ready and the controls
+    this._handle = connect(this._runtime, io);
     this.ready = this._handle.then(() => undefined, (err) => {
       throw err instanceof VocaFuseError ? new VocaFuseError(err, this._messages) : sdkError('INTERNAL_ERROR', undefined, String(err), this._messages);
     });
     this.ready.catch(() => {}); // a page that never awaits ready hears of failures through onError
-    // What an earlier page load left unsent goes now, and again whenever the browser is back online.
-    const handle = this._handle;
-    const retry = () => { handle.then((h) => callBridge(h, 'retry', false)).catch(() => {}); };
-    retry();
-    globalThis.addEventListener('online', retry);
-    if (dropped) {
-      dropped.register(this, () => {
-        globalThis.removeEventListener('online', retry);
-        handle.then((h) => callBridge(h, 'release'), () => {}).catch(() => {});
-        store.close();
-      });
-    }
+    if (dropped) dropped.register(this, release(this._handle, store, io));
   }
 
   // The recordings not yet confirmed by the server, this page's and earlier loads'.

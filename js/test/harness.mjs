@@ -139,13 +139,13 @@ async function launchWithProfile(name, options) {
  * every prompt and overrides a CDP denial, so permission is set per test with
  * setMicrophone() instead.
  *
- * @param {{ speechWav?: string, hostResolverRules?: string | string[] }} [opts]
+ * @param {{ speechWav?: string, hostResolverRules?: string | string[], extraArgs?: string[] }} [opts]
  *   speechWav: WAV to capture from (default: makeSpeech()).
  *   hostResolverRules: extra rules, e.g. 'MAP foo.test 127.0.0.1'; the
  *   insecure.test → 127.0.0.1 mapping is always present.
  * @returns {Promise<import('puppeteer-core').Browser>}
  */
-export async function launchChromium({ speechWav, hostResolverRules } = {}) {
+export async function launchChromium({ speechWav, hostResolverRules, extraArgs = [] } = {}) {
   const wav = path.resolve(speechWav ?? (await makeSpeech()));
   // Chromium reads only the last --host-resolver-rules, so combine them in one.
   const rules = [`MAP ${INSECURE_HOST} 127.0.0.1`, ...[hostResolverRules ?? []].flat()];
@@ -170,6 +170,7 @@ export async function launchChromium({ speechWav, hostResolverRules } = {}) {
       '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${wav}`,
       `--host-resolver-rules=${rules.join(', ')}`,
+      ...extraArgs,
     ],
   });
 }
@@ -218,38 +219,6 @@ export function browsers() {
   ];
   const only = process.env.HARNESS_BROWSERS?.split(',').map((s) => s.trim()).filter(Boolean);
   return only?.length ? all.filter((b) => only.includes(b.name)) : all;
-}
-
-/**
- * Lazily launched browsers of one browsers() entry, shared by the tests of a
- * file and closed together in an `after` hook. get(setting) returns a browser
- * in which setMicrophone(…, setting) will work: Chromium sets the microphone
- * per context, so one browser serves both settings; Firefox decides at launch,
- * so it gets one browser per setting.
- * @param {{ name: string, launch: (opts?: object) => Promise<import('puppeteer-core').Browser> }} setup
- * @param {object} [launchOptions] passed to setup.launch (Firefox's micAllowed is set by get)
- * @returns {{ get: (setting?: 'granted' | 'denied') => Promise<import('puppeteer-core').Browser>,
- *   close: () => Promise<void> }}
- */
-export function browserPool({ name, launch }, launchOptions = {}) {
-  const launched = new Map(); // key -> Promise<Browser>
-  return {
-    get(setting = 'granted') {
-      const key = name === 'firefox' ? setting : 'any';
-      if (!launched.has(key)) {
-        const options = name === 'firefox'
-          ? { ...launchOptions, micAllowed: setting === 'granted' }
-          : launchOptions;
-        launched.set(key, launch(options));
-      }
-      return launched.get(key);
-    },
-    async close() {
-      const pending = [...launched.values()];
-      launched.clear();
-      await Promise.all(pending.map((p) => p.then((b) => b.close(), () => {})));
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 package browser
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -141,6 +142,12 @@ func (c *Control) Destroy() {
 func (c *Control) release() {
 	c.releaseFuncs()
 	c.loop.close()
+	// The page's callbacks stay referenced from Go's table of JavaScript values until
+	// Go's collector finalizes the values that hold them; until then they keep the
+	// control, and the VocaFuse instance it belongs to, alive in JavaScript. Drop them
+	// and collect now: destroy() is rare, and the heap is small.
+	c.onEvent, c.progress = safejs.Undefined(), safejs.Undefined()
+	go runtime.GC()
 	live.Lock()
 	live.controls--
 	live.Unlock()
@@ -341,14 +348,7 @@ func (c *Control) stopTracks(t *take) {
 	if t.stream.IsUndefined() {
 		return // getUserMedia has not answered; its handler sees t.closed
 	}
-	if tracks, err := t.stream.Call("getTracks"); err == nil {
-		count, _ := tracks.Length()
-		for i := 0; i < count; i++ {
-			if track, err := tracks.Index(i); err == nil {
-				_, _ = track.Call("stop")
-			}
-		}
-	}
+	stopStream(t.stream)
 	c.emit("streamclosed", t.stream)
 }
 
@@ -449,4 +449,16 @@ func getPath(v safejs.Value, path ...string) (safejs.Value, error) {
 		}
 	}
 	return v, nil
+}
+
+// stopStream stops every track of a MediaStream: the browser's recording indicator goes off.
+func stopStream(stream safejs.Value) {
+	if tracks, err := stream.Call("getTracks"); err == nil {
+		count, _ := tracks.Length()
+		for i := 0; i < count; i++ {
+			if track, err := tracks.Index(i); err == nil {
+				_, _ = track.Call("stop")
+			}
+		}
+	}
 }

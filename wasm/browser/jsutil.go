@@ -112,22 +112,27 @@ func (b boundary) settle(promise safejs.Value, onValue func(safejs.Value), onErr
 		ok.Release()
 		fail.Release()
 	}
-	handle := func(fn func()) {
+	handle := func(fn func(), value safejs.Value) {
 		defer release()
 		if b.run("settle", fn) {
+			// Nothing holds what the promise delivered: a microphone stream is stopped here.
+			if isFunction(value, "getTracks") {
+				stopStream(value)
+			}
 			b.run("", func() { onError(catalog.New(catalog.InternalError, nil, time.Now())) })
 		}
 	}
 	var err error
 	ok, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		handle(func() { onValue(firstArg(args)) })
+		v := firstArg(args)
+		handle(func() { onValue(v) }, v)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	fail, err = safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
-		handle(func() { onError(domError(firstArg(args))) })
+		handle(func() { onError(domError(firstArg(args))) }, safejs.Undefined())
 		return nil
 	})
 	if err != nil {

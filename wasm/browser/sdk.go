@@ -116,6 +116,7 @@ func (s *SDK) release([]safejs.Value) (any, error) {
 	s.mu.Unlock()
 	s.courier.Close()
 	s.releaseFuncs()
+	go runtime.GC() // finalizes the JavaScript values the instance held (see Control.release)
 	live.Lock()
 	live.sdks--
 	live.Unlock()

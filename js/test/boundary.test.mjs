@@ -1,0 +1,162 @@
+// What the Go side holds and what a bug in it costs: controls and SDK instances release
+// what they hold, and a panic at any JS→Go boundary is that control's INTERNAL_ERROR,
+// with the microphone released and the page still recording afterwards.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { browsers, closePage, launchChromium, newPage, setMicrophone, startServer } from './harness.mjs';
+import { assertNoLiveTracks, waitFor, waitForEvent, waitForState } from './support.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+let server;
+before(async () => {
+  server = await startServer({ testPagesDir: HERE });
+});
+after(async () => {
+  await server?.stop();
+});
+
+async function open(browser, query = '') {
+  const page = await newPage(browser);
+  await setMicrophone(browser, page, server.origin, 'granted');
+  await page.goto(`${server.origin}/test/pages/recorder.html${query}`);
+  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000 });
+  await page.evaluate(() => window.sdk.ready);
+  return page;
+}
+
+// The diagnostics once the Go side has settled: the same reading twice in a row, a
+// control's loop goroutine ending on its own a moment after destroy().
+function settled(page) {
+  return page.evaluate(async () => {
+    let last = null;
+    for (let i = 0; i < 200; i++) {
+      const d = await window.VocaFuse.diagnostics();
+      if (last && JSON.stringify(last) === JSON.stringify(d)) return d;
+      last = d;
+      await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    }
+    return last;
+  });
+}
+
+for (const { name, launch } of browsers()) {
+  describe(name, () => {
+    let browser;
+    before(async () => {
+      browser = await launch(name === 'chromium' ? { extraArgs: ['--js-flags=--expose-gc'] } : undefined);
+    });
+    after(async () => {
+      await browser?.close();
+    });
+
+    test('200 addVoiceNote + destroy() cycles leave goroutines, controls and wasm memory flat', async () => {
+      const page = await open(browser);
+      try {
+        const cycles = (n) => page.evaluate(async (count) => {
+          let attached;
+          for (let i = 0; i < count; i++) {
+            const control = window.sdk.addVoiceNote('#record-btn', {});
+            await new Promise((resolve) => setTimeout(resolve, 0)); // its Go side attaches
+            if (i === 0) attached = (await window.VocaFuse.diagnostics()).controls;
+            control.destroy();
+          }
+          return attached;
+        }, n);
+        const start = await settled(page);
+        // The first 20 are the warm-up: the Go heap finds its size; the other 180 must not move it.
+        assert.equal(await cycles(20), start.controls + 1, 'the control never reached Go: the test would prove nothing');
+        const before = await settled(page);
+        await cycles(180);
+        const after = await settled(page);
+        console.error(`[${name}] 200 cycles: at the start ${JSON.stringify(start)}, after 20 ${JSON.stringify(before)}, after 200 ${JSON.stringify(after)}`);
+        assert.equal(after.controls, start.controls, 'controls left behind');
+        assert.equal(after.goroutines, start.goroutines, 'goroutines left behind');
+        assert.ok(after.wasmMemory <= before.wasmMemory * 1.1, `wasm memory grew from ${before.wasmMemory} to ${after.wasmMemory}`);
+        // And the page still records.
+        await page.evaluate(() => window.attach());
+        await page.click('#record-btn');
+        await waitForEvent(page, 'start');
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    if (name === 'chromium') {
+      // Firefox has no way for a page to force a collection, which this needs.
+      test('20 SDK instances made and dropped are released', async () => {
+        const page = await open(browser);
+        try {
+          // makeAndDrop makes n instances, each with a control, and answers how many the
+          // Go side counted; then waits until collection has released them all.
+          const makeAndDrop = async (n) => {
+            const base = (await settled(page)).sdks;
+            const made = await page.evaluate(async (count) => {
+              for (let i = 0; i < count; i++) {
+                const sdk = new window.VocaFuse({ tokenEndpoint: '/api/token' });
+                await sdk.ready;
+                const control = sdk.addVoiceNote('#record-btn', {});
+                await new Promise((resolve) => setTimeout(resolve, 0)); // its Go side attaches
+                control.destroy();
+              }
+              return (await window.VocaFuse.diagnostics()).sdks;
+            }, n);
+            assert.equal(made, base + n, 'the instances never reached Go: the test would prove nothing');
+            // Collected, the instances' FinalizationRegistry entries release their Go side.
+            await waitFor(page, async (b) => {
+              window.gc();
+              return (await window.VocaFuse.diagnostics()).sdks === b;
+            }, base, 30_000);
+            return settled(page);
+          };
+          const start = await settled(page);
+          // The first round is the warm-up: the Go heap grows to hold twenty live instances;
+          // a second round of twenty must find it big enough.
+          const before = await makeAndDrop(20);
+          const after = await makeAndDrop(20);
+          console.error(`[${name}] 20 SDKs: at the start ${JSON.stringify(start)}, after 20 ${JSON.stringify(before)}, after 40 ${JSON.stringify(after)}`);
+          assert.equal(after.sdks, start.sdks, 'instances left behind');
+          assert.equal(after.goroutines, start.goroutines, 'goroutines left behind');
+          assert.ok(after.wasmMemory <= before.wasmMemory * 1.1, `wasm memory grew from ${before.wasmMemory} to ${after.wasmMemory}`);
+        } finally {
+          await closePage(page);
+        }
+      });
+    }
+
+    // The panic build (-tags vocafuse_panic) panics once at the next boundary of the kind
+    // the page names in window.vocafusePanic.
+    for (const [kind, stopFirst] of [['settle', false], ['listener', false], ['timer', false], ['goroutine', true]]) {
+      test(`a panic in a ${kind} callback is INTERNAL_ERROR, the microphone is released, the next recording works`, async () => {
+        const page = await open(browser, '?wasm=/test/pages/generated/panic.wasm');
+        try {
+          await page.evaluate(() => window.attach({ autoUpload: false }));
+          await page.evaluate((k) => { window.vocafusePanic = k; }, kind);
+          await page.click('#record-btn');
+          if (stopFirst) {
+            await waitForEvent(page, 'start');
+            await page.click('#record-btn');
+          }
+          await waitFor(page, () => window.events('error').some((e) => e.arg.code === 'INTERNAL_ERROR'));
+          assert.equal(await page.evaluate(() => window.vocafusePanic), null, 'the panic was not injected');
+          await waitForState(page, 'error');
+          await assertNoLiveTracks(page, `after a panic in a ${kind} callback`);
+          // The Go program lives on: the same control records again.
+          await page.click('#record-btn');
+          await waitForEvent(page, 'start');
+          await page.click('#record-btn');
+          await waitForEvent(page, 'stop');
+          await waitForState(page, 'idle');
+          await assertNoLiveTracks(page, 'after the next recording');
+        } finally {
+          await closePage(page);
+        }
+      });
+    }
+  });
+}
