@@ -158,9 +158,9 @@ for (const { name, launch } of browsers()) {
       await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', delay_ms: 5000, times: 1 });
       const made = [await record(page)];
       await waitFor(page, () => window.control.state === 'uploading');
-      await delay(1000);
+      // The whole body has gone out; the server holds the answer back (delay_ms).
+      await waitFor(page, () => window.events('uploadprogress').some((e) => e.arg.total > 0 && e.arg.loaded === e.arg.total));
       await server.kill();
-      await delay(500);
       await restartServer();
       await drained(page);
       await settle(made);
@@ -252,7 +252,9 @@ for (const { name, launch } of browsers()) {
         return { code: e.code, status: e.status, apiCode: e.apiCode };
       });
       assert.deepEqual(error, { code: 'INVALID_FIELD_VALUE', status: 409, apiCode: 2003 });
-      await delay(7000); // longer than the first background retry would wait
+      // Held: the delivery has stopped and waits for retryPending(); the SDK's own record of
+      // that is what schedules (or does not schedule) another attempt.
+      await waitFor(page, async () => (await window.pendingNow())[0]?.held === true);
       assert.equal(putsOf(made[0].id).length, 1, 'a conflict is not retried blindly');
       assert.deepEqual((await pendingOf(page)).map((p) => p.code), ['INVALID_FIELD_VALUE']);
       assert.deepEqual(await page.evaluate(async () => (await window.sdk.retryPending()).length), 0);

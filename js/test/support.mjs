@@ -52,8 +52,16 @@ export async function audioRuns(page) {
     }, { once: true });
   });
   await page.click('body');
-  await delay(500);
   return page.evaluate(async () => {
+    // A context that can run starts within moments of resume(): wait for its statechange,
+    // bounded, since one that cannot run (no audio device) never fires it.
+    const ctx = window.probeAudio;
+    if (ctx.state !== 'running') {
+      await Promise.race([
+        new Promise((resolve) => ctx.addEventListener('statechange', resolve, { once: true })),
+        new Promise((resolve) => setTimeout(resolve, 3000)),
+      ]);
+    }
     const running = window.probeAudio.state === 'running';
     await window.probeAudio.close();
     return running;

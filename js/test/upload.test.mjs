@@ -152,6 +152,41 @@ for (const { name, launch } of browsers()) {
       }
     });
 
+    if (name === 'chromium') {
+      // The local server sends Retry-After as seconds; an HTTP-date (RFC 9110's other form)
+      // is answered here by intercepting the first PUT. Without reading the date the SDK
+      // would back off a quarter of a second, not wait until it.
+      test('a 429 whose Retry-After is an HTTP-date → the SDK waits until that date', async () => {
+        await fault(null);
+        const page = await open(browser);
+        const seen = [];
+        try {
+          await page.setRequestInterception(true);
+          page.on('request', (req) => {
+            if (req.method() === 'PUT' && req.url().includes('/v1/voicenotes/')) {
+              seen.push(Date.now());
+              if (seen.length === 1) {
+                req.respond({
+                  status: 429, contentType: 'application/json',
+                  headers: { 'Retry-After': new Date(Date.now() + 3000).toUTCString() },
+                  body: JSON.stringify({ error: { code: 4003, message: 'Rate limit exceeded', details: { limit: 100, window: '1 minute' } } }),
+                });
+                return;
+              }
+            }
+            req.continue();
+          });
+          const r = await recordAndUpload(page);
+          assert.equal(r.state, 'uploaded', JSON.stringify(r.errors));
+          assert.equal(seen.length, 2);
+          // The date has whole seconds: it lies 2 to 3 s after the first answer.
+          assert.ok(seen[1] - seen[0] >= 1500, `retried after ${seen[1] - seen[0]} ms`);
+        } finally {
+          await closePage(page);
+        }
+      });
+    }
+
     test('two 503s → backed off and uploaded', async () => {
       await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 2 });
       const from = server.logs.length;
