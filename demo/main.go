@@ -43,18 +43,23 @@ func run() error {
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	// The store claims the data directory first: a directory that is not the server's is
+	// refused before anything (the credentials file included) is written into it.
+	voicenotes, repair, err := store.Open(*dataDir)
+	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	defer voicenotes.Close()
 	creds, printKey, err := auth.LoadCredentials(*dataDir, os.Getenv)
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
-	voicenotes, repair, err := store.Open(*dataDir)
-	if err != nil {
-		return err
+	if repair.Claim != "" {
+		log.Info("data directory "+string(repair.Claim), "data_dir", *dataDir, "marker", store.MarkerFile)
 	}
-	defer voicenotes.Close()
+	if len(repair.Foreign) > 0 {
+		log.Warn("left alone: files in the data directory that the server did not write", "files", repair.Foreign)
+	}
 	if !repair.Empty() {
 		log.Warn("repaired the data directory after an unclean stop",
 			"temp_files", repair.TempFiles, "stray_files", repair.StrayFiles, "lost_records", repair.LostRecords)
