@@ -20,6 +20,7 @@ import (
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
 	"github.com/vocafuse/recorder/demo/web"
+	"github.com/vocafuse/recorder/demo/webhooks"
 )
 
 func main() {
@@ -40,6 +41,9 @@ func run() error {
 	flag.Var(&origins, "allow-origin", "an origin whose pages may call the API (repeat, or separate with commas; * for any)")
 	sdkDir := flag.String("sdk-dir", defaultSDKDir(), "the built SDK served under /sdk/")
 	testPages := flag.String("test-pages", "", "for the browser tests: a directory served under /test/")
+	webhookFirstRetry := flag.Duration("webhook-first-retry", webhooks.DefaultFirstRetry,
+		"wait before a failed webhook delivery's second attempt; each next wait is 5 times longer")
+	webhookAttempts := flag.Int("webhook-attempts", webhooks.DefaultMaxAttempts, "attempts before a webhook delivery is given up")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -59,6 +63,9 @@ func run() error {
 		log.Warn("repaired the data directory after an unclean stop",
 			"temp_files", repair.TempFiles, "stray_files", repair.StrayFiles, "lost_records", repair.LostRecords)
 	}
+	deliveries := webhooks.New(voicenotes, webhooks.Config{Log: log, FirstRetry: *webhookFirstRetry, MaxAttempts: *webhookAttempts})
+	deliveries.Start()
+	defer deliveries.Stop(context.Background())
 	listener, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -68,6 +75,7 @@ func run() error {
 		Pages:          web.Pages(*sdkDir, *testPages),
 		Store:          voicenotes,
 		Credentials:    creds,
+		Deliveries:     deliveries,
 		AllowOrigins:   origins,
 		FaultInjection: *faults,
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
+	"github.com/vocafuse/recorder/vocafuse"
 )
 
 // Config is what the handler needs from main (or a test).
@@ -19,6 +20,7 @@ type Config struct {
 	Store       *store.Store
 	Credentials auth.Credentials
 
+	Deliveries     Waker    // told when webhook deliveries were recorded (the dispatcher); may be nil
 	AllowOrigins   []string // CORS: origins whose scripts may call the API ("*" for any)
 	FaultInjection bool     // serve /_faults (tests only)
 
@@ -46,6 +48,8 @@ type Server struct {
 	now         func() time.Time
 	audioURLTTL time.Duration
 	handler     http.Handler
+	deliveries  Waker                   // webhooks.go
+	demoTokens  *vocafuse.TokenEndpoint // demotoken.go
 }
 
 // NewHandler builds the server from c.
@@ -61,7 +65,9 @@ func NewHandler(c Config) *Server {
 		drain:       &drainer{retryAfter: c.DrainRetryAfter},
 		now:         c.Now,
 		audioURLTTL: c.AudioURLTTL,
+		deliveries:  c.Deliveries,
 	}
+	s.demoTokens = s.newDemoTokens()
 	if c.FaultInjection {
 		s.faults = &faultPlan{rateDetails: s.rateDetails}
 	}
@@ -112,6 +118,11 @@ func (s *Server) routes(mux *http.ServeMux, c Config) {
 	mux.HandleFunc("DELETE /v1/voicenotes/{id}", s.authed(auth.ScopeWrite, s.deleteVoiceNote))
 	mux.HandleFunc("GET /v1/voicenotes/{id}/audio", s.audio) // a token or a signed URL
 	mux.HandleFunc("GET /v1/voicenotes/{id}/transcription", s.authed(auth.ScopeRead, s.transcription))
+	mux.HandleFunc("POST /v1/webhooks", s.keyed(s.createWebhook))
+	mux.HandleFunc("GET /v1/webhooks", s.keyed(s.listWebhooks))
+	mux.HandleFunc("GET /v1/webhooks/{id}", s.keyed(s.getWebhook))
+	mux.HandleFunc("PUT /v1/webhooks/{id}", s.keyed(s.updateWebhook))
+	mux.HandleFunc("DELETE /v1/webhooks/{id}", s.keyed(s.deleteWebhook))
 	// Anything else under the API's prefixes is an envelope, never the page server's 404.
 	mux.HandleFunc("/v1/", notFound)
 	mux.HandleFunc("/api/", notFound)

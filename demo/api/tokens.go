@@ -28,13 +28,15 @@ const (
 )
 
 // createToken is POST /v1/tokens: a backend, authenticated with the API key and secret
-// over HTTP Basic, mints a token for one of its users.
+// (HTTP Basic, or the X-VocaFuse-API-Key and -Secret headers), mints a token for one of
+// its users.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	if !s.allow(w, clientKey(r)) {
+	// The demo's /api/token, calling in process, was counted against its browser already.
+	if !isInternal(r) && !s.allow(w, clientKey(r)) {
 		return
 	}
 	// No WWW-Authenticate header on the 401: a browser would pop up a login box.
-	key, secret, ok := r.BasicAuth()
+	key, secret, ok := apiCredentials(r)
 	if !ok || !s.creds.CheckAPIKey(key, secret) {
 		writeError(w, catalog.InvalidToken, nil)
 		return
@@ -44,29 +46,6 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		apiErr.write(w)
 		return
 	}
-	s.mint(w, r, req)
-}
-
-// demoToken is POST /api/token, the demo page's own backend, doing what a customer's
-// backend does for its signed-in user. The demo has no sign-in, so each browser is a
-// visitor: a random id in an HttpOnly cookie, made on its first call. The identity is
-// "demo_visitor_" and a hash of that id, so the cookie's value (which is what proves
-// the identity) never shows in a token, a resource or a log line. Each browser thus
-// lists only its own voice notes.
-//
-// The body is optional: { "expires_in": N, "scope": "..." } as for /v1/tokens (so a
-// test can ask for a 60-second token); an identity in it is ignored, since a backend
-// never lets the browser say who it is.
-func (s *Server) demoToken(w http.ResponseWriter, r *http.Request) {
-	if !s.allow(w, clientKey(r)) {
-		return
-	}
-	req, apiErr := readTokenRequest(w, r, false, defaultDemoTokenTTL)
-	if apiErr != nil {
-		apiErr.write(w)
-		return
-	}
-	req.identity = visitorIdentity(w, r)
 	s.mint(w, r, req)
 }
 

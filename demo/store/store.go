@@ -114,8 +114,9 @@ func (s *Store) audioPath(owner Owner, id string) string {
 // Commit makes an upload the audio of voice note n (whose ID and Owner must have been
 // checked by ParseID and OwnerOf). When the id already holds the same bytes, nothing
 // changes and the stored voice note is returned with created false; when it holds other
-// bytes, the error is ErrConflict. Either way the upload is used up.
-func (s *Store) Commit(u *Upload, n VoiceNote) (stored VoiceNote, created bool, err error) {
+// bytes, the error is ErrConflict. Either way the upload is used up. The events of a
+// voice note it creates are recorded for delivery in the same transaction.
+func (s *Store) Commit(u *Upload, n VoiceNote, events ...EventFunc) (stored VoiceNote, created bool, err error) {
 	defer u.Discard()
 	if err := u.finish(); err != nil {
 		return VoiceNote{}, false, err
@@ -153,7 +154,10 @@ func (s *Store) Commit(u *Upload, n VoiceNote) (stored VoiceNote, created bool, 
 			return err
 		}
 		stored, created = n, true
-		return tx.Bucket(orderBucket).Put(orderKey(n.Owner, seq), []byte(n.ID))
+		if err := tx.Bucket(orderBucket).Put(orderKey(n.Owner, seq), []byte(n.ID)); err != nil {
+			return err
+		}
+		return recordEvents(tx, n, events)
 	})
 	if err != nil {
 		if renamed {
@@ -209,8 +213,9 @@ func (s *Store) OpenAudio(n VoiceNote) (*os.File, error) {
 }
 
 // Delete removes the owner's voice note with that id, metadata first: a crash before
-// the file goes leaves a file without metadata, which the next Open removes.
-func (s *Store) Delete(owner Owner, id string) (found bool, err error) {
+// the file goes leaves a file without metadata, which the next Open removes. The events
+// of the deletion are recorded for delivery in the same transaction.
+func (s *Store) Delete(owner Owner, id string, events ...EventFunc) (found bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		notes := tx.Bucket(notesBucket)
 		raw := notes.Get(noteKey(owner, id))
@@ -225,7 +230,10 @@ func (s *Store) Delete(owner Owner, id string) (found bool, err error) {
 		if err := notes.Delete(noteKey(owner, id)); err != nil {
 			return err
 		}
-		return tx.Bucket(orderBucket).Delete(orderKey(owner, n.Seq))
+		if err := tx.Bucket(orderBucket).Delete(orderKey(owner, n.Seq)); err != nil {
+			return err
+		}
+		return recordEvents(tx, n, events)
 	})
 	if err != nil || !found {
 		return found, err
