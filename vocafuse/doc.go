@@ -30,7 +30,9 @@
 //
 // # Errors
 //
-// Every failed call returns an *Error: the API's code, its name in the error reference
+// A call the API refused, or that got no usable answer, fails with an *Error (a call
+// whose context ended fails with the context's error instead, joined with the last
+// *Error when it ended while waiting to retry). An *Error holds the API's code, its name in the error reference
 // (docs/vocafuse-api-errors.txt), message and details, the HTTP status and the
 // request id. errors.Is tells its category, as the reference's other SDKs do with
 // AuthenticationError, NotFoundError and RateLimitError:
