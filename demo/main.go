@@ -20,6 +20,7 @@ import (
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
 	"github.com/vocafuse/recorder/demo/web"
+	"github.com/vocafuse/recorder/demo/webhooks"
 )
 
 func main() {
@@ -47,6 +48,9 @@ func run(log *slog.Logger) error {
 	maxUploadsPerIdentity := flag.Int("max-uploads-per-identity", 8, "uploads under way at once for one identity")
 	uploadMinRate := flag.Int("upload-min-rate", 4096, "bytes a second an upload's body must keep up after the first 10 s")
 	uploadTimeout := flag.Duration("upload-timeout", 5*time.Minute, "the longest an upload's body may take")
+	webhookFirstRetry := flag.Duration("webhook-first-retry", webhooks.DefaultFirstRetry,
+		"wait before a failed webhook delivery's second attempt; each next wait is 5 times longer")
+	webhookAttempts := flag.Int("webhook-attempts", webhooks.DefaultMaxAttempts, "attempts before a webhook delivery is given up")
 	flag.Parse()
 
 	// The store claims the data directory first: a directory that is not the server's is
@@ -70,6 +74,9 @@ func run(log *slog.Logger) error {
 		log.Warn("repaired the data directory after an unclean stop",
 			"temp_files", repair.TempFiles, "stray_files", repair.StrayFiles, "lost_records", repair.LostRecords)
 	}
+	deliveries := webhooks.New(voicenotes, webhooks.Config{Log: log, FirstRetry: *webhookFirstRetry, MaxAttempts: *webhookAttempts})
+	deliveries.Start()
+	defer deliveries.Stop(context.Background())
 	listener, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -82,6 +89,7 @@ func run(log *slog.Logger) error {
 		Pages:                 web.Pages(*sdkDir, *testPages),
 		Store:                 voicenotes,
 		Credentials:           creds,
+		Deliveries:            deliveries,
 		AllowOrigins:          origins,
 		FaultInjection:        *faults,
 		PublicURL:             *publicURL,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
+	"github.com/vocafuse/recorder/vocafuse"
 )
 
 // Config is what the handler needs from main (or a test).
@@ -22,6 +23,7 @@ type Config struct {
 	Store       *store.Store
 	Credentials auth.Credentials
 
+	Deliveries     Waker    // told when webhook deliveries were recorded (the dispatcher); may be nil
 	AllowOrigins   []string // CORS: origins whose scripts may call the API ("*" for any)
 	FaultInjection bool     // serve /_faults (tests only)
 
@@ -78,6 +80,8 @@ type Server struct {
 	uploadGrace, uploadTimeout          time.Duration
 	maxConns                            int
 	cursors                             cursors
+	deliveries                          Waker                   // webhooks.go
+	demoTokens                          *vocafuse.TokenEndpoint // demotoken.go
 }
 
 // NewHandler builds the server from c.
@@ -104,6 +108,7 @@ func NewHandler(c Config) *Server {
 		uploadTimeout: c.UploadTimeout,
 		maxConns:      c.MaxConns,
 		cursors:       newCursors(c.Credentials.TokenSecret),
+		deliveries:    c.Deliveries,
 	}
 	u, err := url.Parse(strings.TrimRight(c.PublicURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -113,6 +118,7 @@ func NewHandler(c Config) *Server {
 	s.publicOrigin = u.Scheme + "://" + u.Host
 	s.publicHost = u.Host
 	s.secureCookie = s.secureCookie || u.Scheme == "https"
+	s.demoTokens = s.newDemoTokens()
 	if c.FaultInjection {
 		s.faults = &faultPlan{rateDetails: s.rateDetails}
 	}
@@ -180,6 +186,11 @@ func (s *Server) routes(mux *http.ServeMux, c Config) {
 	mux.HandleFunc("DELETE /v1/voicenotes/{id}", s.authed(auth.ScopeWrite, s.deleteVoiceNote))
 	mux.HandleFunc("GET /v1/voicenotes/{id}/audio", s.audio) // a token or a signed URL (and HEAD)
 	mux.HandleFunc("GET /v1/voicenotes/{id}/transcription", s.authed(auth.ScopeRead, s.transcription))
+	mux.HandleFunc("POST /v1/webhooks", s.keyed(s.createWebhook))
+	mux.HandleFunc("GET /v1/webhooks", s.keyed(s.listWebhooks))
+	mux.HandleFunc("GET /v1/webhooks/{id}", s.keyed(s.getWebhook))
+	mux.HandleFunc("PUT /v1/webhooks/{id}", s.keyed(s.updateWebhook))
+	mux.HandleFunc("DELETE /v1/webhooks/{id}", s.keyed(s.deleteWebhook))
 	// Anything else under the API's prefixes is an envelope, never the page server's 404.
 	mux.HandleFunc("/v1/", notFound)
 	mux.HandleFunc("/api/", notFound)

@@ -28,13 +28,15 @@ const (
 )
 
 // createToken is POST /v1/tokens: a backend, authenticated with the API key and secret
-// over HTTP Basic, mints a token for one of its users.
+// (HTTP Basic, or the X-VocaFuse-API-Key and -Secret headers), mints a token for one of
+// its users.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	if !s.allow(w, clientKey(r)) {
+	// The demo's /api/token, calling in process, was counted against its browser already.
+	if !isInternal(r) && !s.allow(w, clientKey(r)) {
 		return
 	}
 	// No WWW-Authenticate header on the 401: a browser would pop up a login box.
-	key, secret, ok := r.BasicAuth()
+	key, secret, ok := apiCredentials(r)
 	if !ok || !s.creds.CheckAPIKey(key, secret) {
 		writeError(w, catalog.InvalidToken, nil)
 		return
@@ -45,28 +47,6 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mint(w, r, req)
-}
-
-// demoToken is POST /api/token, the demo page's own backend, doing what a customer's
-// backend does for its signed-in user. The demo has no sign-in, so each browser is a
-// visitor: a random id in an HttpOnly cookie, made on its first call. The identity is
-// "demo_visitor_" and a hash of that id, so the cookie's value (which is what proves
-// the identity) never shows in a token, a resource or a log line. Each browser thus
-// lists only its own voice notes.
-//
-// The server decides everything about the token, as a backend must: the identity (the
-// cookie's), the lifetime (10 minutes) and the scope (read and write). A body is not
-// read. Only the server's own pages may call it (sameOriginOnly), and a client address
-// gets at most NewVisitorLimit new identities a window: it is not an identity mint.
-func (s *Server) demoToken(w http.ResponseWriter, r *http.Request) {
-	if !s.sameOriginOnly(w, r) || !s.allow(w, clientKey(r)) {
-		return
-	}
-	identity, ok := s.visitorIdentity(w, r)
-	if !ok {
-		return
-	}
-	s.mint(w, r, tokenRequest{identity: identity, ttl: defaultDemoTokenTTL, scopes: auth.AllScopes})
 }
 
 const visitorCookie = "vocafuse_visitor"

@@ -104,7 +104,7 @@ func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Cla
 		Metadata:  metadata,
 		CreatedAt: s.now().UTC(),
 	}
-	stored, created, err := s.store.Commit(upload, note)
+	stored, created, err := s.commitVoiceNote(r, upload, note)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		writeErrorStatus(w, http.StatusConflict, catalog.InvalidFieldValue, map[string]any{

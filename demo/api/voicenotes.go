@@ -92,7 +92,7 @@ func (s *Server) deleteVoiceNote(w http.ResponseWriter, r *http.Request, c auth.
 		voiceNoteNotFound(w, rawID)
 		return
 	}
-	found, err := s.store.Delete(store.OwnerOf(c.Identity), id)
+	found, err := s.removeVoiceNote(r, store.OwnerOf(c.Identity), id)
 	switch {
 	case err != nil:
 		s.internal(w, r, "delete voice note", err)

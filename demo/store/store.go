@@ -136,8 +136,9 @@ func (s *Store) audioPath(owner Owner, id string) string {
 // Commit makes an upload the audio of voice note n (whose ID and Owner must have been
 // checked by ParseID and OwnerOf). When the id already holds the same bytes, nothing
 // changes and the stored voice note is returned with created false; when it holds other
-// bytes, the error is ErrConflict. Either way the upload is used up.
-func (s *Store) Commit(u *Upload, n VoiceNote) (stored VoiceNote, created bool, err error) {
+// bytes, the error is ErrConflict. Either way the upload is used up. The events of a
+// voice note it creates are recorded for delivery in the same transaction.
+func (s *Store) Commit(u *Upload, n VoiceNote, events ...EventFunc) (stored VoiceNote, created bool, err error) {
 	defer u.Discard()
 	if err := u.finish(); err != nil {
 		return VoiceNote{}, false, err
@@ -178,7 +179,10 @@ func (s *Store) Commit(u *Upload, n VoiceNote) (stored VoiceNote, created bool, 
 		if err := tx.Bucket(handlesBucket).Put([]byte(s.Handle(n.Owner)), []byte(n.Owner)); err != nil {
 			return err
 		}
-		return tx.Bucket(orderBucket).Put(orderKey(n.Owner, seq), []byte(n.ID))
+		if err := tx.Bucket(orderBucket).Put(orderKey(n.Owner, seq), []byte(n.ID)); err != nil {
+			return err
+		}
+		return recordEvents(tx, n, events)
 	})
 	if err != nil {
 		if renamed {
@@ -234,12 +238,14 @@ func (s *Store) OpenAudio(n VoiceNote) (*os.File, error) {
 }
 
 // Delete removes the owner's voice note with that id. The audio is first moved aside
-// (into tmp/, under a name repair knows), then the metadata is deleted; when the
-// metadata cannot be deleted the audio is moved back, so that a failure leaves the voice
-// note whole and an error means nothing changed. A crash in between leaves a record
-// without audio or a tmp/delete-* file, both of which the next Open removes: a deletion
-// that was under way completes, it never half-happens.
-func (s *Store) Delete(owner Owner, id string) (found bool, err error) {
+// (into tmp/, under a name repair knows), then the metadata is deleted, and the events
+// of the deletion are recorded for delivery in the same transaction; when that
+// transaction fails the audio is moved back, so that a failure leaves the voice note
+// whole, an error means nothing changed, and no event is left for a deletion that did
+// not happen. A crash in between leaves a record without audio or a tmp/delete-* file,
+// both of which the next Open removes: a deletion that was under way completes, it never
+// half-happens.
+func (s *Store) Delete(owner Owner, id string, events ...EventFunc) (found bool, err error) {
 	n, found, err := s.Get(owner, id)
 	if err != nil || !found {
 		return found, err
@@ -260,7 +266,10 @@ func (s *Store) Delete(owner Owner, id string) (found bool, err error) {
 		if err := notes.Delete(noteKey(owner, id)); err != nil {
 			return err
 		}
-		return tx.Bucket(orderBucket).Delete(orderKey(owner, n.Seq))
+		if err := tx.Bucket(orderBucket).Delete(orderKey(owner, n.Seq)); err != nil {
+			return err
+		}
+		return recordEvents(tx, n, events)
 	})
 	if err != nil {
 		if backErr := renameFile(aside, s.audioPath(owner, id)); backErr != nil {
