@@ -20,7 +20,9 @@ import (
 // Credentials the processes get from the environment.
 const (
 	APIKey    = "sk_test_vocafuse_go"
-	APISecret = "go-client-secret"
+	APISecret = "go-client-secret" // 16 bytes, the shortest the server takes
+	// TokenSecret is the JWT signing key: the server refuses one under 32 bytes.
+	TokenSecret = "go-client-signing-key-for-the-tests"
 )
 
 var (
@@ -79,7 +81,7 @@ func Start(t testing.TB, dataDir string, args ...string) *Server {
 	}
 	cmd := exec.Command(binary(t), append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	cmd.Env = append(os.Environ(), "VOCAFUSE_API_KEY="+APIKey, "VOCAFUSE_API_SECRET="+APISecret,
-		"VOCAFUSE_TOKEN_SECRET=go-client-signing-key")
+		"VOCAFUSE_TOKEN_SECRET="+TokenSecret)
 	s := &Server{DataDir: dataDir, t: t, cmd: cmd, log: &syncBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = s.log
 	stdout, err := cmd.StdoutPipe()
