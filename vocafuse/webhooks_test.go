@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,22 @@ func TestWebhookDeliveryIsSigned(t *testing.T) {
 	if err != nil || event.Event != "voicenote.created" || !strings.HasPrefix(event.ID, "evt_") ||
 		event.DeliveryID != deliveryID || note.ID != id || note.Identity != "user_hooked" || note.AudioURL == "" {
 		t.Errorf("%+v %+v %v", event, note, err)
+	}
+	// The payload's resource is the API's own: audio_url from the server's public URL,
+	// the owner named by its keyed handle (never a plain hash of the identity), and it plays.
+	sum := sha256.Sum256([]byte("user_hooked"))
+	played, err := url.Parse(note.AudioURL)
+	if err != nil || !strings.HasPrefix(note.AudioURL, s.URL+"/v1/voicenotes/"+id+"/audio?") ||
+		played.Query().Get("owner") == "" || strings.Contains(hex.EncodeToString(sum[:]), played.Query().Get("owner")) {
+		t.Errorf("audio_url %q", note.AudioURL)
+	} else if resp, err := http.Get(note.AudioURL); err != nil {
+		t.Error(err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("the delivery's audio_url: %d", resp.StatusCode)
+		}
 	}
 
 	// A tampered body, another secret or an old timestamp fail.
