@@ -128,10 +128,11 @@ func (c *trackedConn) Write(b []byte) (int, error) {
 		reason = string(after)
 	}
 	body := envelope(catalog.InvalidRequestFormat, map[string]any{"reason": reason})
+	// Logged before the answer goes out, so that whoever has read the answer finds its line.
+	c.l.s.log.Info("request", "status", status, "malformed", reason, "remote", c.RemoteAddr().String(), "request_id", id)
 	_, err = fmt.Fprintf(c.Conn, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"+
 		"X-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(body), id, body)
-	c.l.s.log.Info("request", "status", status, "malformed", reason, "remote", c.RemoteAddr().String(), "request_id", id)
 	if err != nil {
 		return 0, err
 	}
