@@ -101,7 +101,7 @@ test-size size:
 # Parsing, repair and encoding benchmarks, then the server's load run with its figures.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) test -count=1 -v -run '^TestLoadConcurrentUploads$$' ./demo | grep -E 'concurrent uploads|^(ok|FAIL)'
+	VOCAFUSE_BENCH=1 $(GO) test -count=1 -v -run '^TestLoad(ConcurrentUploads|SlowClients)$$' ./demo | grep -E 'concurrent uploads|slow clients|^(ok|FAIL)'
 
 clean:
 	rm -rf $(BUILD) .vocafuse-data

@@ -98,3 +98,20 @@ func TestLoadConcurrentUploads(t *testing.T) {
 		t.Errorf("peak RSS %d MiB: more than a quarter of what was uploaded", peak>>20)
 	}
 }
+
+// TestLoadSlowClients is make bench's slow-client run: 2,000 uploads that declare 1 MB
+// and send four bytes, from 200 identities, held open until the server answers or cuts
+// them (bounded: --upload-timeout 10s). It prints the figures; it runs only when
+// VOCAFUSE_BENCH is set, since it wants the machine to itself.
+func TestLoadSlowClients(t *testing.T) {
+	if os.Getenv("VOCAFUSE_BENCH") == "" {
+		t.Skip("make bench runs it (VOCAFUSE_BENCH=1); go test runs TestSlowClientsDoNotStopTheServer")
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir, "--upload-timeout", "10s")
+	res := runSlowClients(t, s, dir, 2000)
+	t.Logf("slow clients: %d uploads held open; health answered in %v, an honest upload stored in %v; "+
+		"server fds %d (bound %d); server peak RSS (VmHWM) %.1f MiB; all ended in %v",
+		res.clients, res.health.Round(time.Millisecond), res.upload.Round(time.Millisecond), res.peakFDs,
+		res.clients+256+50, float64(res.peakRSS)/(1<<20), res.elapsed.Round(time.Millisecond))
+}

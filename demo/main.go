@@ -20,19 +20,18 @@ import (
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
 	"github.com/vocafuse/recorder/demo/web"
+	"github.com/vocafuse/recorder/demo/webhooks"
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "vocafuse-demo:", err)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("vocafuse-demo stopped: " + err.Error())
 		os.Exit(1)
 	}
 }
 
-// shutdownGrace is how long a SIGTERM waits for uploads under way before giving up.
-const shutdownGrace = 30 * time.Second
-
-func run() error {
+func run(log *slog.Logger) error {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	dataDir := flag.String("data-dir", "./.vocafuse-data", "where voice notes and keys are kept")
 	faults := flag.Bool("fault-injection", false, "serve /_faults, for tests only")
@@ -40,40 +39,71 @@ func run() error {
 	flag.Var(&origins, "allow-origin", "an origin whose pages may call the API (repeat, or separate with commas; * for any)")
 	sdkDir := flag.String("sdk-dir", defaultSDKDir(), "the built SDK served under /sdk/")
 	testPages := flag.String("test-pages", "", "for the browser tests: a directory served under /test/")
+	publicURL := flag.String("public-url", "", "the server's URL as browsers reach it, for audio_url and the same-origin checks (default: http://<addr>)")
+	trustProxy := flag.Bool("trust-proxy", false, "believe X-Forwarded-Proto from a proxy in front (for the cookie's Secure attribute)")
+	secureCookie := flag.Bool("secure-cookie", false, "always mark the visitor cookie Secure (implied by an https --public-url)")
+	drainTimeout := flag.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long uploads under way may take before they are cut")
+	maxConns := flag.Int("max-conns", 4096, "connections open at once; more are answered 503 and closed")
+	maxUploads := flag.Int("max-uploads", 256, "uploads under way at once; more are answered 503 / 5002")
+	maxUploadsPerIdentity := flag.Int("max-uploads-per-identity", 8, "uploads under way at once for one identity")
+	uploadMinRate := flag.Int("upload-min-rate", 4096, "bytes a second an upload's body must keep up after the first 10 s")
+	uploadTimeout := flag.Duration("upload-timeout", 5*time.Minute, "the longest an upload's body may take")
+	webhookFirstRetry := flag.Duration("webhook-first-retry", webhooks.DefaultFirstRetry,
+		"wait before a failed webhook delivery's second attempt; each next wait is 5 times longer")
+	webhookAttempts := flag.Int("webhook-attempts", webhooks.DefaultMaxAttempts, "attempts before a webhook delivery is given up")
 	flag.Parse()
 
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	// The store claims the data directory first: a directory that is not the server's is
+	// refused before anything (the credentials file included) is written into it.
+	voicenotes, repair, err := store.Open(*dataDir)
+	if err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	defer voicenotes.Close()
 	creds, printKey, err := auth.LoadCredentials(*dataDir, os.Getenv)
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
-	voicenotes, repair, err := store.Open(*dataDir)
-	if err != nil {
-		return err
+	if repair.Claim != "" {
+		log.Info("data directory "+string(repair.Claim), "data_dir", *dataDir, "marker", store.MarkerFile)
 	}
-	defer voicenotes.Close()
+	if len(repair.Foreign) > 0 {
+		log.Warn("left alone: files in the data directory that the server did not write", "files", repair.Foreign)
+	}
 	if !repair.Empty() {
 		log.Warn("repaired the data directory after an unclean stop",
 			"temp_files", repair.TempFiles, "stray_files", repair.StrayFiles, "lost_records", repair.LostRecords)
 	}
+	deliveries := webhooks.New(voicenotes, webhooks.Config{Log: log, FirstRetry: *webhookFirstRetry, MaxAttempts: *webhookAttempts})
+	deliveries.Start()
+	defer deliveries.Stop(context.Background())
 	listener, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
+	if *publicURL == "" {
+		*publicURL = "http://" + defaultPublicHost(listener.Addr())
+	}
 	handler := api.NewHandler(api.Config{
-		Log:            log,
-		Pages:          web.Pages(*sdkDir, *testPages),
-		Store:          voicenotes,
-		Credentials:    creds,
-		AllowOrigins:   origins,
-		FaultInjection: *faults,
+		Log:                   log,
+		Pages:                 web.Pages(*sdkDir, *testPages),
+		Store:                 voicenotes,
+		Credentials:           creds,
+		Deliveries:            deliveries,
+		AllowOrigins:          origins,
+		FaultInjection:        *faults,
+		PublicURL:             *publicURL,
+		TrustProxy:            *trustProxy,
+		SecureCookie:          *secureCookie,
+		MaxConns:              *maxConns,
+		MaxUploads:            *maxUploads,
+		MaxUploadsPerIdentity: *maxUploadsPerIdentity,
+		UploadMinRate:         *uploadMinRate,
+		UploadTimeout:         *uploadTimeout,
 	})
-	// No read or write timeout: a slow upload or a long playback is legitimate. Idle
-	// keep-alive connections are closed, so they do not pile up.
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Every phase of a connection is bounded (api.ConfigureHTTPServer); an upload's body
+	// has its own minimum rate and deadline, a playback its own write deadline.
+	server := handler.HTTPServer()
 	if printKey {
 		// The only way the person running the server learns them; never the signing key.
 		fmt.Printf("API key: %s\nAPI secret: %s\n", creds.APIKey, creds.APISecret)
@@ -84,24 +114,39 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- server.Serve(listener) }()
+	go func() { served <- server.Serve(handler.Listener(listener)) }()
 	select {
 	case err := <-served:
 		return err
 	case <-ctx.Done():
 	}
 	stop() // a second signal stops the process at once
-	log.Info("draining: new requests get 503 until the uploads under way finish")
-	shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	log.Info("draining: new requests get 503 until the uploads under way finish", "drain_timeout", drainTimeout.String())
+	drain, cancel := context.WithTimeout(context.Background(), *drainTimeout)
 	defer cancel()
-	if err := handler.Drain(shutdown); err != nil {
-		log.Warn("drain timed out", "error", err)
+	if err := handler.Drain(drain); err != nil {
+		log.Warn("drain incomplete: requests still under way are closed", "error", err.Error())
 	}
-	if err := server.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	closing, cancelClose := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelClose()
+	if err := server.Shutdown(closing); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		_ = server.Close() // what is left (a slow reader of an answer) is cut
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// defaultPublicHost is the listening address as a browser would reach it: an
+// unspecified address (0.0.0.0, ::) is reached as 127.0.0.1 from the same machine.
+func defaultPublicHost(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	if tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+	}
+	return tcp.String()
 }
 
 // originList is the repeatable --allow-origin flag.

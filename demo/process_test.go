@@ -67,8 +67,8 @@ func demoBinary(t *testing.T) string {
 // for as many identities as they like without going through the rate-limited route.
 var testEnv = map[string]string{
 	auth.EnvAPIKey:      "sk_test_process",
-	auth.EnvAPISecret:   "process-secret",
-	auth.EnvTokenSecret: "process-signing-key",
+	auth.EnvAPISecret:   "process-secret-of-the-test",
+	auth.EnvTokenSecret: "process-signing-key-of-32-bytes-at-least",
 }
 
 func mint(t *testing.T, identity string) string {
@@ -119,6 +119,9 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 	}()
 	select {
 	case s.url = <-found:
+	case err := <-s.exited:
+		s.exited <- err
+		t.Fatalf("exited before listening (%v); log:\n%s", err, s.log)
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no URL line; log:\n%s", s.log)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
@@ -15,13 +16,12 @@ import (
 func (s *Server) audio(w http.ResponseWriter, r *http.Request) {
 	var owner store.Owner
 	if q := r.URL.Query(); q.Has(auth.ParamSignature) {
-		var ok bool
-		owner, ok = s.signedOwner(r)
-		if !ok {
-			voiceNoteNotFound(w, r.PathValue("id"))
+		if !s.allowOn(w, s.audioLimiter, "url:"+clientKey(r)) {
 			return
 		}
-		if !s.allow(w, identityKey(owner)) {
+		var ok bool
+		owner, ok = s.signedOwner(w, r)
+		if !ok {
 			return
 		}
 	} else {
@@ -41,26 +41,40 @@ func (s *Server) audio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	// A long recording played over a slow link may take longer than writeTimeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(10 * time.Minute))
 	h := w.Header()
 	h.Set("Content-Type", n.MimeType)
 	// The bytes under an id never change (a PUT of other bytes is refused), so the
 	// SHA-256 is a strong validator for If-Range and conditional requests.
-	h.Set("ETag", `"`+n.SHA256+`"`)
+	etag := `"` + n.SHA256 + `"`
+	h.Set("ETag", etag)
 	h.Set("Cache-Control", "private, max-age=300")
-	http.ServeContent(w, r, "", n.CreatedAt, f)
+	if ir := r.Header.Get("If-Range"); ir != "" && ir != etag {
+		r.Header.Del("Range") // RFC 9110 13.1.5: the whole audio
+	}
+	normaliseRange(r, n.Size)
+	http.ServeContent(audioErrors(w, r), r, "", n.CreatedAt, f)
 }
 
 // signedOwner checks the signed query against the id in the path and returns the owner
-// it names.
-func (s *Server) signedOwner(r *http.Request) (store.Owner, bool) {
+// its handle names; an altered, expired or unknown one is answered 404 / 6001 here.
+func (s *Server) signedOwner(w http.ResponseWriter, r *http.Request) (store.Owner, bool) {
 	q := r.URL.Query()
-	owner, ok := store.ParseOwner(q.Get(auth.ParamOwner))
-	if !ok {
-		return "", false
-	}
+	handle := q.Get(auth.ParamOwner)
 	id, ok := store.ParseID(r.PathValue("id"))
-	if !ok {
+	if !ok || !s.urls.Verify(handle, id, q.Get(auth.ParamExpires), q.Get(auth.ParamSignature)) {
+		voiceNoteNotFound(w, r.PathValue("id"))
 		return "", false
 	}
-	return owner, s.urls.Verify(string(owner), id, q.Get(auth.ParamExpires), q.Get(auth.ParamSignature))
+	owner, found, err := s.store.OwnerOfHandle(handle)
+	switch {
+	case err != nil:
+		s.internal(w, r, "resolve owner handle", err)
+		return "", false
+	case !found:
+		voiceNoteNotFound(w, r.PathValue("id"))
+		return "", false
+	}
+	return owner, true
 }

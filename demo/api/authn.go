@@ -50,8 +50,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, scope stri
 	return c, true
 }
 
-// identityKey is the rate-limit key of an identity. It is the owner key, which a signed
-// audio URL also carries, so playback counts against the same identity as the API.
+// identityKey is the rate-limit key of an identity. Reads through a signed audio URL
+// never count against it (anyone holding the URL could lock its owner out): they have
+// their own limiter, per client address.
 func identityKey(o store.Owner) string { return "identity:" + string(o) }
 
 // bearerToken reads "Authorization: Bearer <token>". A token is never taken from the

@@ -56,7 +56,27 @@ func (d *drainer) leave() {
 
 // Drain makes every new request answer 5002 and waits until the requests under way
 // have finished, or ctx ends. main calls it on SIGTERM before closing the listener.
+// When ctx ends first, the uploads still under way are cut: each answers 503 / 5002 and
+// removes its temporary file, and Drain waits up to cutGrace for them to do so.
 func (s *Server) Drain(ctx context.Context) error {
+	err := s.drainWait(ctx)
+	if err == nil {
+		return nil
+	}
+	cut := s.uploads.cutAll()
+	s.log.Warn("drain time over: cutting the uploads under way", "uploads", cut)
+	wait, cancel := context.WithTimeout(context.Background(), cutGrace)
+	defer cancel()
+	if s.drainWait(wait) != nil {
+		return err
+	}
+	return nil
+}
+
+// cutGrace is how long cut uploads have to answer and clean up.
+const cutGrace = 5 * time.Second
+
+func (s *Server) drainWait(ctx context.Context) error {
 	d := s.drain
 	d.mu.Lock()
 	if !d.draining {

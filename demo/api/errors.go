@@ -57,44 +57,60 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 
 // jsonPageErrors makes the page server's plain-text errors envelopes too, so that every
 // error on every route is JSON (docs/api.md): 404 and 405 as an unknown API route is answered,
-// 500 as 5001. Other statuses (a 416 for a range past a file's end) are protocol, not
-// API errors, and pass as they are.
+// 500 as 5001, anything else at or above 400 as 2001 with its status.
 func jsonPageErrors(pages http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pages.ServeHTTP(&pageErrorRewriter{ResponseWriter: w, r: r}, r)
+		pages.ServeHTTP(&errorRewriter{ResponseWriter: w, answer: func(w http.ResponseWriter, status int) bool {
+			switch {
+			case status == http.StatusNotFound, status == http.StatusMethodNotAllowed:
+				notFound(w, r)
+			case status == http.StatusInternalServerError:
+				writeError(w, catalog.InternalServerError, nil)
+			case status >= 400:
+				writeErrorStatus(w, status, catalog.InvalidRequestFormat, nil)
+			default:
+				return false
+			}
+			return true
+		}}, r)
 	})
 }
 
-type pageErrorRewriter struct {
+// errorRewriter replaces an answer a library handler writes (http.FileServer's, or
+// http.ServeContent's plain-text errors) when answer takes its status: answer writes
+// the envelope instead and the library's body is dropped. A redirect keeps its status
+// and Location but loses its HTML body.
+type errorRewriter struct {
 	http.ResponseWriter
-	r         *http.Request
-	rewritten bool
+	answer func(w http.ResponseWriter, status int) bool
+	drop   bool
 }
 
-func (w *pageErrorRewriter) WriteHeader(status int) {
-	if w.rewritten {
+func (w *errorRewriter) WriteHeader(status int) {
+	if w.drop {
 		return
 	}
-	switch status {
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		w.rewritten = true
-		notFound(w.ResponseWriter, w.r)
-	case http.StatusInternalServerError:
-		w.rewritten = true
-		writeError(w.ResponseWriter, catalog.InternalServerError, nil)
-	default:
+	if status >= 300 && status < 400 {
+		w.drop = true
+		w.Header().Del("Content-Type")
 		w.ResponseWriter.WriteHeader(status)
+		return
 	}
+	if w.answer(w.ResponseWriter, status) {
+		w.drop = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
 }
 
-func (w *pageErrorRewriter) Write(b []byte) (int, error) {
-	if w.rewritten {
-		return len(b), nil // the plain-text body the envelope replaced
+func (w *errorRewriter) Write(b []byte) (int, error) {
+	if w.drop {
+		return len(b), nil // the plain-text or HTML body the envelope replaced
 	}
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *pageErrorRewriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *errorRewriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // apiError is a refusal found by a helper, for its handler to write.
 type apiError struct {

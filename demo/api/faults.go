@@ -114,7 +114,9 @@ func (f fault) describe() string {
 	return "delay"
 }
 
-// add is POST /_faults.
+// add is POST /_faults. Only from the server's own origin or from no page at all
+// (the tests' Node process): a page on any other site open on the developer's machine
+// must not plan faults (Server.sameOriginOnly, in routes).
 func (p *faultPlan) add(w http.ResponseWriter, r *http.Request) {
 	var f fault
 	d := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))

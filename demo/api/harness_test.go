@@ -72,11 +72,16 @@ func newHarness(t *testing.T, configure ...func(*api.Config)) *harness {
 		Credentials: testCreds,
 		Now:         clock.Now,
 	}
+	ts := httptest.NewUnstartedServer(nil)
+	cfg.PublicURL = "http://" + ts.Listener.Addr().String()
 	for _, c := range configure {
 		c(&cfg)
 	}
 	server := api.NewHandler(cfg)
-	ts := httptest.NewServer(server)
+	ts.Config.Handler = server
+	server.ConfigureHTTPServer(ts.Config)
+	ts.Listener = server.Listener(ts.Listener)
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return &harness{t: t, url: ts.URL, server: server, store: st, dataDir: dir, clock: clock,
 		creds: testCreds, issuer: auth.NewIssuer([]byte(testCreds.TokenSecret), clock.Now), log: logs}

@@ -78,9 +78,14 @@ func (l *rateLimiter) sweep(now time.Time) {
 // GitHub convention); Retry-After and retry_after are the whole seconds until a request
 // passes again, at least 1.
 func (s *Server) allow(w http.ResponseWriter, key string) bool {
-	d := s.limiter.take(key)
+	return s.allowOn(w, s.limiter, key)
+}
+
+// allowOn is allow against another limiter than the per-identity one.
+func (s *Server) allowOn(w http.ResponseWriter, l *rateLimiter, key string) bool {
+	d := l.take(key)
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.limiter.limit))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(l.limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.remaining))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(int64(math.Ceil(float64(d.reset.UnixMilli())/1000)), 10))
 	if d.allowed {
@@ -88,7 +93,7 @@ func (s *Server) allow(w http.ResponseWriter, key string) bool {
 	}
 	wait := max(1, int(math.Ceil(d.reset.Sub(s.now()).Seconds())))
 	h.Set("Retry-After", strconv.Itoa(wait))
-	writeError(w, catalog.RateLimitExceeded, s.rateDetails(wait))
+	writeError(w, catalog.RateLimitExceeded, map[string]any{"limit": l.limit, "window": windowLabel(l.window), "retry_after": wait})
 	return false
 }
 

@@ -139,7 +139,7 @@ func TestInvalidFieldValue2003(t *testing.T) {
 	})
 	t.Run("identity not a string", func(t *testing.T) {
 		expectError(t, h.mintOverHTTP(`{"identity":42}`), 400, 2003,
-			map[string]any{"field": "identity", "value": 42, "reason": "must be a string of 1 to 128 characters"})
+			map[string]any{"field": "identity", "value": 42, "reason": "must be a string of 1 to 128 characters, not only spaces"})
 	})
 	t.Run("voice note id not a UUID", func(t *testing.T) {
 		for _, id := range []string{"rec_123", "0190a0c0-1111-7000-8000-00000000000", "..%2F..%2Fetc"} {

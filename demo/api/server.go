@@ -6,10 +6,14 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
+	"github.com/vocafuse/recorder/vocafuse"
 )
 
 // Config is what the handler needs from main (or a test).
@@ -19,8 +23,19 @@ type Config struct {
 	Store       *store.Store
 	Credentials auth.Credentials
 
+	Deliveries     Waker    // told when webhook deliveries were recorded (the dispatcher); may be nil
 	AllowOrigins   []string // CORS: origins whose scripts may call the API ("*" for any)
 	FaultInjection bool     // serve /_faults (tests only)
+
+	// PublicURL is the server's address as clients reach it ("http://127.0.0.1:8080"):
+	// audio_url is built from it, never from a request's Host, and it is the origin the
+	// demo's token route and /_faults take requests from. Default http://localhost.
+	PublicURL string
+	// SecureCookie marks the visitor cookie Secure on every answer (it is anyway over
+	// TLS, when PublicURL is https, and when TrustProxy and X-Forwarded-Proto: https).
+	SecureCookie bool
+	// TrustProxy believes X-Forwarded-Proto from the proxy in front of the server.
+	TrustProxy bool
 
 	// The rest have defaults; tests change them.
 	Now             func() time.Time // the clock for tokens, signed URLs and rate limits
@@ -28,6 +43,15 @@ type Config struct {
 	RateWindow      time.Duration    // default one minute
 	AudioURLTTL     time.Duration    // how long a resource's audio_url plays; default 15 minutes
 	DrainRetryAfter time.Duration    // Retry-After while draining; default 5 s
+
+	MaxConns              int           // connections open at once (Listener); default 4096
+	MaxUploads            int           // uploads under way at once; default 256
+	MaxUploadsPerIdentity int           // uploads under way at once per identity; default 8
+	UploadMinRate         int           // bytes per second an upload's body must keep up; default 4096
+	UploadGrace           time.Duration // before the minimum rate applies; default 10 s
+	UploadTimeout         time.Duration // an upload's whole body; default 5 minutes
+	NewVisitorLimit       int           // identities POST /api/token makes per RateWindow per client address; default 20
+	AudioRateLimit        int           // signed-URL reads per RateWindow per client address; default 600
 	// TestRoutes adds routes (ServeMux patterns) behind the same middleware, for tests
 	// only: a handler that panics, say.
 	TestRoutes map[string]http.HandlerFunc
@@ -46,6 +70,18 @@ type Server struct {
 	now         func() time.Time
 	audioURLTTL time.Duration
 	handler     http.Handler
+
+	publicURL, publicOrigin, publicHost string
+	secureCookie, trustProxy            bool
+	visitors                            *rateLimiter // new identities from /api/token, per client
+	audioLimiter                        *rateLimiter // signed-URL reads, per client
+	uploads                             *uploadSlots
+	uploadMinRate                       float64
+	uploadGrace, uploadTimeout          time.Duration
+	maxConns                            int
+	cursors                             cursors
+	deliveries                          Waker                   // webhooks.go
+	demoTokens                          *vocafuse.TokenEndpoint // demotoken.go
 }
 
 // NewHandler builds the server from c.
@@ -61,7 +97,28 @@ func NewHandler(c Config) *Server {
 		drain:       &drainer{retryAfter: c.DrainRetryAfter},
 		now:         c.Now,
 		audioURLTTL: c.AudioURLTTL,
+
+		secureCookie:  c.SecureCookie,
+		trustProxy:    c.TrustProxy,
+		visitors:      newRateLimiter(c.NewVisitorLimit, c.RateWindow, c.Now),
+		audioLimiter:  newRateLimiter(c.AudioRateLimit, c.RateWindow, c.Now),
+		uploads:       newUploadSlots(c.MaxUploads, c.MaxUploadsPerIdentity),
+		uploadMinRate: float64(c.UploadMinRate),
+		uploadGrace:   c.UploadGrace,
+		uploadTimeout: c.UploadTimeout,
+		maxConns:      c.MaxConns,
+		cursors:       newCursors(c.Credentials.TokenSecret),
+		deliveries:    c.Deliveries,
 	}
+	u, err := url.Parse(strings.TrimRight(c.PublicURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, _ = url.Parse("http://localhost")
+	}
+	s.publicURL = u.Scheme + "://" + u.Host + strings.TrimRight(u.Path, "/")
+	s.publicOrigin = u.Scheme + "://" + u.Host
+	s.publicHost = u.Host
+	s.secureCookie = s.secureCookie || u.Scheme == "https"
+	s.demoTokens = s.newDemoTokens()
 	if c.FaultInjection {
 		s.faults = &faultPlan{rateDetails: s.rateDetails}
 	}
@@ -73,6 +130,7 @@ func NewHandler(c Config) *Server {
 	}
 	h = s.drain.middleware(h)
 	h = withCORS(c.AllowOrigins, h)
+	h = s.withSafeHeaders(h)
 	s.handler = withRequestLog(c.Log, h)
 	return s
 }
@@ -99,6 +157,22 @@ func withDefaults(c Config) Config {
 	if c.DrainRetryAfter <= 0 {
 		c.DrainRetryAfter = 5 * time.Second
 	}
+	defaults := []struct {
+		field *int
+		value int
+	}{{&c.MaxConns, 4096}, {&c.MaxUploads, 256}, {&c.MaxUploadsPerIdentity, 8}, {&c.UploadMinRate, 4096},
+		{&c.NewVisitorLimit, 20}, {&c.AudioRateLimit, 600}}
+	for _, d := range defaults {
+		if *d.field <= 0 {
+			*d.field = d.value
+		}
+	}
+	if c.UploadGrace <= 0 {
+		c.UploadGrace = 10 * time.Second
+	}
+	if c.UploadTimeout <= 0 {
+		c.UploadTimeout = 5 * time.Minute
+	}
 	return c
 }
 
@@ -110,21 +184,77 @@ func (s *Server) routes(mux *http.ServeMux, c Config) {
 	mux.HandleFunc("PUT /v1/voicenotes/{id}", s.authed(auth.ScopeWrite, s.putVoiceNote))
 	mux.HandleFunc("GET /v1/voicenotes/{id}", s.authed(auth.ScopeRead, s.getVoiceNote))
 	mux.HandleFunc("DELETE /v1/voicenotes/{id}", s.authed(auth.ScopeWrite, s.deleteVoiceNote))
-	mux.HandleFunc("GET /v1/voicenotes/{id}/audio", s.audio) // a token or a signed URL
+	mux.HandleFunc("GET /v1/voicenotes/{id}/audio", s.audio) // a token or a signed URL (and HEAD)
 	mux.HandleFunc("GET /v1/voicenotes/{id}/transcription", s.authed(auth.ScopeRead, s.transcription))
+	mux.HandleFunc("POST /v1/webhooks", s.keyed(s.createWebhook))
+	mux.HandleFunc("GET /v1/webhooks", s.keyed(s.listWebhooks))
+	mux.HandleFunc("GET /v1/webhooks/{id}", s.keyed(s.getWebhook))
+	mux.HandleFunc("PUT /v1/webhooks/{id}", s.keyed(s.updateWebhook))
+	mux.HandleFunc("DELETE /v1/webhooks/{id}", s.keyed(s.deleteWebhook))
 	// Anything else under the API's prefixes is an envelope, never the page server's 404.
 	mux.HandleFunc("/v1/", notFound)
 	mux.HandleFunc("/api/", notFound)
 	if s.faults != nil {
-		mux.HandleFunc("GET /_faults", s.faults.list)
-		mux.HandleFunc("POST /_faults", s.faults.add)
-		mux.HandleFunc("DELETE /_faults", s.faults.clear)
+		mux.HandleFunc("GET /_faults", s.sameOrigin(s.faults.list))
+		mux.HandleFunc("POST /_faults", s.sameOrigin(s.faults.add))
+		mux.HandleFunc("DELETE /_faults", s.sameOrigin(s.faults.clear))
 	}
 	mux.HandleFunc("/_faults", notFound) // without the flag, or with another method
 	for pattern, h := range c.TestRoutes {
 		mux.HandleFunc(pattern, h)
 	}
-	mux.Handle("/", jsonPageErrors(c.Pages))
+	mux.Handle("/", jsonPageErrors(s.withPageCSP(c.Pages)))
+}
+
+// The demo page's Content-Security-Policy: its module script, the SDK's wasm
+// ('wasm-unsafe-eval') and AudioWorklet module, all from the server itself; fetches of
+// /api/token and /v1; audio from /v1 (or the public URL) and from blob: (the local
+// preview of a recording). No inline script or style, no frames, no forms, no plugins.
+const pageCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
+	"media-src 'self' blob: %s; connect-src 'self' %s; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// apiCSP is sent with every JSON answer: a document that is an API answer runs nothing.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+// withPageCSP gives the demo page (not the SDK's files, not the browser tests' pages)
+// its policy.
+func (s *Server) withPageCSP(pages http.Handler) http.Handler {
+	csp := strings.ReplaceAll(pageCSP, "%s", s.publicOrigin)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/sdk/") && !strings.HasPrefix(r.URL.Path, "/test/") {
+			w.Header().Set("Content-Security-Policy", csp)
+		}
+		pages.ServeHTTP(w, r)
+	})
+}
+
+// withSafeHeaders: nosniff on every answer (a browser never guesses a type other than
+// the one sent), a path that is not in its clean form (//, /./, /../) is an unknown route
+// rather than net/http's HTML redirect, and an answer of the API carries apiCSP.
+func (s *Server) withSafeHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		p := r.URL.Path
+		if ep := r.URL.EscapedPath(); ep == "" || ep[0] != '/' || (path.Clean(ep) != ep && path.Clean(ep)+"/" != ep) {
+			notFound(w, r)
+			return
+		}
+		if !strings.HasPrefix(p, "/sdk/") && !strings.HasPrefix(p, "/test/") && (strings.HasPrefix(p, "/v1/") ||
+			strings.HasPrefix(p, "/api/") || p == "/_faults") {
+			h.Set("Content-Security-Policy", apiCSP)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin guards a route with sameOriginOnly.
+func (s *Server) sameOrigin(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.sameOriginOnly(w, r) {
+			next(w, r)
+		}
+	}
 }
 
 // ServeHTTP serves a request.

@@ -28,13 +28,15 @@ const (
 )
 
 // createToken is POST /v1/tokens: a backend, authenticated with the API key and secret
-// over HTTP Basic, mints a token for one of its users.
+// (HTTP Basic, or the X-VocaFuse-API-Key and -Secret headers), mints a token for one of
+// its users.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	if !s.allow(w, clientKey(r)) {
+	// The demo's /api/token, calling in process, was counted against its browser already.
+	if !isInternal(r) && !s.allow(w, clientKey(r)) {
 		return
 	}
 	// No WWW-Authenticate header on the 401: a browser would pop up a login box.
-	key, secret, ok := r.BasicAuth()
+	key, secret, ok := apiCredentials(r)
 	if !ok || !s.creds.CheckAPIKey(key, secret) {
 		writeError(w, catalog.InvalidToken, nil)
 		return
@@ -47,44 +49,34 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	s.mint(w, r, req)
 }
 
-// demoToken is POST /api/token, the demo page's own backend, doing what a customer's
-// backend does for its signed-in user. The demo has no sign-in, so each browser is a
-// visitor: a random id in an HttpOnly cookie, made on its first call. The identity is
-// "demo_visitor_" and a hash of that id, so the cookie's value (which is what proves
-// the identity) never shows in a token, a resource or a log line. Each browser thus
-// lists only its own voice notes.
-//
-// The body is optional: { "expires_in": N, "scope": "..." } as for /v1/tokens (so a
-// test can ask for a 60-second token); an identity in it is ignored, since a backend
-// never lets the browser say who it is.
-func (s *Server) demoToken(w http.ResponseWriter, r *http.Request) {
-	if !s.allow(w, clientKey(r)) {
-		return
-	}
-	req, apiErr := readTokenRequest(w, r, false, defaultDemoTokenTTL)
-	if apiErr != nil {
-		apiErr.write(w)
-		return
-	}
-	req.identity = visitorIdentity(w, r)
-	s.mint(w, r, req)
-}
-
 const visitorCookie = "vocafuse_visitor"
 
-func visitorIdentity(w http.ResponseWriter, r *http.Request) string {
+// visitorIdentity is the visitor's identity from its cookie, or a new one (and its
+// cookie) when the client address has not used up its new identities.
+func (s *Server) visitorIdentity(w http.ResponseWriter, r *http.Request) (string, bool) {
 	visitor := ""
 	if c, err := r.Cookie(visitorCookie); err == nil && isHexID(c.Value) {
 		visitor = c.Value
 	} else {
+		if !s.allowOn(w, s.visitors, "visitor:"+clientKey(r)) {
+			return "", false
+		}
 		var b [16]byte
 		_, _ = rand.Read(b[:])
 		visitor = hex.EncodeToString(b[:])
 		http.SetCookie(w, &http.Cookie{Name: visitorCookie, Value: visitor, Path: "/",
-			MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureRequest(r)})
 	}
 	sum := sha256.Sum256([]byte(visitor))
-	return "demo_visitor_" + hex.EncodeToString(sum[:8])
+	return "demo_visitor_" + hex.EncodeToString(sum[:8]), true
+}
+
+// secureRequest tells whether the browser reached the server over HTTPS: TLS here, a
+// public URL that is https (a TLS-terminating proxy in front), --secure-cookie, or a
+// trusted proxy's X-Forwarded-Proto.
+func (s *Server) secureRequest(r *http.Request) bool {
+	return r.TLS != nil || s.secureCookie ||
+		(s.trustProxy && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https"))
 }
 
 func isHexID(s string) bool {
@@ -143,7 +135,7 @@ func readIdentity(fields map[string]json.RawMessage) (string, *apiError) {
 	}
 	var identity string
 	if json.Unmarshal(raw, &identity) != nil || !validIdentity(identity) {
-		return "", invalidField("identity", raw, "must be a string of 1 to 128 characters")
+		return "", invalidField("identity", raw, "must be a string of 1 to 128 characters, not only spaces")
 	}
 	return identity, nil
 }
@@ -165,9 +157,13 @@ func present(fields map[string]json.RawMessage, name string) (json.RawMessage, b
 	return raw, ok && string(raw) != "null"
 }
 
-// validIdentity allows what fits in a log line and a JWT subject without surprises.
+// validIdentity allows what fits in a log line and a JWT subject without surprises, and
+// names someone: not only spaces or invisible characters.
 func validIdentity(s string) bool {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxIdentityLen {
+		return false
+	}
+	if strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsGraphic(r) }) == "" {
 		return false
 	}
 	return strings.IndexFunc(s, unicode.IsControl) < 0

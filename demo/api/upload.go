@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"mime"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
@@ -53,13 +55,26 @@ func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Cla
 		writeProblem(w, p)
 		return
 	}
+	// A slot before a byte of the body is read: the number of uploads under way is
+	// bounded, in all and per identity.
+	rc := http.NewResponseController(w)
+	slot := s.uploads.acquire(store.OwnerOf(c.Identity), rc)
+	if slot == nil {
+		busy(w, s.uploads.retryAfter)
+		return
+	}
+	defer slot.release()
+	start := time.Now()
+	deadline := start.Add(s.uploadTimeout)
+	_ = rc.SetWriteDeadline(deadline.Add(writeTimeout)) // the answer comes after the body
 	upload, err := s.store.NewUpload()
 	if err != nil {
 		s.storageFailure(w, r, "start upload", err)
 		return
 	}
 	defer upload.Discard()
-	if !s.receive(w, r, upload) {
+	body := &pacedBody{slot: slot, body: r.Body, start: start, grace: s.uploadGrace, rate: s.uploadMinRate, deadline: deadline}
+	if !s.receive(w, r, upload, body, slot) {
 		return
 	}
 	info, probeErr := audio.Probe(upload, upload.Size())
@@ -84,12 +99,12 @@ func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Cla
 		Owner:     store.OwnerOf(c.Identity),
 		Identity:  c.Identity,
 		Format:    string(info.Format),
-		MimeType:  mimeType(info.Format, r.Header.Get("Content-Type")),
+		MimeType:  canonicalTypes[info.Format],
 		Duration:  info.Duration,
 		Metadata:  metadata,
 		CreatedAt: s.now().UTC(),
 	}
-	stored, created, err := s.store.Commit(upload, note)
+	stored, created, err := s.commitVoiceNote(r, upload, note)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		writeErrorStatus(w, http.StatusConflict, catalog.InvalidFieldValue, map[string]any{
@@ -107,11 +122,23 @@ func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Cla
 
 // receive streams the body into the upload, answering the request itself (and returning
 // false) when the body is empty, over the limit, cut off, or cannot be stored.
-func (s *Server) receive(w http.ResponseWriter, r *http.Request, upload *store.Upload) bool {
-	received, readErr, writeErr := copyAtMost(upload, r.Body, validate.MaxBytes+1)
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, upload *store.Upload, body io.Reader, slot *uploadSlot) bool {
+	received, readErr, writeErr := copyAtMost(upload, body, validate.MaxBytes+1)
 	switch {
 	case writeErr != nil:
 		s.storageFailure(w, r, "write upload", writeErr)
+		return false
+	case readErr != nil && slot.wasCut():
+		// Shutting down and the drain time is over: the client may retry elsewhere.
+		notesOf(r).fault = "cut at shutdown"
+		busy(w, s.drain.retryAfter)
+		return false
+	case errors.Is(readErr, os.ErrDeadlineExceeded):
+		// Too slow (under the minimum rate, or past the overall deadline): cut, nothing kept.
+		w.Header().Set("Connection", "close")
+		writeError(w, catalog.InvalidRequestFormat, map[string]any{"reason": fmt.Sprintf(
+			"the body arrived too slowly (at least %d bytes a second, all of it within %d seconds)",
+			int(s.uploadMinRate), int(s.uploadTimeout/time.Second))})
 		return false
 	case readErr != nil:
 		// The client went away or sent a broken body; it is probably not listening.
@@ -124,7 +151,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, upload *store.U
 	case received > validate.MaxBytes:
 		// Nothing more is kept, but the rest is counted so the answer can say how big the
 		// file was ("30MB", as the reference writes it).
-		rest, _ := io.Copy(io.Discard, io.LimitReader(r.Body, sizeCountLimit-received))
+		rest, _ := io.Copy(io.Discard, io.LimitReader(body, sizeCountLimit-received))
 		w.Header().Set("Connection", "close")
 		writeProblem(w, validate.Size(received+rest))
 		return false
@@ -180,19 +207,6 @@ func parseMetadata(header string) (json.RawMessage, *apiError) {
 	return compact.Bytes(), nil
 }
 
-// canonicalTypes is the media type of each accepted format.
+// canonicalTypes is the media type of each accepted format: what the audio is stored
+// and served with, whatever the upload declared (its parameters are not echoed back).
 var canonicalTypes = map[audio.Format]string{audio.WebM: "audio/webm", audio.Ogg: "audio/ogg", audio.WAV: "audio/wav"}
-
-// mimeType is the type the audio is served with: the declared one, codec parameters
-// and all, when it names the format the bytes really are; else the format's own.
-func mimeType(f audio.Format, declared string) string {
-	canonical := canonicalTypes[f]
-	base, params, err := mime.ParseMediaType(declared)
-	if err != nil || base != canonical || len(params) == 0 {
-		return canonical
-	}
-	if t := mime.FormatMediaType(base, params); t != "" {
-		return t
-	}
-	return canonical
-}

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -29,18 +27,15 @@ type resource struct {
 }
 
 // resourceOf shows a stored voice note, with a freshly signed audio_url. The URL is
-// absolute, built from the request's own host, so that a page on another origin can put
-// it in an <audio> element as it is.
+// absolute, built from the configured public URL (never from the request's Host, which
+// the client writes), so that a page on another origin can put it in an <audio>
+// element as it is. It names the owner by its keyed handle (store.Handle).
 func (s *Server) resourceOf(r *http.Request, n store.VoiceNote) resource {
 	metadata := n.Metadata
 	if len(metadata) == 0 {
 		metadata = json.RawMessage("{}")
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	query := s.urls.Sign(string(n.Owner), n.ID, s.audioURLTTL)
+	query := s.urls.Sign(s.store.Handle(n.Owner), n.ID, s.audioURLTTL)
 	return resource{
 		ID:        n.ID,
 		Identity:  n.Identity,
@@ -51,7 +46,7 @@ func (s *Server) resourceOf(r *http.Request, n store.VoiceNote) resource {
 		Metadata:  metadata,
 		Status:    "uploaded",
 		CreatedAt: n.CreatedAt.UTC().Format(time.RFC3339),
-		AudioURL:  scheme + "://" + r.Host + "/v1/voicenotes/" + n.ID + "/audio?" + query.Encode(),
+		AudioURL:  s.publicURL + "/v1/voicenotes/" + n.ID + "/audio?" + query.Encode(),
 	}
 }
 
@@ -97,7 +92,7 @@ func (s *Server) deleteVoiceNote(w http.ResponseWriter, r *http.Request, c auth.
 		voiceNoteNotFound(w, rawID)
 		return
 	}
-	found, err := s.store.Delete(store.OwnerOf(c.Identity), id)
+	found, err := s.removeVoiceNote(r, store.OwnerOf(c.Identity), id)
 	switch {
 	case err != nil:
 		s.internal(w, r, "delete voice note", err)
@@ -123,7 +118,9 @@ const (
 )
 
 // listVoiceNotes is GET /v1/voicenotes?limit=N&cursor=C: the caller's own, newest first.
-// The cursor is opaque to clients: the position of the page's last voice note.
+// The cursor is opaque: the position of the page's last voice note, sealed for the
+// caller's identity (cursors), so it tells nothing of how many voice notes the server
+// holds and means nothing to another identity.
 func (s *Server) listVoiceNotes(w http.ResponseWriter, r *http.Request, c auth.Claims) {
 	q := r.URL.Query()
 	limit := defaultPageSize
@@ -139,7 +136,7 @@ func (s *Server) listVoiceNotes(w http.ResponseWriter, r *http.Request, c auth.C
 	var before uint64
 	if raw := q.Get("cursor"); raw != "" {
 		var ok bool
-		if before, ok = decodeCursor(raw); !ok {
+		if before, ok = s.cursors.decode(store.OwnerOf(c.Identity), raw); !ok {
 			writeError(w, catalog.InvalidFieldValue, map[string]any{"field": "cursor", "value": raw,
 				"reason": "must be a next_cursor from an earlier page"})
 			return
@@ -156,20 +153,7 @@ func (s *Server) listVoiceNotes(w http.ResponseWriter, r *http.Request, c auth.C
 	}
 	var next any // null on the last page
 	if more {
-		next = encodeCursor(page[len(page)-1].Seq)
+		next = s.cursors.encode(store.OwnerOf(c.Identity), page[len(page)-1].Seq)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data, "has_more": more, "next_cursor": next})
-}
-
-func encodeCursor(seq uint64) string {
-	return base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, seq))
-}
-
-func decodeCursor(s string) (uint64, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 8 {
-		return 0, false
-	}
-	seq := binary.BigEndian.Uint64(b)
-	return seq, seq != 0
 }

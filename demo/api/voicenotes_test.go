@@ -41,7 +41,7 @@ func TestUploadAnswersTheResource(t *testing.T) {
 			b := ffmpegAudio(t, format, "1.5")
 			id := fmt.Sprintf("0190a0c0-2222-7000-8000-00000000000%d", i)
 			v := decode[voiceNote](t, h.put(id, token, b, "audio/"+format+";codecs=opus"), 201)
-			if v.Format != format || v.MimeType != "audio/"+format+"; codecs=opus" || v.Duration < 1.4 || v.Duration > 1.6 {
+			if v.Format != format || v.MimeType != "audio/"+format || v.Duration < 1.4 || v.Duration > 1.6 {
 				t.Errorf("%s: %+v", format, v)
 			}
 		}

@@ -1,10 +1,14 @@
 package auth
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestCredentialsAreKeptAndEnvironmentWins(t *testing.T) {
@@ -22,12 +26,12 @@ func TestCredentialsAreKeptAndEnvironmentWins(t *testing.T) {
 	if again != first {
 		t.Error("a restart made new credentials")
 	}
-	env := map[string]string{EnvAPIKey: "sk_test_env", EnvAPISecret: "env-secret", EnvTokenSecret: "env-signing"}
+	env := map[string]string{EnvAPIKey: "sk_test_env", EnvAPISecret: "env-secret-16byte", EnvTokenSecret: strings.Repeat("s", 32)}
 	fromEnv, printKey, _ := LoadCredentials(dir, func(k string) string { return env[k] })
-	if printKey || fromEnv != (Credentials{"sk_test_env", "env-secret", "env-signing"}) {
+	if printKey || fromEnv != (Credentials{"sk_test_env", "env-secret-16byte", strings.Repeat("s", 32)}) {
 		t.Errorf("%+v %v", fromEnv, printKey)
 	}
-	if !fromEnv.CheckAPIKey("sk_test_env", "env-secret") || fromEnv.CheckAPIKey("sk_test_env", "env-secreT") {
+	if !fromEnv.CheckAPIKey("sk_test_env", "env-secret-16byte") || fromEnv.CheckAPIKey("sk_test_env", "env-secret-16bytE") {
 		t.Error("CheckAPIKey")
 	}
 }
@@ -68,5 +72,47 @@ func TestSignedURLs(t *testing.T) {
 	now = now.Add(time.Minute)
 	if s.Verify("owner", "id", q.Get(ParamExpires), q.Get(ParamSignature)) {
 		t.Error("an expired URL verifies")
+	}
+}
+
+// Issue 13, point 12: a one-character signing key is refused at start.
+func TestShortSecretsAreRefused(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"token secret": {EnvTokenSecret: "x"},
+		"API secret":   {EnvAPISecret: "short"},
+	} {
+		if _, _, err := LoadCredentials(t.TempDir(), func(k string) string { return env[k] }); err == nil {
+			t.Errorf("%s: a short one was accepted", name)
+		}
+	}
+}
+
+// Issue 13, point 12: exp as a JSON string and an unknown crit header are refused.
+func TestTokensOfAnotherShapeAreRefused(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	key := []byte("k")
+	i := NewIssuer(key, func() time.Time { return now })
+	sign := func(header, payload string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		unsigned := enc([]byte(header)) + "." + enc([]byte(payload))
+		tok, err := jwt.SigningMethodHS256.Sign(unsigned, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return unsigned + "." + base64.RawURLEncoding.EncodeToString(tok)
+	}
+	good := `{"sub":"u","iat":1767225600,"exp":1767229200,"scope":"voicenotes:read"}`
+	if _, err := i.Verify(sign(`{"alg":"HS256","typ":"JWT"}`, good)); err != nil {
+		t.Fatalf("the well-formed token: %v", err)
+	}
+	for name, tok := range map[string]string{
+		"exp as a string": sign(`{"alg":"HS256","typ":"JWT"}`, `{"sub":"u","iat":1767225600,"exp":"1767229200"}`),
+		"iat as a string": sign(`{"alg":"HS256","typ":"JWT"}`, `{"sub":"u","iat":"1767225600","exp":1767229200}`),
+		"crit header":     sign(`{"alg":"HS256","typ":"JWT","crit":["exp"],"exp":1}`, good),
+		"blank subject":   sign(`{"alg":"HS256","typ":"JWT"}`, `{"sub":"   ","iat":1767225600,"exp":1767229200}`),
+	} {
+		if _, err := i.Verify(tok); err != ErrInvalidToken {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

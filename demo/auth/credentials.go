@@ -27,6 +27,13 @@ const (
 	EnvTokenSecret = "VOCAFUSE_TOKEN_SECRET"
 )
 
+// The shortest secrets the server accepts from the environment: a signing key is 256
+// bits of HMAC key, and anything much shorter can be guessed offline from one token.
+const (
+	MinTokenSecret = 32
+	MinAPISecret   = 16
+)
+
 // credentialsFile is where generated credentials are kept, so that a restart keeps the
 // key and secret a backend was configured with and the tokens already handed out.
 const credentialsFile = "credentials.json"
@@ -63,6 +70,13 @@ func LoadCredentials(dataDir string, getenv func(string) string) (c Credentials,
 		if err := writeCredentials(path, c); err != nil {
 			return c, false, err
 		}
+	}
+	if v := getenv(EnvTokenSecret); v != "" && len(v) < MinTokenSecret {
+		return c, false, fmt.Errorf("%s is %d bytes long: a signing key needs at least %d (for example: openssl rand -hex 32)",
+			EnvTokenSecret, len(v), MinTokenSecret)
+	}
+	if v := getenv(EnvAPISecret); v != "" && len(v) < MinAPISecret {
+		return c, false, fmt.Errorf("%s is %d bytes long: it needs at least %d", EnvAPISecret, len(v), MinAPISecret)
 	}
 	printKey = getenv(EnvAPIKey) == "" || getenv(EnvAPISecret) == ""
 	for field, env := range map[*string]string{&c.APIKey: EnvAPIKey, &c.APISecret: EnvAPISecret, &c.TokenSecret: EnvTokenSecret} {

@@ -5,7 +5,9 @@ package auth
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -91,6 +93,9 @@ func (i *Issuer) Mint(identity string, ttl time.Duration, scopes []string) (toke
 // Verify checks a token's signature first, then its times: a token that is both forged
 // and expired is ErrInvalidToken, so that "expired" is said only of the server's own tokens.
 func (i *Issuer) Verify(token string) (Claims, error) {
+	if !strictShape(token) {
+		return Claims{}, ErrInvalidToken
+	}
 	var c jwtClaims
 	_, err := i.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return i.key, nil })
 	switch {
@@ -100,6 +105,46 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 		return Claims{}, ErrInvalidToken
 	}
 	return Claims{Identity: c.Subject, Scopes: strings.Fields(c.Scope), ExpiresAt: c.ExpiresAt.Time}, nil
+}
+
+// strictShape refuses what the JWT library lets through but this server never issues:
+// a "crit" header (RFC 7515 4.1.11: extensions the server does not understand must be
+// refused, and it understands none), and times that are not JSON numbers (RFC 7519
+// NumericDate; the library also takes "exp": "1893456000").
+func strictShape(token string) bool {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	var header, payload map[string]json.RawMessage
+	if !decodeSegment(parts[0], &header) || !decodeSegment(parts[1], &payload) {
+		return false
+	}
+	if _, ok := header["crit"]; ok {
+		return false
+	}
+	for _, name := range []string{"exp", "iat", "nbf"} {
+		raw, ok := payload[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
+			return false
+		}
+	}
+	if sub, ok := payload["sub"]; ok {
+		var s string
+		if json.Unmarshal(sub, &s) != nil || strings.TrimSpace(s) == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeSegment(seg string, v any) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	return err == nil && json.Unmarshal(raw, v) == nil
 }
 
 func newJTI() string {

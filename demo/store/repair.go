@@ -12,7 +12,9 @@ import (
 // Repair is what Open found left over from a crash and removed, as paths relative to
 // the data directory, for the start-up log.
 type Repair struct {
-	TempFiles   []string // uploads that never completed
+	Claim       Claim    // how the directory was taken: "initialised", "adopted", or "" (already the server's)
+	Foreign     []string // entries the server did not write, left alone
+	TempFiles   []string // uploads that never completed, deletions under way
 	StrayFiles  []string // audio files without metadata (a crash between rename and commit, or delete)
 	LostRecords []string // metadata whose audio is missing or not the size recorded ("owner/id")
 }
@@ -31,7 +33,11 @@ func (s *Store) repair() (Repair, error) {
 		return r, err
 	}
 	for _, e := range temps {
-		if err := os.RemoveAll(filepath.Join(s.tmpDir, e.Name())); err != nil {
+		if !isOwnTemp(e) {
+			r.Foreign = append(r.Foreign, filepath.Join("tmp", e.Name()))
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.tmpDir, e.Name())); err != nil {
 			return r, err
 		}
 		r.TempFiles = append(r.TempFiles, filepath.Join("tmp", e.Name()))
@@ -39,7 +45,7 @@ func (s *Store) repair() (Repair, error) {
 	if r.LostRecords, err = s.dropRecordsWithoutAudio(); err != nil {
 		return r, err
 	}
-	r.StrayFiles, err = s.removeFilesWithoutRecord()
+	r.StrayFiles, r.Foreign, err = s.removeFilesWithoutRecord(r.Foreign)
 	return r, err
 }
 
@@ -80,10 +86,13 @@ func (s *Store) dropRecordsWithoutAudio() (lost []string, err error) {
 	return lost, err
 }
 
-func (s *Store) removeFilesWithoutRecord() (stray []string, err error) {
+// removeFilesWithoutRecord removes audio files of the server's layout (audio/<owner>/<uuid>)
+// that no record names. Anything else under audio/ is not the server's: it is reported
+// and left where it is.
+func (s *Store) removeFilesWithoutRecord(foreign []string) (stray, _ []string, err error) {
 	owners, err := os.ReadDir(s.audioDir)
 	if err != nil {
-		return nil, err
+		return nil, foreign, err
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		notes := tx.Bucket(notesBucket)
@@ -91,11 +100,7 @@ func (s *Store) removeFilesWithoutRecord() (stray []string, err error) {
 			dir := filepath.Join(s.audioDir, o.Name())
 			owner, ok := ParseOwner(o.Name())
 			if !ok || !o.IsDir() {
-				// Nothing the server writes: keep the audio directory to its own layout.
-				if err := os.RemoveAll(dir); err != nil {
-					return err
-				}
-				stray = append(stray, filepath.Join("audio", o.Name()))
+				foreign = append(foreign, filepath.Join("audio", o.Name()))
 				continue
 			}
 			files, err := os.ReadDir(dir)
@@ -104,10 +109,14 @@ func (s *Store) removeFilesWithoutRecord() (stray []string, err error) {
 			}
 			for _, f := range files {
 				id, ok := ParseID(f.Name())
-				if ok && id == f.Name() && f.Type().IsRegular() && notes.Get(noteKey(owner, id)) != nil {
+				if !ok || id != f.Name() || !f.Type().IsRegular() {
+					foreign = append(foreign, filepath.Join("audio", o.Name(), f.Name()))
 					continue
 				}
-				if err := os.RemoveAll(filepath.Join(dir, f.Name())); err != nil {
+				if notes.Get(noteKey(owner, id)) != nil {
+					continue
+				}
+				if err := os.Remove(filepath.Join(dir, f.Name())); err != nil {
 					return err
 				}
 				stray = append(stray, filepath.Join("audio", o.Name(), f.Name()))
@@ -116,5 +125,5 @@ func (s *Store) removeFilesWithoutRecord() (stray []string, err error) {
 		}
 		return nil
 	})
-	return stray, err
+	return stray, foreign, err
 }

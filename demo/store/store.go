@@ -7,9 +7,15 @@
 //
 // Layout of the data directory:
 //
+//	vocafuse-data.json     the marker: this directory is the server's (see claim)
+//	credentials.json       generated credentials (package auth)
 //	voicenotes.db          metadata (bbolt)
 //	audio/<owner>/<id>     the audio of each voice note, exactly the bytes uploaded
-//	tmp/                   uploads still arriving; emptied at start-up
+//	tmp/upload-*           uploads still arriving; removed at start-up
+//	tmp/delete-*           audio of a deletion under way; removed at start-up
+//
+// The server only ever removes files of that layout: anything else found in the
+// directory is reported and left alone.
 //
 // An upload becomes visible in one step: the fsynced temporary file is renamed into
 // place and then the metadata commits. A crash at any point leaves either a temporary
@@ -18,12 +24,17 @@
 package store
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,8 +42,10 @@ import (
 )
 
 var (
-	notesBucket = []byte("voicenotes") // owner "/" id → VoiceNote JSON
-	orderBucket = []byte("by_owner")   // owner, sequence (8 bytes, big-endian) → id
+	notesBucket   = []byte("voicenotes")    // owner "/" id → VoiceNote JSON
+	orderBucket   = []byte("by_owner")      // owner, sequence (8 bytes, big-endian) → id
+	handlesBucket = []byte("owner_handles") // handle → owner (see Handle)
+	metaBucket    = []byte("meta")          // "handle_key" → the random key of Handle
 )
 
 // ErrConflict is Commit's answer when the id already holds other bytes.
@@ -55,17 +68,25 @@ type VoiceNote struct {
 
 // Store is a data directory opened for use. Its methods are safe for concurrent use.
 type Store struct {
-	db       *bolt.DB
-	audioDir string
-	tmpDir   string
+	db        *bolt.DB
+	audioDir  string
+	tmpDir    string
+	handleKey []byte
 }
 
 // Open opens (creating where needed) the store in dir and repairs what a crash may have
 // left behind. Only one process may have a data directory open at a time: a second one
 // fails after a short wait rather than sharing the database.
+//
+// A directory that is not the server's (not empty, no marker, not an earlier version's
+// layout) is refused with ErrNotDataDir before anything in it is read or written.
 func Open(dir string) (*Store, Repair, error) {
+	claimed, err := claim(dir)
+	if err != nil {
+		return nil, Repair{}, err
+	}
 	s := &Store{audioDir: filepath.Join(dir, "audio"), tmpDir: filepath.Join(dir, "tmp")}
-	for _, d := range []string{dir, s.audioDir, s.tmpDir} {
+	for _, d := range []string{s.audioDir, s.tmpDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, Repair{}, err
 		}
@@ -76,12 +97,12 @@ func Open(dir string) (*Store, Repair, error) {
 	}
 	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{notesBucket, orderBucket} {
+		for _, name := range [][]byte{notesBucket, orderBucket, handlesBucket, metaBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.loadHandles(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -92,6 +113,7 @@ func Open(dir string) (*Store, Repair, error) {
 		db.Close()
 		return nil, Repair{}, fmt.Errorf("repair: %w", err)
 	}
+	repair.Claim = claimed
 	return s, repair, nil
 }
 
@@ -114,8 +136,9 @@ func (s *Store) audioPath(owner Owner, id string) string {
 // Commit makes an upload the audio of voice note n (whose ID and Owner must have been
 // checked by ParseID and OwnerOf). When the id already holds the same bytes, nothing
 // changes and the stored voice note is returned with created false; when it holds other
-// bytes, the error is ErrConflict. Either way the upload is used up.
-func (s *Store) Commit(u *Upload, n VoiceNote) (stored VoiceNote, created bool, err error) {
+// bytes, the error is ErrConflict. Either way the upload is used up. The events of a
+// voice note it creates are recorded for delivery in the same transaction.
+func (s *Store) Commit(u *Upload, n VoiceNote, events ...EventFunc) (stored VoiceNote, created bool, err error) {
 	defer u.Discard()
 	if err := u.finish(); err != nil {
 		return VoiceNote{}, false, err
@@ -153,7 +176,13 @@ func (s *Store) Commit(u *Upload, n VoiceNote) (stored VoiceNote, created bool, 
 			return err
 		}
 		stored, created = n, true
-		return tx.Bucket(orderBucket).Put(orderKey(n.Owner, seq), []byte(n.ID))
+		if err := tx.Bucket(handlesBucket).Put([]byte(s.Handle(n.Owner)), []byte(n.Owner)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(orderBucket).Put(orderKey(n.Owner, seq), []byte(n.ID)); err != nil {
+			return err
+		}
+		return recordEvents(tx, n, events)
 	})
 	if err != nil {
 		if renamed {
@@ -208,33 +237,55 @@ func (s *Store) OpenAudio(n VoiceNote) (*os.File, error) {
 	return os.Open(s.audioPath(n.Owner, n.ID))
 }
 
-// Delete removes the owner's voice note with that id, metadata first: a crash before
-// the file goes leaves a file without metadata, which the next Open removes.
-func (s *Store) Delete(owner Owner, id string) (found bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		notes := tx.Bucket(notesBucket)
-		raw := notes.Get(noteKey(owner, id))
-		if raw == nil {
-			return nil
-		}
-		var n VoiceNote
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return err
-		}
-		found = true
-		if err := notes.Delete(noteKey(owner, id)); err != nil {
-			return err
-		}
-		return tx.Bucket(orderBucket).Delete(orderKey(owner, n.Seq))
-	})
+// Delete removes the owner's voice note with that id. The audio is first moved aside
+// (into tmp/, under a name repair knows), then the metadata is deleted, and the events
+// of the deletion are recorded for delivery in the same transaction; when that
+// transaction fails the audio is moved back, so that a failure leaves the voice note
+// whole, an error means nothing changed, and no event is left for a deletion that did
+// not happen. A crash in between leaves a record without audio or a tmp/delete-* file,
+// both of which the next Open removes: a deletion that was under way completes, it never
+// half-happens.
+func (s *Store) Delete(owner Owner, id string, events ...EventFunc) (found bool, err error) {
+	n, found, err := s.Get(owner, id)
 	if err != nil || !found {
 		return found, err
 	}
-	if err := os.Remove(s.audioPath(owner, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	aside := filepath.Join(s.tmpDir, deletePrefix+string(owner)+"-"+id)
+	if err := renameFile(s.audioPath(owner, id), aside); err != nil {
 		return true, err
 	}
-	return true, nil
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := deleteRecordHook(); err != nil {
+			return err
+		}
+		notes := tx.Bucket(notesBucket)
+		if notes.Get(noteKey(owner, id)) == nil {
+			found = false // deleted meanwhile by another request
+			return nil
+		}
+		if err := notes.Delete(noteKey(owner, id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(orderBucket).Delete(orderKey(owner, n.Seq)); err != nil {
+			return err
+		}
+		return recordEvents(tx, n, events)
+	})
+	if err != nil {
+		if backErr := renameFile(aside, s.audioPath(owner, id)); backErr != nil {
+			return true, errors.Join(err, backErr)
+		}
+		return true, err
+	}
+	_ = os.Remove(aside) // gone from the API already; repair removes it after a crash
+	return found, nil
 }
+
+// Hooks for tests to make a deletion fail where a disk would.
+var (
+	renameFile       = os.Rename
+	deleteRecordHook = func() error { return nil }
+)
 
 // List returns up to limit of the owner's voice notes, newest first, starting after the
 // one whose Seq is before (0: from the newest), and whether more follow.
@@ -266,4 +317,63 @@ func (s *Store) List(owner Owner, limit int, before uint64) (page []VoiceNote, m
 		return nil
 	})
 	return page, more, err
+}
+
+// Handle is the owner as a signed audio URL names it: an HMAC of the owner key with a
+// random key kept in the database, so that a URL does not tell whose voice note it is
+// (the owner key itself is a plain hash of the identity, which anyone who can guess
+// identities could compute). The database maps each handle back to its owner.
+func (s *Store) Handle(owner Owner) string {
+	m := hmac.New(sha256.New, s.handleKey)
+	m.Write([]byte(owner))
+	return hex.EncodeToString(m.Sum(nil)[:ownerLen/2])
+}
+
+// OwnerOfHandle returns the owner a handle names.
+func (s *Store) OwnerOfHandle(handle string) (owner Owner, found bool, err error) {
+	if _, ok := ParseOwner(handle); !ok {
+		return "", false, nil
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(handlesBucket).Get([]byte(handle)); v != nil {
+			owner, found = Owner(v), true
+		}
+		return nil
+	})
+	return owner, found, err
+}
+
+// loadHandles reads (or makes, the first time) the handle key, and gives every owner
+// with voice notes a handle: a database of an earlier version has none.
+func (s *Store) loadHandles(tx *bolt.Tx) error {
+	meta := tx.Bucket(metaBucket)
+	if k := meta.Get([]byte("handle_key")); len(k) == 32 {
+		s.handleKey = append([]byte(nil), k...)
+	} else {
+		s.handleKey = make([]byte, 32)
+		if _, err := rand.Read(s.handleKey); err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("handle_key"), s.handleKey); err != nil {
+			return err
+		}
+	}
+	handles := tx.Bucket(handlesBucket)
+	var missing []Owner
+	err := tx.Bucket(notesBucket).ForEach(func(k, _ []byte) error {
+		owner, _, _ := strings.Cut(string(k), "/")
+		if handles.Get([]byte(s.Handle(Owner(owner)))) == nil {
+			missing = append(missing, Owner(owner))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, o := range missing {
+		if err := handles.Put([]byte(s.Handle(o)), []byte(o)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

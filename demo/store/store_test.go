@@ -128,7 +128,8 @@ func TestOpenRepairs(t *testing.T) {
 
 	s, r := openStore(t, dir)
 	defer s.Close()
-	if len(r.TempFiles) != 1 || !slices.Equal(r.LostRecords, []string{string(alice) + "/" + id(2)}) || len(r.StrayFiles) != 2 {
+	if len(r.TempFiles) != 1 || !slices.Equal(r.LostRecords, []string{string(alice) + "/" + id(2)}) || len(r.StrayFiles) != 1 ||
+		!slices.Equal(r.Foreign, []string{filepath.Join("audio", string(alice), "junk")}) {
 		t.Errorf("repair: %+v", r)
 	}
 	if _, found, _ := s.Get(alice, kept.ID); !found {
@@ -142,9 +143,10 @@ func TestOpenRepairs(t *testing.T) {
 	}
 	expectEmpty(t, filepath.Join(dir, "tmp"))
 	files, _ := os.ReadDir(filepath.Join(dir, "audio", string(alice)))
-	if len(files) != 1 || files[0].Name() != kept.ID {
+	if len(files) != 2 || files[0].Name() != kept.ID || files[1].Name() != "junk" {
 		t.Errorf("audio files left: %v", files)
 	}
+	os.Remove(filepath.Join(dir, "audio", string(alice), "junk"))
 	if _, r := openStore2(t, dir, s); !r.Empty() {
 		t.Errorf("a second repair found %+v", r)
 	}

@@ -7,6 +7,12 @@ import (
 	"os"
 )
 
+// The names of the server's own temporary files in tmp/: nothing else there is removed.
+const (
+	uploadPrefix = "upload-"
+	deletePrefix = "delete-"
+)
+
 // Upload is audio on its way in: a temporary file in the data directory, hashed as it is
 // written, so that an upload is never held in memory and is checked where it lies. It
 // becomes a voice note only through Commit; Discard throws it away.
@@ -20,7 +26,7 @@ type Upload struct {
 
 // NewUpload starts an upload.
 func (s *Store) NewUpload() (*Upload, error) {
-	f, err := os.CreateTemp(s.tmpDir, "upload-*")
+	f, err := os.CreateTemp(s.tmpDir, uploadPrefix+"*")
 	if err != nil {
 		return nil, err
 	}

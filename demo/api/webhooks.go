@@ -1,0 +1,311 @@
+package api
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vocafuse/recorder/demo/store"
+	"github.com/vocafuse/recorder/wasm/catalog"
+)
+
+// Webhooks (docs/api.md, "Webhooks"): managed with the API key and secret, in the shapes
+// of VocaFuse's Node SDK (its webhooks resource); the events are recorded with the voice
+// note's own transaction and sent by the dispatcher (demo/webhooks).
+
+// Waker is told when deliveries were recorded (the dispatcher); nil in tests without one.
+type Waker interface{ Wake() }
+
+// webhookEvents are the events a webhook may subscribe to. The local server sends the
+// first two; the others are taken, as the hosted API takes them, and never sent here.
+var webhookEvents = []string{"voicenote.created", "voicenote.deleted", "voicenote.transcribed", "voicenote.failed"}
+
+const (
+	maxWebhookRequest = 16 << 10
+	maxWebhookURL     = 2048
+	maxWebhookSecret  = 256
+)
+
+// webhookResource is a webhook as the API shows it. The secret is shown only in the
+// answer that set it.
+type webhookResource struct {
+	ID        string   `json:"id"`
+	URL       string   `json:"url"`
+	Events    []string `json:"events"`
+	Secret    string   `json:"secret,omitempty"`
+	Active    bool     `json:"active"`
+	CreatedAt string   `json:"created_at"`
+	UpdatedAt string   `json:"updated_at"`
+}
+
+func webhookOf(w store.Webhook, withSecret bool) webhookResource {
+	res := webhookResource{ID: w.ID, URL: w.URL, Events: w.Events, Active: w.Active,
+		CreatedAt: w.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: w.UpdatedAt.UTC().Format(time.RFC3339)}
+	if withSecret {
+		res.Secret = w.Secret
+	}
+	return res
+}
+
+// writeWebhook answers one webhook: its fields at the top level, as docs/api.md shows
+// them, and the same object under "data", where VocaFuse's Node SDK reads a single
+// resource (its ApiResponse<Webhook>), so that both kinds of client find it.
+func writeWebhook(w http.ResponseWriter, status int, res webhookResource) {
+	raw, _ := json.Marshal(res)
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	body["data"] = res
+	writeJSON(w, status, body)
+}
+
+// keyed guards a route of the API key and secret: the client address's rate limit
+// (as for /v1/tokens), then the credentials, as HTTP Basic or as the
+// X-VocaFuse-API-Key and X-VocaFuse-API-Secret headers VocaFuse's SDKs send. A bearer
+// token is not the key and secret: 1001.
+func (s *Server) keyed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.allow(w, clientKey(r)) {
+			return
+		}
+		key, secret, ok := apiCredentials(r)
+		if !ok || !s.creds.CheckAPIKey(key, secret) {
+			writeError(w, catalog.InvalidToken, nil)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// apiCredentials reads the API key and secret from HTTP Basic or the SDK headers.
+func apiCredentials(r *http.Request) (key, secret string, ok bool) {
+	if key, secret, ok = r.BasicAuth(); ok {
+		return key, secret, true
+	}
+	key, secret = r.Header.Get("X-VocaFuse-API-Key"), r.Header.Get("X-VocaFuse-API-Secret")
+	return key, secret, key != "" && secret != ""
+}
+
+// webhookRequest is the body of POST and PUT.
+type webhookRequest struct {
+	url    string
+	events []string
+	secret string // "": none given
+}
+
+// readWebhookRequest reads { url, events, secret } in the reference's terms: not JSON
+// → 2001; no url or no events → 2002; not an http(s) URL, an unknown event, a secret
+// that is not a string → 2003 with the value as sent.
+func readWebhookRequest(w http.ResponseWriter, r *http.Request) (req webhookRequest, apiErr *apiError) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookRequest))
+	if err != nil {
+		return req, &apiError{code: catalog.InvalidRequestFormat}
+	}
+	var fields map[string]json.RawMessage
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &fields); err != nil {
+			return req, &apiError{code: catalog.InvalidRequestFormat}
+		}
+	}
+	raw, ok := present(fields, "url")
+	if !ok || string(raw) == `""` {
+		return req, missingField("url")
+	}
+	if json.Unmarshal(raw, &req.url) != nil || !validWebhookURL(req.url) {
+		return req, invalidField("url", raw, "must be an http or https URL")
+	}
+	raw, ok = present(fields, "events")
+	if !ok || string(bytes.Join(bytes.Fields(raw), nil)) == "[]" {
+		return req, missingField("events")
+	}
+	var events []json.RawMessage
+	if json.Unmarshal(raw, &events) != nil {
+		return req, invalidField("events", raw, "must be an array of event names")
+	}
+	for _, e := range events {
+		var name string
+		if json.Unmarshal(e, &name) != nil || !slices.Contains(webhookEvents, name) {
+			return req, invalidField("events", e, "must be one of "+strings.Join(webhookEvents, ", "))
+		}
+		if !slices.Contains(req.events, name) {
+			req.events = append(req.events, name)
+		}
+	}
+	if raw, ok = present(fields, "secret"); ok {
+		if json.Unmarshal(raw, &req.secret) != nil || len(req.secret) > maxWebhookSecret {
+			return req, invalidField("secret", raw, "must be a string of at most 256 characters")
+		}
+	}
+	return req, nil
+}
+
+func validWebhookURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && len(s) <= maxWebhookURL && (u.Scheme == "http" || u.Scheme == "https") &&
+		u.Host != "" && u.Hostname() != ""
+}
+
+func newWebhookSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "whsec_" + hex.EncodeToString(b)
+}
+
+func webhookNotFound(w http.ResponseWriter, id string) {
+	writeError(w, catalog.WebhookNotFound, map[string]any{"webhook_id": id})
+}
+
+func webhookExists(w http.ResponseWriter, url string) {
+	writeError(w, catalog.WebhookAlreadyExists, map[string]any{"url": url})
+}
+
+// createWebhook is POST /v1/webhooks.
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
+	req, apiErr := readWebhookRequest(w, r)
+	if apiErr != nil {
+		apiErr.write(w)
+		return
+	}
+	now := s.now().UTC()
+	hook := store.Webhook{ID: store.NewWebhookID(), URL: req.url, Events: req.events, Secret: req.secret,
+		Active: true, CreatedAt: now, UpdatedAt: now}
+	if hook.Secret == "" {
+		hook.Secret = newWebhookSecret()
+	}
+	switch err := s.store.CreateWebhook(hook); {
+	case errors.Is(err, store.ErrWebhookURLTaken):
+		webhookExists(w, req.url)
+	case err != nil:
+		s.internal(w, r, "create webhook", err)
+	default:
+		w.Header().Set("Location", "/v1/webhooks/"+hook.ID)
+		writeWebhook(w, http.StatusCreated, webhookOf(hook, true))
+	}
+}
+
+// listWebhooks is GET /v1/webhooks: every webhook, oldest first, without secrets.
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	hooks, err := s.store.Webhooks()
+	if err != nil {
+		s.internal(w, r, "list webhooks", err)
+		return
+	}
+	data := make([]webhookResource, len(hooks))
+	for i, h := range hooks {
+		data[i] = webhookOf(h, false)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data})
+}
+
+// getWebhook is GET /v1/webhooks/{id}.
+func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	hook, found, err := s.store.Webhook(id)
+	switch {
+	case err != nil:
+		s.internal(w, r, "get webhook", err)
+	case !found:
+		webhookNotFound(w, id)
+	default:
+		writeWebhook(w, http.StatusOK, webhookOf(hook, false))
+	}
+}
+
+// updateWebhook is PUT /v1/webhooks/{id}: the body of POST; a secret given replaces the
+// webhook's (and is shown in the answer), none keeps it.
+func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	req, apiErr := readWebhookRequest(w, r)
+	if apiErr != nil {
+		apiErr.write(w)
+		return
+	}
+	hook, found, err := s.store.UpdateWebhook(id, func(h *store.Webhook) {
+		h.URL, h.Events, h.UpdatedAt = req.url, req.events, s.now().UTC()
+		if req.secret != "" {
+			h.Secret = req.secret
+		}
+	})
+	switch {
+	case errors.Is(err, store.ErrWebhookURLTaken):
+		webhookExists(w, req.url)
+	case err != nil:
+		s.internal(w, r, "update webhook", err)
+	case !found:
+		webhookNotFound(w, id)
+	default:
+		writeWebhook(w, http.StatusOK, webhookOf(hook, req.secret != ""))
+	}
+}
+
+// deleteWebhook is DELETE /v1/webhooks/{id}; its pending deliveries go with it.
+func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	found, err := s.store.DeleteWebhook(id)
+	switch {
+	case err != nil:
+		s.internal(w, r, "delete webhook", err)
+	case !found:
+		webhookNotFound(w, id)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// voiceNoteEvent renders a voice-note event for the store to record with its
+// transaction: { id, event, created_at, data: the resource }. A deleted voice note's
+// resource has no audio_url: there is nothing left to play.
+func (s *Server) voiceNoteEvent(r *http.Request, event string) store.EventFunc {
+	return func(n store.VoiceNote) (string, []byte, error) {
+		res := s.resourceOf(r, n)
+		var data any = res
+		if event == "voicenote.deleted" {
+			raw, _ := json.Marshal(res)
+			var m map[string]any
+			_ = json.Unmarshal(raw, &m)
+			delete(m, "audio_url")
+			data = m
+		}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		err := enc.Encode(map[string]any{
+			"id":         "evt_" + newEventID(),
+			"event":      event,
+			"created_at": s.now().UTC().Format(time.RFC3339),
+			"data":       data,
+		})
+		return event, bytes.TrimSpace(b.Bytes()), err
+	}
+}
+
+func newEventID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// commitVoiceNote commits an upload with its voicenote.created event.
+func (s *Server) commitVoiceNote(r *http.Request, u *store.Upload, n store.VoiceNote) (store.VoiceNote, bool, error) {
+	stored, created, err := s.store.Commit(u, n, s.voiceNoteEvent(r, "voicenote.created"))
+	if created && s.deliveries != nil {
+		s.deliveries.Wake()
+	}
+	return stored, created, err
+}
+
+// removeVoiceNote deletes a voice note with its voicenote.deleted event.
+func (s *Server) removeVoiceNote(r *http.Request, owner store.Owner, id string) (bool, error) {
+	found, err := s.store.Delete(owner, id, s.voiceNoteEvent(r, "voicenote.deleted"))
+	if found && s.deliveries != nil {
+		s.deliveries.Wake()
+	}
+	return found, err
+}

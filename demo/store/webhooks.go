@@ -1,0 +1,300 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Webhooks and their deliveries live in the same database as the voice notes, so that
+// an event is recorded in the very transaction that creates or deletes its voice note:
+// a voice note that exists has had its voicenote.created deliveries recorded, and
+// they stay until delivered, across restarts (at least once).
+//
+// The buckets are made the first time they are written to, so a data directory from
+// before webhooks opens as it is.
+var (
+	webhooksBucket   = []byte("webhooks")           // id → Webhook JSON
+	deliveriesBucket = []byte("webhook_deliveries") // id (time-ordered) → Delivery JSON
+)
+
+// ErrWebhookURLTaken is the answer when another webhook already has the URL.
+var ErrWebhookURLTaken = errors.New("store: a webhook already has this URL")
+
+// Webhook is a URL events are posted to.
+type Webhook struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Events    []string  `json:"events"`
+	Secret    string    `json:"secret"`
+	Active    bool      `json:"active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Wants reports whether the webhook is to get event.
+func (w Webhook) Wants(event string) bool { return w.Active && slices.Contains(w.Events, event) }
+
+// Delivery is one event on its way to one webhook. Its ID is the X-VocaFuse-Delivery-ID,
+// the same on every attempt.
+type Delivery struct {
+	ID          string          `json:"id"`
+	WebhookID   string          `json:"webhook_id"`
+	Event       string          `json:"event"`
+	Body        json.RawMessage `json:"body"` // the event, exactly as it is sent and signed
+	Attempts    int             `json:"attempts"`
+	NextAttempt time.Time       `json:"next_attempt"`
+	CreatedAt   time.Time       `json:"created_at"`
+	LastError   string          `json:"last_error,omitempty"`
+	Failed      bool            `json:"failed,omitempty"` // given up: kept for inspection, not tried again
+}
+
+// An EventFunc renders the event of a voice note that a Commit creates or a Delete
+// removes: its name ("voicenote.created") and its body, which becomes one delivery per
+// webhook that wants it, in the same transaction.
+type EventFunc func(n VoiceNote) (event string, body []byte, err error)
+
+// NewWebhookID makes a webhook id: "wh_" and 24 hex digits.
+func NewWebhookID() string { return "wh_" + randomHex(12) }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newDeliveryID makes a delivery id that sorts by creation time.
+func newDeliveryID(now time.Time) string {
+	return "dlv_" + leftPad(strconv.FormatInt(now.UnixNano(), 16), 16) + randomHex(6)
+}
+
+func leftPad(s string, n int) string {
+	for len(s) < n {
+		s = "0" + s
+	}
+	return s
+}
+
+// recordEvents writes the deliveries of events for n, inside tx.
+func recordEvents(tx *bolt.Tx, n VoiceNote, events []EventFunc) error {
+	if len(events) == 0 {
+		return nil
+	}
+	hooks, err := allWebhooks(tx)
+	if err != nil {
+		return err
+	}
+	for _, render := range events {
+		name, body, err := render(n)
+		if err != nil {
+			return err
+		}
+		for _, w := range hooks {
+			if !w.Wants(name) {
+				continue
+			}
+			now := time.Now()
+			d := Delivery{ID: newDeliveryID(now), WebhookID: w.ID, Event: name, Body: body, NextAttempt: now, CreatedAt: now}
+			if err := putJSON(tx, deliveriesBucket, d.ID, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func putJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), raw)
+}
+
+func allWebhooks(tx *bolt.Tx) ([]Webhook, error) {
+	var out []Webhook
+	b := tx.Bucket(webhooksBucket)
+	if b == nil {
+		return nil, nil
+	}
+	err := b.ForEach(func(_, raw []byte) error {
+		var w Webhook
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return err
+		}
+		out = append(out, w)
+		return nil
+	})
+	slices.SortFunc(out, func(a, b Webhook) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare([]byte(a.ID), []byte(b.ID))
+	})
+	return out, err
+}
+
+func urlTaken(hooks []Webhook, url, except string) bool {
+	for _, w := range hooks {
+		if w.URL == url && w.ID != except {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateWebhook stores a new webhook; ErrWebhookURLTaken when its URL is another's.
+func (s *Store) CreateWebhook(w Webhook) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		hooks, err := allWebhooks(tx)
+		if err != nil {
+			return err
+		}
+		if urlTaken(hooks, w.URL, "") {
+			return ErrWebhookURLTaken
+		}
+		return putJSON(tx, webhooksBucket, w.ID, w)
+	})
+}
+
+// Webhook returns the webhook with that id.
+func (s *Store) Webhook(id string) (w Webhook, found bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(webhooksBucket)
+		if b == nil {
+			return nil
+		}
+		raw := b.Get([]byte(id))
+		if raw == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(raw, &w)
+	})
+	return w, found, err
+}
+
+// Webhooks returns every webhook, oldest first.
+func (s *Store) Webhooks() (hooks []Webhook, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		hooks, err = allWebhooks(tx)
+		return err
+	})
+	return hooks, err
+}
+
+// UpdateWebhook changes the webhook with that id through change; ErrWebhookURLTaken
+// when its new URL is another's.
+func (s *Store) UpdateWebhook(id string, change func(*Webhook)) (w Webhook, found bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		hooks, err := allWebhooks(tx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(hooks, func(w Webhook) bool { return w.ID == id })
+		if i < 0 {
+			return nil
+		}
+		found, w = true, hooks[i]
+		change(&w)
+		if urlTaken(hooks, w.URL, id) {
+			return ErrWebhookURLTaken
+		}
+		return putJSON(tx, webhooksBucket, id, w)
+	})
+	return w, found, err
+}
+
+// DeleteWebhook removes the webhook with that id and the deliveries still pending for it.
+func (s *Store) DeleteWebhook(id string) (found bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(webhooksBucket)
+		if b == nil || b.Get([]byte(id)) == nil {
+			return nil
+		}
+		found = true
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		d := tx.Bucket(deliveriesBucket)
+		if d == nil {
+			return nil
+		}
+		var doomed [][]byte
+		err := d.ForEach(func(k, raw []byte) error {
+			var del Delivery
+			if err := json.Unmarshal(raw, &del); err != nil {
+				return err
+			}
+			if del.WebhookID == id {
+				doomed = append(doomed, slices.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range doomed {
+			if err := d.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return found, err
+}
+
+// PendingDeliveries returns the deliveries not yet delivered nor given up, oldest first.
+func (s *Store) PendingDeliveries() (out []Delivery, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(deliveriesBucket)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, raw []byte) error {
+			var d Delivery
+			if err := json.Unmarshal(raw, &d); err != nil {
+				return err
+			}
+			if !d.Failed {
+				out = append(out, d)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SaveDelivery records a delivery's new state (an attempt that failed). A delivery that
+// is gone meanwhile (its webhook deleted) stays gone.
+func (s *Store) SaveDelivery(d Delivery) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(deliveriesBucket)
+		if b == nil || b.Get([]byte(d.ID)) == nil {
+			return nil
+		}
+		return putJSON(tx, deliveriesBucket, d.ID, d)
+	})
+}
+
+// DeleteDelivery forgets a delivery that arrived.
+func (s *Store) DeleteDelivery(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(deliveriesBucket)
+		if b == nil {
+			return nil
+		}
+		return b.Delete([]byte(id))
+	})
+}
