@@ -189,6 +189,12 @@ function putRecording(request, blob, onProgress) {
     xhr.timeout = request.timeout > 0 ? request.timeout : 120_000;
     xhr.upload.addEventListener('progress', (e) => progress(e.loaded, e.total));
     xhr.addEventListener('load', () => {
+      // Firefox fires load with status 0 for a connection cut after the body was sent:
+      // that is no answer at all, the same as an error event.
+      if (xhr.status === 0) {
+        reject(new DOMException('the connection closed without an answer', 'NetworkError'));
+        return;
+      }
       const text = xhr.responseText;
       if (xhr.status >= 200 && xhr.status < 300) progress(blob.size, blob.size);
       resolve({

@@ -117,6 +117,11 @@ export declare class VocaFuse {
   readonly ready: Promise<void>;
   /** Whether this browser can record, without asking for the microphone. */
   static isSupported(): boolean;
+  /**
+   * What the Go side holds, summed over the page's recorders, for hunting leaks: it
+   * returns to the same figures after controls are destroyed and instances dropped.
+   */
+  static diagnostics(): Promise<{ goroutines: number; sdks: number; controls: number; wasmMemory: number }>;
   addVoiceNote(target: string | Element, options?: VoiceNoteOptions): VoiceNoteControl;
   /**
    * Checks a file's bytes (webm, ogg or wav; at most 25 MB and 60 s) and uploads it.
@@ -129,7 +134,7 @@ export declare class VocaFuse {
   }): Promise<VoiceNote>;
   /** The recordings not yet confirmed by the server, this page's and earlier loads'. */
   pending(): Promise<PendingRecording[]>;
-  /** Uploads every pending recording now; resolves to what is still pending afterwards. */
+  /** Tries every pending recording now, held ones too; resolves to what is still pending once each has had its attempt. */
   retryPending(): Promise<PendingRecording[]>;
   /** Removes a pending recording without uploading it; resolves to whether there was one. */
   discardPending(id: string): Promise<boolean>;
@@ -141,7 +146,9 @@ export interface PendingRecording {
   size: number;
   /** Seconds. */
   duration: number;
-  /** Upload rounds that have failed so far. */
+  /** Upload attempts that have failed so far. */
   attempts: number;
+  /** Refused by the API (a 409, another 4xx): not retried until retryPending(). */
+  held: boolean;
   lastError: VocaFuseError | null;
 }

@@ -146,11 +146,13 @@ for (const { name, launch } of browsers()) {
           assert.equal(await page.evaluate(() => window.vocafusePanic), null, 'the panic was not injected');
           await waitForState(page, 'error');
           await assertNoLiveTracks(page, `after a panic in a ${kind} callback`);
-          // The Go program lives on: the same control records again.
+          // The Go program lives on: the same control records again (counting from the
+          // events the first take made, or the waits would be met by those).
+          const [starts, stops] = await page.evaluate(() => [window.events('start').length, window.events('stop').length]);
           await page.click('#record-btn');
-          await waitForEvent(page, 'start');
+          await waitForEvent(page, 'start', starts + 1);
           await page.click('#record-btn');
-          await waitForEvent(page, 'stop');
+          await waitForEvent(page, 'stop', stops + 1);
           await waitForState(page, 'idle');
           await assertNoLiveTracks(page, 'after the next recording');
         } finally {
