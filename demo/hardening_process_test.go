@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/demo/internal/testaudio"
+
+	"github.com/vocafuse/recorder/internal/demoproc"
 )
 
 // Issue 13, point 4: SIGTERM with an upload that never finishes: the upload gets the
@@ -82,7 +84,7 @@ func TestForeignDataDirIsLeftAlone(t *testing.T) {
 		os.MkdirAll(filepath.Join(home, filepath.Dir(name)), 0o700)
 		os.WriteFile(filepath.Join(home, name), []byte(content), 0o600)
 	}
-	cmd := exec.Command(demoBinary(t), "--addr", "127.0.0.1:0", "--data-dir", home)
+	cmd := exec.Command(demoproc.Binary(t), "--addr", "127.0.0.1:0", "--data-dir", home)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()

@@ -5,7 +5,6 @@ package main
 // figures are the server's own.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,61 +13,29 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vocafuse/recorder/demo/auth"
-)
-
-var (
-	buildOnce  sync.Once
-	binaryPath string
-	buildErr   error
+	"github.com/vocafuse/recorder/internal/demoproc"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binaryPath != "" {
-		os.RemoveAll(filepath.Dir(binaryPath))
-	}
+	demoproc.Cleanup()
 	os.Exit(code)
 }
 
-// demoBinary builds the server into a temporary directory, once per test run.
-func demoBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the server binary")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vocafuse-demo-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binaryPath = filepath.Join(dir, "vocafuse-demo")
-		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binaryPath
-}
-
-// The credentials the processes get from the environment, so tests can mint tokens
-// for as many identities as they like without going through the rate-limited route.
+// The credentials the processes get from the environment (internal/demoproc's), so
+// tests can mint tokens for as many identities as they like without going through the
+// rate-limited route.
 var testEnv = map[string]string{
-	auth.EnvAPIKey:      "sk_test_process",
-	auth.EnvAPISecret:   "process-secret-of-the-test",
-	auth.EnvTokenSecret: "process-signing-key-of-32-bytes-at-least",
+	auth.EnvAPIKey:      demoproc.APIKey,
+	auth.EnvAPISecret:   demoproc.APISecret,
+	auth.EnvTokenSecret: demoproc.TokenSecret,
 }
 
 func mint(t *testing.T, identity string) string {
@@ -80,60 +47,29 @@ func mint(t *testing.T, identity string) string {
 	return tok
 }
 
-// server is a running vocafuse-demo process.
+// server is a running vocafuse-demo process, with the checks these tests make of it.
 type server struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	url    string // "http://127.0.0.1:PORT"
-	log    *lockedBuffer
-	exited chan error
+	*demoproc.Server
+	t   *testing.T
+	cmd *exec.Cmd
+	url string // "http://127.0.0.1:PORT"
+	log logText
 }
+
+// logText shows the server's log in a test's messages.
+type logText struct{ s *demoproc.Server }
+
+func (l logText) String() string { return l.s.Log() }
 
 // startServer runs the binary on dataDir at a free port and waits for its URL line.
 func startServer(t *testing.T, dataDir string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(demoBinary(t), append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
-	cmd.Env = os.Environ()
-	for k, v := range testEnv {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	s := &server{t: t, cmd: cmd, log: &lockedBuffer{}, exited: make(chan error, 1)}
-	cmd.Stderr = s.log
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.exited <- cmd.Wait() }()
-	t.Cleanup(func() { s.kill() })
-	lines := bufio.NewScanner(stdout)
-	found := make(chan string, 1)
-	go func() {
-		for lines.Scan() {
-			if rest, ok := strings.CutPrefix(lines.Text(), "VocaFuse demo: "); ok {
-				found <- strings.TrimSuffix(rest, "/")
-			}
-		}
-	}()
-	select {
-	case s.url = <-found:
-	case err := <-s.exited:
-		s.exited <- err
-		t.Fatalf("exited before listening (%v); log:\n%s", err, s.log)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no URL line; log:\n%s", s.log)
-	}
-	return s
+	p := demoproc.Start(t, dataDir, args...)
+	return &server{Server: p, t: t, cmd: p.Cmd, url: p.URL, log: logText{p}}
 }
 
 // kill stops the process at once, as a crash would (a no-op once it has exited).
-func (s *server) kill() {
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	err := <-s.exited
-	s.exited <- err // for whoever waits next
-}
+func (s *server) kill() { s.Kill() }
 
 // terminate sends SIGTERM and waits for a clean exit.
 func (s *server) terminate() {
@@ -145,14 +81,12 @@ func (s *server) terminate() {
 // waitExit waits for the process to exit by itself, successfully.
 func (s *server) waitExit() {
 	s.t.Helper()
-	select {
-	case err := <-s.exited:
-		s.exited <- err
-		if err != nil {
-			s.t.Fatalf("exit: %v\n%s", err, s.log)
-		}
-	case <-time.After(40 * time.Second):
+	err, timedOut := s.Wait(40 * time.Second)
+	switch {
+	case timedOut:
 		s.t.Fatal("still running 40 s after SIGTERM")
+	case err != nil:
+		s.t.Fatalf("exit: %v\n%s", err, s.log)
 	}
 }
 
@@ -245,23 +179,6 @@ func (s *server) expectMissing(id, token string) {
 	if resp.StatusCode != 404 || strings.TrimSpace(string(body)) != want {
 		s.t.Errorf("GET %s: %d %s", id, resp.StatusCode, body)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/vocafuse"
-	"github.com/vocafuse/recorder/vocafuse/internal/demoproc"
+	"github.com/vocafuse/recorder/internal/demoproc"
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/vocafuse"
-	"github.com/vocafuse/recorder/vocafuse/internal/demoproc"
+	"github.com/vocafuse/recorder/internal/demoproc"
 )
 
 // nodeValidate is VocaFuse's RequestValidator (vocafuse-node, src/webhook/request-validator.ts)

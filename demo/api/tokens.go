@@ -95,15 +95,9 @@ type tokenRequest struct {
 // body counts as {}, so that a bare POST says which field is missing.
 func readTokenRequest(w http.ResponseWriter, r *http.Request, wantIdentity bool, defaultTTL int) (req tokenRequest, apiErr *apiError) {
 	req = tokenRequest{ttl: defaultTTL, scopes: auth.AllScopes}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenRequest))
-	if err != nil {
-		return req, &apiError{code: catalog.InvalidRequestFormat}
-	}
-	var fields map[string]json.RawMessage
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &fields); err != nil {
-			return req, &apiError{code: catalog.InvalidRequestFormat}
-		}
+	fields, apiErr := readFields(w, r, maxTokenRequest)
+	if apiErr != nil {
+		return req, apiErr
 	}
 	if wantIdentity {
 		if req.identity, apiErr = readIdentity(fields); apiErr != nil {
@@ -194,4 +188,21 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request, req tokenRequest) 
 		"expires_in": req.ttl,
 		"expires_at": expiresAt.UTC().Format(time.RFC3339),
 	})
+}
+
+// readFields reads a request body of at most max bytes as one JSON object's fields. An
+// empty body counts as {}, so that a bare POST says which field is missing; anything
+// that is not a JSON object is 2001.
+func readFields(w http.ResponseWriter, r *http.Request, max int64) (map[string]json.RawMessage, *apiError) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		return nil, &apiError{code: catalog.InvalidRequestFormat}
+	}
+	var fields map[string]json.RawMessage
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &fields); err != nil {
+			return nil, &apiError{code: catalog.InvalidRequestFormat}
+		}
+	}
+	return fields, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -104,15 +103,9 @@ type webhookRequest struct {
 // → 2001; no url or no events → 2002; not an http(s) URL, an unknown event, a secret
 // that is not a string → 2003 with the value as sent.
 func readWebhookRequest(w http.ResponseWriter, r *http.Request) (req webhookRequest, apiErr *apiError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookRequest))
-	if err != nil {
-		return req, &apiError{code: catalog.InvalidRequestFormat}
-	}
-	var fields map[string]json.RawMessage
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &fields); err != nil {
-			return req, &apiError{code: catalog.InvalidRequestFormat}
-		}
+	fields, apiErr := readFields(w, r, maxWebhookRequest)
+	if apiErr != nil {
+		return req, apiErr
 	}
 	raw, ok := present(fields, "url")
 	if !ok || string(raw) == `""` {

@@ -1,6 +1,6 @@
-// Package demoproc runs the local API server (./demo) as a process for the vocafuse
-// package's tests: built once per test binary, started on a free loopback port with
-// its own data directory, stopped with the test.
+// Package demoproc runs the local API server (./demo) as a process for tests, the
+// server's own and the vocafuse client's: built once per test binary, started on a free
+// loopback port with its own data directory and known credentials, stopped with the test.
 package demoproc
 
 import (
@@ -39,7 +39,8 @@ func Cleanup() {
 	}
 }
 
-func binary(t testing.TB) string {
+// Binary builds the server once per test binary and answers its path.
+func Binary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
@@ -66,8 +67,8 @@ func binary(t testing.TB) string {
 type Server struct {
 	URL     string // "http://127.0.0.1:PORT"
 	DataDir string
+	Cmd     *exec.Cmd // for signals and /proc readings
 	t       testing.TB
-	cmd     *exec.Cmd
 	log     *syncBuffer
 	exited  chan error
 }
@@ -79,10 +80,10 @@ func Start(t testing.TB, dataDir string, args ...string) *Server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	cmd := exec.Command(binary(t), append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
+	cmd := exec.Command(Binary(t), append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, args...)...)
 	cmd.Env = append(os.Environ(), "VOCAFUSE_API_KEY="+APIKey, "VOCAFUSE_API_SECRET="+APISecret,
 		"VOCAFUSE_TOKEN_SECRET="+TokenSecret)
-	s := &Server{DataDir: dataDir, t: t, cmd: cmd, log: &syncBuffer{}, exited: make(chan error, 1)}
+	s := &Server{DataDir: dataDir, t: t, Cmd: cmd, log: &syncBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = s.log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -115,9 +116,21 @@ func Start(t testing.TB, dataDir string, args ...string) *Server {
 
 // Kill stops the process at once, as a crash would; a no-op once it has exited.
 func (s *Server) Kill() {
-	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	_ = s.Cmd.Process.Signal(syscall.SIGKILL)
 	err := <-s.exited
 	s.exited <- err
+}
+
+// Wait waits up to timeout for the process to exit by itself, and answers how it ended;
+// timedOut when it is still running.
+func (s *Server) Wait(timeout time.Duration) (err error, timedOut bool) {
+	select {
+	case err := <-s.exited:
+		s.exited <- err // for whoever waits next
+		return err, false
+	case <-time.After(timeout):
+		return nil, true
+	}
 }
 
 // Log is what the server has written to stderr so far (its JSON log lines).
