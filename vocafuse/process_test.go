@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vocafuse/recorder/vocafuse"
 	"github.com/vocafuse/recorder/internal/demoproc"
+	"github.com/vocafuse/recorder/vocafuse"
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 

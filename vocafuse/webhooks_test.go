@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vocafuse/recorder/vocafuse"
 	"github.com/vocafuse/recorder/internal/demoproc"
+	"github.com/vocafuse/recorder/vocafuse"
 )
 
 // nodeValidate is VocaFuse's RequestValidator (vocafuse-node, src/webhook/request-validator.ts)
