@@ -246,13 +246,6 @@ func (c *Courier) Close() {
 	}
 }
 
-// Running answers how many deliveries are under way (for the tests' leak checks).
-func (c *Courier) Running() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.runs)
-}
-
 // deliver makes attempts until the recording is stored, held, discarded or the courier
 // closed. keep: the recording is in the outbox (not a page's own file).
 func (c *Courier) deliver(r *Record, release func(), progress any, firstDone chan struct{}, keep bool) {
