@@ -116,7 +116,7 @@ func TestDestroyReleasesTheControl(t *testing.T) {
 	noop, _ := safejs.FuncOf(func(safejs.Value, []safejs.Value) any { return nil })
 	defer noop.Release()
 	opts, _ := safejs.ValueOf(map[string]any{"maxDuration": 5})
-	before, _ := diagnostics(nil)
+	before := held()
 	for range 50 {
 		answer := call(t, sdk, "createControl", opts, noop)
 		control, _ := answer.Get("value")
@@ -124,8 +124,8 @@ func TestDestroyReleasesTheControl(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		after, _ := diagnostics(nil)
-		a, b := after.(map[string]any), before.(map[string]any)
+		after := held()
+		a, b := after, before
 		if a["controls"] == b["controls"] && a["goroutines"] == b["goroutines"] {
 			return
 		}
