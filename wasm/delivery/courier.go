@@ -285,10 +285,11 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 			if keep {
 				c.store.Delete(r.ID)
 			}
-			c.attempted(rn)
+			// The outcome is told before whoever waits for this attempt (Retry) goes on.
 			if w := c.forget(r.ID); w != nil {
 				w.Delivered(resp.Resource)
 			}
+			c.attempted(rn)
 			return
 		}
 		now := time.Now()
@@ -318,12 +319,12 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 				c.storageTrouble(r.ID, err)
 			}
 		}
-		c.attempted(rn)
 		if d.Report != nil {
 			if w := c.watcher(r.ID); w != nil {
 				w.Heard(r.LastError, d.Final)
 			}
 		}
+		c.attempted(rn)
 		if !d.Retry || (!keep && reported) {
 			if !keep {
 				c.forget(r.ID)
