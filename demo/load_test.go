@@ -113,5 +113,5 @@ func TestLoadSlowClients(t *testing.T) {
 	t.Logf("slow clients: %d uploads held open; health answered in %v, an honest upload stored in %v; "+
 		"server fds %d (bound %d); server peak RSS (VmHWM) %.1f MiB; all ended in %v",
 		res.clients, res.health.Round(time.Millisecond), res.upload.Round(time.Millisecond), res.peakFDs,
-		res.clients+256+50, float64(res.peakRSS)/(1<<20), res.elapsed.Round(time.Millisecond))
+		res.clients+256+256/4+50, float64(res.peakRSS)/(1<<20), res.elapsed.Round(time.Millisecond))
 }

@@ -81,6 +81,26 @@ func TestUploadSlotsAreCapped(t *testing.T) {
 	expectError(t, h.put(noteN(5), carol, makeWAV(8000, 1, 440), "audio/wav"), 503, 5002, nil)
 }
 
+// Point 1: past the global cap, an identity with no upload under way still gets one of
+// a small reserve (a quarter of the cap): a flood from other identities cannot lock it
+// out, and the server stays bounded.
+func TestUploadSlotsKeepAReserveForIdentitiesWithNone(t *testing.T) {
+	h := newHarness(t, func(c *api.Config) {
+		c.MaxUploads, c.MaxUploadsPerIdentity = 4, 2 // a reserve of one
+		c.UploadGrace = time.Minute
+	})
+	alice, bob, carol, dave := h.token("alice"), h.token("bob"), h.token("carol"), h.token("dave")
+	h.slowUpload(noteN(1), alice)
+	h.slowUpload(noteN(2), alice)
+	h.slowUpload(noteN(3), bob)
+	h.slowUpload(noteN(4), bob)
+	waitFor(t, "four uploads under way", func() bool { return h.tempFiles() == 4 })
+	h.slowUpload(noteN(5), carol) // none under way: the reserve
+	waitFor(t, "carol's upload under way", func() bool { return h.tempFiles() == 5 })
+	expectError(t, h.put(noteN(6), carol, makeWAV(8000, 1, 440), "audio/wav"), 503, 5002, nil) // one of the reserve is hers already
+	expectError(t, h.put(noteN(7), dave, makeWAV(8000, 1, 440), "audio/wav"), 503, 5002, nil)  // the reserve is used up
+}
+
 // Point 1: a body slower than the minimum rate is cut and nothing is kept.
 func TestSlowUploadIsCut(t *testing.T) {
 	h := newHarness(t, func(c *api.Config) { c.UploadGrace = 200 * time.Millisecond })

@@ -40,11 +40,15 @@ type uploadSlot struct {
 	cut bool
 }
 
-// acquire takes a slot for owner, or returns nil when a cap is reached.
+// acquire takes a slot for owner, or returns nil when a cap is reached. Past the global
+// cap, a reserve of a quarter more is kept for identities with no upload under way: a
+// flood from some identities (slow bodies hold their slots for minutes) must not lock
+// out an honest one, while the server stays bounded (max + max/4 in all).
 func (u *uploadSlots) acquire(owner store.Owner, rc *http.ResponseController) *uploadSlot {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.total >= u.max || u.byOwner[owner] >= u.perIdentity {
+	if u.byOwner[owner] >= u.perIdentity || u.total >= u.max+u.max/4 ||
+		(u.total >= u.max && u.byOwner[owner] > 0) {
 		return nil
 	}
 	u.total++
