@@ -156,8 +156,11 @@ for (const { name, launch } of browsers()) {
         assert.equal(err.code, 'DURATION_EXCEEDED');
         assert.equal(err.details.max_duration, 2);
         assert.equal(err.retryable, false);
-        assert.ok(r.stoppedAfter >= 2.0 && r.stoppedAfter <= 2.4, `stopped ${r.stoppedAfter} s after onStart`);
-        assert.ok(r.errorAfter >= 2.0 && r.errorAfter <= 2.4, `onError ${r.errorAfter} s after onStart`);
+        // The SDK's clock starts just before it calls onStart, and the page notes the time
+        // inside that callback: on a loaded machine the page's reading lags by a few
+        // milliseconds (one busy-core run measured 1.9969 s), as with the 60-second test.
+        assert.ok(r.stoppedAfter >= 1.99 && r.stoppedAfter <= 2.4, `stopped ${r.stoppedAfter} s after onStart`);
+        assert.ok(r.errorAfter >= 1.99 && r.errorAfter <= 2.4, `onError ${r.errorAfter} s after onStart`);
         const probe = await ffprobe(await blobFromPage(page, 'window.lastBlob'));
         // The recording at the limit is no longer than the limit plus 0.25 s, read from its container.
         assert.ok(probe.duration > 1.8 && probe.duration <= 2.25, `ffprobe duration ${probe.duration}`);
