@@ -1,13 +1,20 @@
 // The VocaFuse recorder's PCM sampler, run in the AudioWorkletGlobalScope for the WAV
 // fallback: it batches the (already mono) input and posts it to the main thread, where
-// the SDK encodes it. On 'flush' it posts what it holds, marked last.
+// the SDK encodes it. On 'flush' it posts what it holds, marked last; on 'pause' what it
+// holds, and then nothing until 'resume' (paused time is not in the recording).
 class VocaFusePCM extends AudioWorkletProcessor {
   constructor() {
     super();
     this.batch = new Float32Array(4096);
     this.filled = 0;
+    this.paused = false;
     this.port.onmessage = (event) => {
       if (event.data === 'flush') this.post(true);
+      if (event.data === 'pause') {
+        this.paused = true;
+        this.post(false);
+      }
+      if (event.data === 'resume') this.paused = false;
     };
   }
 
@@ -19,7 +26,7 @@ class VocaFusePCM extends AudioWorkletProcessor {
 
   process(inputs) {
     const channel = inputs[0] && inputs[0][0];
-    if (channel) {
+    if (channel && !this.paused) {
       for (let i = 0; i < channel.length; i++) {
         this.batch[this.filled++] = channel[i];
         if (this.filled === this.batch.length) this.post(false);

@@ -1,20 +1,22 @@
 // Type declarations of the VocaFuse recorder SDK (see the README for the full contract).
 
 export type VocaFuseState =
-  | 'idle' | 'requesting' | 'recording' | 'processing' | 'uploading' | 'uploaded' | 'error';
+  | 'idle' | 'requesting' | 'recording' | 'paused' | 'processing' | 'uploading' | 'uploaded' | 'error';
 
 export type VocaFuseFormat = 'webm' | 'ogg' | 'wav';
 
 export type VocaFuseErrorCode =
   | 'PERMISSION_DENIED' | 'NOT_SUPPORTED' | 'DURATION_EXCEEDED' | 'NETWORK_ERROR'
-  | 'AUTHENTICATION_FAILED' | 'DEVICE_NOT_FOUND' | 'DEVICE_BUSY' | 'INVALID_OPTION'
+  | 'AUTHENTICATION_FAILED' | 'DEVICE_NOT_FOUND' | 'DEVICE_BUSY' | 'DEVICE_LOST' | 'INVALID_OPTION'
   | 'INTERNAL_ERROR' | 'API_ERROR' | 'STORAGE_UNAVAILABLE'
   | 'INVALID_TOKEN' | 'TOKEN_EXPIRED' | 'INSUFFICIENT_PERMISSIONS'
   | 'INVALID_REQUEST_FORMAT' | 'MISSING_REQUIRED_FIELD' | 'INVALID_FIELD_VALUE'
   | 'FILE_SIZE_EXCEEDED' | 'UNSUPPORTED_AUDIO_FORMAT' | 'RECORDING_TOO_LONG'
   | 'TRANSCRIPTION_FAILED' | 'AUDIO_PROCESSING_FAILED' | 'RATE_LIMIT_EXCEEDED'
   | 'INTERNAL_SERVER_ERROR' | 'SERVICE_UNAVAILABLE' | 'WEBHOOK_ALREADY_EXISTS'
-  | 'RECORDING_NOT_FOUND' | 'TRANSCRIPTION_NOT_FOUND' | 'WEBHOOK_NOT_FOUND';
+  | 'RECORDING_NOT_FOUND' | 'TRANSCRIPTION_NOT_FOUND' | 'WEBHOOK_NOT_FOUND'
+  /** A warning (delivered to onWarning, never to onError). */
+  | 'SILENT_INPUT';
 
 export declare class VocaFuseError extends Error {
   readonly name: 'VocaFuseError';
@@ -69,6 +71,8 @@ export interface Recording {
   duration: number;
   /** Bytes. */
   size: number;
+  /** The loudest level of the whole recording, linear 0..1; null where it could not be measured. */
+  peakLevel: number | null;
 }
 
 export interface VoiceNote {
@@ -92,8 +96,18 @@ export interface VoiceNoteOptions {
   /** Upload as soon as recording stops; default true. */
   autoUpload?: boolean;
   metadata?: Record<string, unknown>;
+  /** The microphone to use (`exact`), from VocaFuse.devices(); one that matches nothing is DEVICE_NOT_FOUND. */
+  deviceId?: string;
   onStart?: () => void;
+  /** Recorded seconds only: not called while paused. */
   onProgress?: (progress: { elapsed: number; remaining: number }) => void;
+  /**
+   * The peak of the live input, linear 0..1, about 20 times a second while recording; once 0
+   * on pause. Never called where the level cannot be measured (see canMeasureLevel).
+   */
+  onLevel?: (level: number) => void;
+  /** Problems that do not stop the recording (SILENT_INPUT); they never reach onError. */
+  onWarning?: (warning: VocaFuseError) => void;
   onStop?: (recording: Recording) => void;
   onUploadProgress?: (progress: { loaded: number; total: number; percent: number }) => void;
   onUploaded?: (voicenote: VoiceNote) => void;
@@ -103,8 +117,17 @@ export interface VoiceNoteOptions {
 
 export interface VoiceNoteControl {
   readonly state: VocaFuseState;
+  /**
+   * Whether onLevel can be called (false where the browser gives no running AudioContext);
+   * meaningful once a recording has started.
+   */
+  readonly canMeasureLevel: boolean;
   start(): void;
   stop(): void;
+  /** Pause the recording under way; does nothing in another state. */
+  pause(): void;
+  /** Resume a paused recording; does nothing in another state. */
+  resume(): void;
   /** Discard the recording under way: no onStop, no upload. */
   cancel(): void;
   /** Detach from the element and release everything. */
@@ -122,6 +145,11 @@ export declare class VocaFuse {
    * returns to the same figures after controls are destroyed and instances dropped.
    */
   static diagnostics(): Promise<{ goroutines: number; sdks: number; controls: number; wasmMemory: number }>;
+  /**
+   * The audio inputs, for the deviceId option; labels are empty until the page has had the
+   * microphone once. Rejects with NOT_SUPPORTED where enumerateDevices is missing.
+   */
+  static devices(): Promise<Array<{ deviceId: string; label: string }>>;
   addVoiceNote(target: string | Element, options?: VoiceNoteOptions): VoiceNoteControl;
   /**
    * Checks a file's bytes (webm, ogg or wav; at most 25 MB and 60 s) and uploads it.

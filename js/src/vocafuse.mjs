@@ -16,7 +16,8 @@ const { maxDuration: MAX_DURATION, formats: FORMATS } = SHIMDATA.limits;
 const BASE_URL = /*@BASE_URL@*/ import.meta.url;
 
 const SECRET = /^sk_(live|test)_/;
-const CALLBACKS = ['onStart', 'onProgress', 'onStop', 'onUploadProgress', 'onUploaded', 'onError', 'onStateChange'];
+const CALLBACKS = ['onStart', 'onProgress', 'onStop', 'onUploadProgress', 'onUploaded', 'onError', 'onStateChange',
+  'onLevel', 'onWarning'];
 
 export class VocaFuseError extends Error {
   constructor(fields = {}, messages = undefined) {
@@ -218,7 +219,7 @@ function metadataJSON(metadata, messages) {
 function checkVoiceNoteOptions(options, messages) {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object', messages);
-  const { maxDuration, formats, autoUpload, metadata } = options;
+  const { maxDuration, formats, autoUpload, metadata, deviceId } = options;
   if (maxDuration !== undefined &&
       !(typeof maxDuration === 'number' && Number.isFinite(maxDuration) && maxDuration > 0 && maxDuration <= MAX_DURATION)) {
     throw invalidOption('maxDuration', `must be a number of seconds, more than 0 and at most ${MAX_DURATION}; got ${String(maxDuration)}`, messages);
@@ -230,6 +231,10 @@ function checkVoiceNoteOptions(options, messages) {
     }
   }
   if (autoUpload !== undefined && typeof autoUpload !== 'boolean') throw invalidOption('autoUpload', 'must be true or false', messages);
+  // '' is the default microphone: it is what browsers list before the page has had one.
+  if (deviceId !== undefined && typeof deviceId !== 'string') {
+    throw invalidOption('deviceId', 'must be a deviceId string from VocaFuse.devices()', messages);
+  }
   metadataJSON(metadata, messages);
   for (const name of CALLBACKS) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
@@ -331,6 +336,18 @@ export class VocaFuse {
     return total;
   }
 
+  // The microphones (audio inputs): [{ deviceId, label }]. Labels stay empty until the
+  // page has had the microphone once, as browsers keep them private until then.
+  static async devices() {
+    const media = globalThis.navigator && navigator.mediaDevices;
+    if (!media || typeof media.enumerateDevices !== 'function') {
+      throw sdkError('NOT_SUPPORTED', { reason: 'navigator.mediaDevices.enumerateDevices is missing' },
+        'this browser cannot list microphones');
+    }
+    return (await media.enumerateDevices()).filter((d) => d.kind === 'audioinput')
+      .map(({ deviceId, label }) => ({ deviceId, label }));
+  }
+
   // Whether this browser can record, without asking for the microphone.
   static isSupported() {
     try {
@@ -404,6 +421,28 @@ function callBridge(handle, name, ...args) {
   return Promise.resolve(answer && answer.value);
 }
 
+// A probe of the input's level for Go to call twenty times a second while recording: the
+// peak of the last window of an AnalyserNode (linear), told to the page and answered.
+// The window is a little longer than the interval, so no peak falls between two reads.
+// Nothing is allocated per call, here or in Go.
+function levelProbe(audio, stream, report) {
+  const analyser = audio.createAnalyser();
+  analyser.fftSize = 4096;
+  audio.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  return () => {
+    analyser.getFloatTimeDomainData(samples);
+    let peak = 0;
+    for (let i = 0; i < samples.length; i++) {
+      const v = Math.abs(samples[i]);
+      if (v > peak) peak = v;
+    }
+    peak = Math.min(peak, 1);
+    report(peak);
+    return peak;
+  };
+}
+
 // The control addVoiceNote answers. It exists at once; its Go side arrives with the wasm,
 // and commands given before that are queued in order.
 class VoiceNoteControl {
@@ -417,6 +456,7 @@ class VoiceNoteControl {
     this._go = null;
     this._failure = null;
     this._destroyed = false;
+    this._canMeasureLevel = false;
 
     this._onClick = (event) => {
       event.preventDefault();
@@ -448,8 +488,16 @@ class VoiceNoteControl {
     return this._state;
   }
 
+  // Whether onLevel is called for the recording under way (the last one, once it has
+  // started): false where no AudioContext runs.
+  get canMeasureLevel() {
+    return this._canMeasureLevel;
+  }
+
   start() { this._command('start'); }
   stop() { this._command('stop'); }
+  pause() { this._command('pause'); }
+  resume() { this._command('resume'); }
   cancel() { this._command('cancel'); }
 
   destroy() {
@@ -471,6 +519,10 @@ class VoiceNoteControl {
         maxDuration: this._options.maxDuration,
         formats: this._options.formats,
         workletUrl: new URL('vocafuse-worklet.js', BASE_URL).href,
+        deviceId: this._options.deviceId,
+        levels: (audio, stream) => levelProbe(audio, stream, (level) => {
+          if (!this._destroyed) callPage(this._options.onLevel, level);
+        }),
         autoUpload: this._options.autoUpload !== false,
         metadata: metadataJSON(this._options.metadata),
         // Called by the upload itself, in JavaScript: progress never crosses into Go.
@@ -549,18 +601,23 @@ class VoiceNoteControl {
         this._state = payload;
         this._render();
         callPage(o.onStateChange, payload);
+        if (payload === 'paused' && this._canMeasureLevel) callPage(o.onLevel, 0); // a meter at rest
         break;
       case 'start':
+        this._canMeasureLevel = payload === true;
         callPage(o.onStart);
         break;
       case 'progress':
         callPage(o.onProgress, { elapsed: payload, remaining: more[0] });
         break;
       case 'stop': {
-        const [blob, mimeType, format, duration, size] = more;
-        callPage(o.onStop, { id: payload, blob, mimeType, format, duration, size });
+        const [blob, mimeType, format, duration, size, peakLevel] = more;
+        callPage(o.onStop, { id: payload, blob, mimeType, format, duration, size, peakLevel: peakLevel ?? null });
         break;
       }
+      case 'warning': // never onError: the recording goes on
+        callPage(o.onWarning, new VocaFuseError(payload, this._sdk._messages));
+        break;
       case 'error':
         this._report(new VocaFuseError(payload, this._sdk._messages));
         break;
@@ -577,7 +634,8 @@ class VoiceNoteControl {
   _render() {
     if (this._destroyed) return;
     this._element.setAttribute('data-state', this._state);
-    this._element.setAttribute('aria-pressed', this._state === 'recording' ? 'true' : 'false');
+    const on = this._state === 'recording' || this._state === 'paused';
+    this._element.setAttribute('aria-pressed', on ? 'true' : 'false');
   }
 
   // The Go program ended: release the microphone ourselves and say so once.

@@ -88,7 +88,7 @@ func Bridge(shim safejs.Value) (safejs.Value, error) {
 }
 
 // createControl(options, onEvent) makes the Go side of addVoiceNote and answers an object
-// with toggle, start, stop, cancel and destroy. The shim has checked the options (the
+// with toggle, start, stop, pause, resume, cancel and destroy. The shim has checked the options (the
 // one place they are checked: its limits are generated from this package's constants).
 func (s *SDK) createControl(args []safejs.Value) (any, error) {
 	if len(args) < 2 || args[1].Type() != safejs.TypeFunction {
@@ -109,12 +109,15 @@ func (s *SDK) createControl(args []safejs.Value) (any, error) {
 			formats = append(formats, name)
 		}
 	}
-	workletURL, _ := stringProp(opts, "workletUrl")
-	metadata, _ := stringProp(opts, "metadata")
+	o := controlOptions{maxDuration: limit, formats: formats}
+	o.workletURL, _ = stringProp(opts, "workletUrl")
+	o.deviceID, _ = stringProp(opts, "deviceId")
+	o.metadata, _ = stringProp(opts, "metadata")
 	auto, _ := opts.Get("autoUpload")
-	progress, _ := opts.Get("uploadProgress")
-	c := NewControl(s, limit, formats, workletURL, auto.Type() != safejs.TypeBoolean || mustBool(auto), metadata,
-		progress, args[1])
+	o.autoUpload = auto.Type() != safejs.TypeBoolean || mustBool(auto)
+	o.progress, _ = opts.Get("uploadProgress")
+	o.levels, _ = opts.Get("levels")
+	c := NewControl(s, o, args[1])
 	handle, err := export("control", func(args []safejs.Value) (any, error) {
 		switch name, _ := command(args); name {
 		case "toggle":
@@ -123,6 +126,10 @@ func (s *SDK) createControl(args []safejs.Value) (any, error) {
 			c.Start()
 		case "stop":
 			c.Stop()
+		case "pause":
+			c.Pause()
+		case "resume":
+			c.Resume()
 		case "cancel":
 			c.Cancel()
 		case "destroy":

@@ -27,14 +27,17 @@ type Control struct {
 	formats      []string
 	limitSeconds float64      // maxDuration; seconds, not a Duration, whose String the wasm would carry
 	workletURL   string       // the PCM capture's AudioWorklet module
+	deviceID     string       // the microphone the page chose; "" for the browser's default
+	levels       safejs.Value // the shim's levels(audioContext, stream): a probe of the input's peak
 	onEvent      safejs.Value // the shim's function(kind, payload)
 	takes        map[int]*take
 	metadata     string       // JSON sent with each recording
 	progress     safejs.Value // the shim's upload progress callback: the courier's glue calls it, not Go
 
-	// Browsers (Safari, Firefox) only let an AudioContext run when it is made during a
-	// user gesture, and a take reaches Web Audio long after the click. So a click that
-	// will start a PCM take makes the AudioContext at once, and the take picks it up.
+	// Browsers (Safari, Firefox, Chromium's autoplay policy) only let an AudioContext run
+	// when it is made during a user gesture, and a take reaches Web Audio long after the
+	// click. So a click that will start a take makes its AudioContext at once (for the
+	// level meter, and the PCM capture), and the take picks it up.
 	mu     sync.Mutex
 	idle   bool         // the machine can start a take; a copy kept for the click handler
 	primed safejs.Value // an AudioContext made during the last click, not yet used
@@ -42,9 +45,12 @@ type Control struct {
 
 // take holds the browser objects of one attempt at a recording.
 type take struct {
-	choice  recorder.Choice
-	stream  safejs.Value  // MediaStream once getUserMedia resolves
-	capture capture       // what turns the stream into audio, once started
+	choice   recorder.Choice
+	stream   safejs.Value  // MediaStream once getUserMedia resolves
+	audio    safejs.Value  // the take's AudioContext: its levels, and its PCM capture
+	input    *inputWatch   // reads the input while recording, once the capture starts
+	unlisten []func()      // the tracks' ended listeners
+	capture  capture       // what turns the stream into audio, once started
 	clock   chan struct{} // closed to stop the progress ticks and the limit
 	// What stops the next progress tick and the limit (a *time.Timer here would keep
 	// time's formatting code in the wasm: a take sits behind an interface).
@@ -57,28 +63,40 @@ type take struct {
 // capture is one way of recording a stream: MediaRecorder, or PCM through Web Audio.
 // It reports through the control's captureStarted, captureFinished and fail.
 type capture interface {
-	stop()  // finish; the result arrives through captureFinished
-	abort() // stop and report nothing
+	pause()  // stop encoding until resume: paused time is not in the file
+	resume() // go on encoding
+	stop()   // finish; the result arrives through captureFinished
+	abort()  // stop and report nothing
 }
 
 // NewControl makes a control of sdk. onEvent receives every event of the recorder.
-func NewControl(sdk *SDK, maxDuration time.Duration, formats []string, workletURL string, autoUpload bool,
-	metadata string, progress, onEvent safejs.Value) *Control {
-	c := &Control{sdk: sdk, formats: formats, limitSeconds: maxDuration.Seconds(), workletURL: workletURL, onEvent: onEvent,
-		takes: map[int]*take{}, metadata: metadata, progress: progress, idle: true, primed: safejs.Undefined()}
+func NewControl(sdk *SDK, o controlOptions, onEvent safejs.Value) *Control {
+	c := &Control{sdk: sdk, formats: o.formats, limitSeconds: o.maxDuration.Seconds(), workletURL: o.workletURL,
+		deviceID: o.deviceID, levels: o.levels, onEvent: onEvent, takes: map[int]*take{}, metadata: o.metadata,
+		progress: o.progress, idle: true, primed: safejs.Undefined()}
 	c.loop = newLoop(c.recoverPanic)
 	c.b = boundary{onPanic: func(p any) { c.loop.post(func() { c.recoverPanic(p) }) }}
 	c.machine = recorder.New(recorder.Config{
 		Effects:     c,
 		Clock:       monotonic,
 		NewID:       newID,
-		MaxDuration: maxDuration,
-		AutoUpload:  autoUpload,
+		MaxDuration: o.maxDuration,
+		AutoUpload:  o.autoUpload,
 	})
 	live.Lock()
 	live.controls++
 	live.Unlock()
 	return c
+}
+
+// controlOptions are addVoiceNote's options, as the shim has checked them.
+type controlOptions struct {
+	maxDuration          time.Duration
+	formats              []string
+	workletURL, deviceID string
+	autoUpload           bool
+	metadata             string       // JSON
+	progress, levels     safejs.Value // the shim's upload progress callback and level probe maker
 }
 
 // start is what monotonic counts from; time.Since reads the monotonic clock.
@@ -128,6 +146,8 @@ func newID() string {
 func (c *Control) Toggle() { c.primeAudio(); c.loop.post(c.machine.Toggle) }
 func (c *Control) Start()  { c.primeAudio(); c.loop.post(c.machine.Start) }
 func (c *Control) Stop()   { c.loop.post(c.machine.Stop) }
+func (c *Control) Pause()  { c.loop.post(c.machine.Pause) }
+func (c *Control) Resume() { c.loop.post(c.machine.Resume) }
 func (c *Control) Cancel() { c.loop.post(c.machine.Cancel) }
 func (c *Control) Destroy() {
 	c.loop.post(func() {
@@ -146,7 +166,7 @@ func (c *Control) release() {
 	// Go's collector finalizes the values that hold them; until then they keep the
 	// control, and the VocaFuse instance it belongs to, alive in JavaScript. Drop them
 	// and collect now: destroy() is rare, and the heap is small.
-	c.onEvent, c.progress = safejs.Undefined(), safejs.Undefined()
+	c.onEvent, c.progress, c.levels = safejs.Undefined(), safejs.Undefined(), safejs.Undefined()
 	go runtime.GC()
 	live.Lock()
 	live.controls--
@@ -169,7 +189,8 @@ func (c *Control) recoverPanic(p any) {
 		c.CloseMicrophone(n)
 	}
 	err := catalog.Newf(catalog.InternalError, nil, time.Now(), "recorder panicked: %v", p)
-	if s := c.machine.State(); s == recorder.Requesting || s == recorder.Recording || s == recorder.Processing {
+	if s := c.machine.State(); s == recorder.Requesting || s == recorder.Recording || s == recorder.Paused ||
+		s == recorder.Processing {
 		c.machine.Fail(c.machine.Take(), err)
 		return
 	}
@@ -222,15 +243,21 @@ func (c *Control) OpenMicrophone(n int) {
 		c.fail(n, unsupported)
 		return
 	}
-	t := &take{choice: choice, stream: safejs.Undefined()}
+	t := &take{choice: choice, stream: safejs.Undefined(), audio: safejs.Undefined()}
 	c.takes[n] = t
 	failed := func(err error) { c.fail(n, mediaFailure("getUserMedia", err, time.Now())) }
-	constraints := map[string]any{"audio": map[string]any{
+	audio := map[string]any{
 		"channelCount":     map[string]any{"ideal": 1},
 		"echoCancellation": true,
 		"noiseSuppression": true,
 		"autoGainControl":  true,
-	}}
+	}
+	if c.deviceID != "" {
+		// exact: another microphone than the one chosen would record the wrong person
+		// or room; a deviceId that matches nothing is DEVICE_NOT_FOUND.
+		audio["deviceId"] = map[string]any{"exact": c.deviceID}
+	}
+	constraints := map[string]any{"audio": audio}
 	devices, err := getPath(safejs.Global(), "navigator", "mediaDevices")
 	if err != nil {
 		failed(err)
@@ -254,6 +281,7 @@ func (c *Control) OpenMicrophone(n int) {
 				c.stopTracks(t)
 				return
 			}
+			c.listenForLoss(n, t)
 			c.machine.MicrophoneOpened(n)
 		})
 	}, failed)
@@ -262,17 +290,77 @@ func (c *Control) OpenMicrophone(n int) {
 	}
 }
 
-// StartRecorder starts the take's capture.
+// How long a take waits for its AudioContext to run before it starts recording: the PCM
+// capture cannot record without it; a MediaRecorder take only loses its levels, so it
+// waits briefly (a context made during the click runs within milliseconds, and one
+// that cannot run, in a browser without a sound device, never does).
+const (
+	audioStartPCM   = 3 * time.Second
+	audioStartLevel = 300 * time.Millisecond
+)
+
+// StartRecorder starts the take's capture once its AudioContext runs, or is known not to.
 func (c *Control) StartRecorder(n int) {
 	t := c.takes[n]
-	if t == nil || t.capture != nil {
+	if t == nil || t.capture != nil || t.busy {
 		return
 	}
 	t.busy = true
+	audio, err := c.takePrimedAudio()
+	if err == nil {
+		t.audio = audio
+	}
+	wait := audioStartLevel
 	if t.choice.PCM {
-		t.capture = c.startPCM(n, t)
-	} else {
+		wait = audioStartPCM
+	}
+	c.b.spawn(func() {
+		running := err == nil && audioRuns(c.b, audio, wait)
+		c.loop.post(func() { c.beginCapture(n, t, running) })
+	})
+}
+
+func (c *Control) beginCapture(n int, t *take, running bool) {
+	if t.discard || t.closed {
+		c.settled(n, t)
+		return
+	}
+	c.watchInput(n, t, running)
+	switch {
+	case !t.choice.PCM:
 		t.capture = c.startMediaRecorder(n, t)
+	case running:
+		t.capture = c.startPCM(n, t)
+	default:
+		c.settled(n, t)
+		c.machine.Fail(n, catalog.Newf(catalog.NotSupported, map[string]any{"reason": "the browser did not start audio capture"},
+			time.Now(), "the audio context did not start"))
+	}
+}
+
+// audioRuns waits up to d for an AudioContext to run.
+func audioRuns(b boundary, audio safejs.Value, d time.Duration) bool {
+	if state, _ := stringProp(audio, "state"); state == "running" {
+		return true
+	}
+	promise, err := audio.Call("resume")
+	if err != nil {
+		return false
+	}
+	_, err, _ = b.awaitWithin(promise, d)
+	state, _ := stringProp(audio, "state")
+	return err == nil && state == "running"
+}
+
+func (c *Control) PauseRecorder(n int) {
+	if t := c.takes[n]; t != nil && t.capture != nil {
+		t.capture.pause()
+	}
+}
+
+func (c *Control) ResumeRecorder(n int) {
+	if t := c.takes[n]; t != nil && t.capture != nil {
+		t.capture.resume()
 	}
 }
 
@@ -299,7 +387,12 @@ func (c *Control) captureFinished(n int, t *take, blob safejs.Value, mime string
 			if v, err := finished.Get("size"); err == nil {
 				size, _ = v.Int()
 			}
-			c.machine.RecorderStopped(n, recorder.Captured{Audio: finished, MimeType: mime, Size: size, Duration: info})
+			peak := -1.0
+			if t.input != nil {
+				peak = t.input.peak()
+			}
+			c.machine.RecorderStopped(n, recorder.Captured{Audio: finished, MimeType: mime, Size: size, Duration: info,
+				PeakLevel: peak})
 		})
 	})
 }
@@ -307,6 +400,9 @@ func (c *Control) captureFinished(n int, t *take, blob safejs.Value, mime string
 // settled: nothing more will come from the take's capture.
 func (c *Control) settled(n int, t *take) {
 	t.busy = false
+	if t.closed {
+		c.closeAudio(t)
+	}
 	c.forget(n)
 }
 
@@ -340,8 +436,22 @@ func (c *Control) CloseMicrophone(n int) {
 		return
 	}
 	t.closed = true
+	for _, release := range t.unlisten {
+		release()
+	}
+	t.unlisten = nil
 	c.stopTracks(t)
+	c.closeAudio(t)
 	c.forget(n)
+}
+
+// closeAudio releases the take's AudioContext once its capture no longer needs it.
+func (c *Control) closeAudio(t *take) {
+	if t.busy || t.audio.Type() != safejs.TypeObject {
+		return // a PCM capture still finishing closes it when it settles
+	}
+	_, _ = t.audio.Call("close")
+	t.audio = safejs.Undefined()
 }
 
 func (c *Control) stopTracks(t *take) {
@@ -361,11 +471,14 @@ func (c *Control) forget(n int) {
 }
 
 // StartClock reports progress and enforces the limit with timers (setTimeout
-// underneath), each run through the control's boundary.
+// underneath), each run through the control's boundary, and reads the input.
 func (c *Control) StartClock(n int, limit time.Duration) {
 	t := c.takes[n]
 	if t == nil || t.clock != nil {
 		return
+	}
+	if t.input != nil {
+		t.input.start()
 	}
 	stop := make(chan struct{})
 	t.clock = stop
@@ -398,12 +511,12 @@ func (c *Control) StopClock(n int) {
 	if t == nil || t.clock == nil {
 		return
 	}
-	select {
-	case <-t.clock:
-	default:
-		close(t.clock)
-		t.stopTick()
-		t.stopLimit()
+	close(t.clock)
+	t.clock = nil // a resume starts it again
+	t.stopTick()
+	t.stopLimit()
+	if t.input != nil {
+		t.input.stop()
 	}
 }
 
@@ -416,13 +529,18 @@ func (c *Control) Emit(e recorder.Event) {
 		c.mu.Unlock()
 		c.emit(string(e.Kind), string(e.State))
 	case recorder.Started:
-		c.emit(string(e.Kind), nil)
+		t := c.takes[c.machine.Take()]
+		c.emit(string(e.Kind), t != nil && t.input != nil && t.input.canMeasure())
 	case recorder.Progressed:
 		c.emit(string(e.Kind), e.Elapsed, e.Remaining)
 	case recorder.Stopped:
 		r := e.Recording
-		c.emit(string(e.Kind), r.ID, r.Audio, r.MimeType, r.Format, r.Duration, r.Size)
-	case recorder.Errored:
+		var peak any // null where the level could not be measured
+		if r.PeakLevel >= 0 {
+			peak = r.PeakLevel
+		}
+		c.emit(string(e.Kind), r.ID, r.Audio, r.MimeType, r.Format, r.Duration, r.Size, peak)
+	case recorder.Errored, recorder.Warned:
 		c.emit(string(e.Kind), errorValue(e.Err))
 	case recorder.UploadStored:
 		c.emit(string(e.Kind), e.VoiceNote)

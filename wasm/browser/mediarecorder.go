@@ -108,6 +108,16 @@ func (mc *mediaRecorderCapture) release() {
 	mc.unlisten = nil
 }
 
+func (mc *mediaRecorderCapture) pause()  { mc.call("recording", "pause") }
+func (mc *mediaRecorderCapture) resume() { mc.call("paused", "resume") }
+
+// call calls a method of the recorder when it is in the state that method needs.
+func (mc *mediaRecorderCapture) call(state, method string) {
+	if s, _ := stringProp(mc.recorder, "state"); s == state {
+		_, _ = mc.recorder.Call(method)
+	}
+}
+
 func (mc *mediaRecorderCapture) stop() {
 	if mc.recorder.IsUndefined() {
 		return

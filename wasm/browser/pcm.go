@@ -3,6 +3,7 @@
 package browser
 
 import (
+	"errors"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -31,18 +32,18 @@ func pcmSupported() bool {
 }
 
 // primeAudio runs inside the page's click (a JavaScript callback, so it must not block):
-// when that click will start a take that records PCM, it makes the take's AudioContext
-// now, while the browser still counts the click as a user gesture.
+// when that click will start a take, it makes the take's AudioContext now, while the
+// browser still counts the click as a user gesture.
 func (c *Control) primeAudio() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.idle || !c.primed.IsUndefined() {
 		return
 	}
-	if choice, err := c.checkSupport(); err != nil || !choice.PCM {
+	ctor, err := safejs.Global().Get("AudioContext")
+	if err != nil || ctor.Type() != safejs.TypeFunction {
 		return
 	}
-	ctor, _ := safejs.Global().Get("AudioContext")
 	if audio, err := ctor.New(); err == nil {
 		_, _ = audio.Call("resume")
 		c.primed = audio
@@ -58,8 +59,11 @@ func (c *Control) takePrimedAudio() (safejs.Value, error) {
 	if !audio.IsUndefined() {
 		return audio, nil
 	}
-	ctor, _ := safejs.Global().Get("AudioContext")
-	audio, err := ctor.New()
+	ctor, err := safejs.Global().Get("AudioContext")
+	if err != nil || ctor.Type() != safejs.TypeFunction {
+		return safejs.Undefined(), errors.New("no AudioContext")
+	}
+	audio, err = ctor.New()
 	return audio, jsError(err)
 }
 
@@ -75,7 +79,7 @@ func (c *Control) dropPrimedAudio() {
 
 // pcmGraph is the Web Audio graph of a capture: microphone → sampler → destination.
 type pcmGraph struct {
-	audio    safejs.Value // AudioContext
+	audio    safejs.Value // the take's AudioContext, which the take closes
 	source   safejs.Value
 	sampler  safejs.Value // AudioWorkletNode, or a ScriptProcessorNode where worklets are missing
 	port     safejs.Value // the worklet's MessagePort; undefined for a ScriptProcessor
@@ -94,12 +98,13 @@ type pcmCapture struct {
 	enc     *wav.Encoder
 	aborted bool
 	done    bool
+	paused  bool // samples a ScriptProcessor delivers now are dropped (a worklet stops sending)
 }
 
 func (c *Control) startPCM(n int, t *take) capture {
 	pc := &pcmCapture{c: c, n: n, t: t}
 	c.b.spawn(func() {
-		graph, err := c.buildPCMGraph(t.stream, func(samples []byte, last bool) {
+		graph, err := c.buildPCMGraph(t.audio, t.stream, func(samples []byte, last bool) {
 			c.loop.post(func() { pc.samples(samples, last) })
 		})
 		c.loop.post(func() { pc.built(graph, err) })
@@ -128,12 +133,28 @@ func (pc *pcmCapture) built(graph *pcmGraph, err error) {
 }
 
 func (pc *pcmCapture) samples(b []byte, last bool) {
-	if pc.done || pc.enc == nil {
+	if pc.done || pc.enc == nil || (pc.paused && !last && pc.graph.port.IsUndefined()) {
 		return
 	}
 	pc.enc.WriteLE32(b)
 	if last {
 		pc.finish()
+	}
+}
+
+// pause stops the samples: the worklet sends what it holds and then nothing until
+// resume, so the WAV has no paused time, not even as silence.
+func (pc *pcmCapture) pause() {
+	pc.paused = true
+	if pc.graph != nil && !pc.graph.port.IsUndefined() {
+		_, _ = pc.graph.port.Call("postMessage", "pause")
+	}
+}
+
+func (pc *pcmCapture) resume() {
+	pc.paused = false
+	if pc.graph != nil && !pc.graph.port.IsUndefined() {
+		_, _ = pc.graph.port.Call("postMessage", "resume")
 	}
 }
 
@@ -191,19 +212,16 @@ func wavBlob(file []byte) (safejs.Value, error) {
 }
 
 // buildPCMGraph connects the stream to a sampler that hands over mono float32 samples
-// (as little-endian bytes) through onSamples. It awaits the worklet module, so it runs
-// on a goroutine of its own.
-func (c *Control) buildPCMGraph(stream safejs.Value, onSamples func(b []byte, last bool)) (g *pcmGraph, err error) {
-	g = &pcmGraph{port: safejs.Undefined(), b: c.b}
+// (as little-endian bytes) through onSamples, in audio, a running AudioContext. It
+// awaits the worklet module, so it runs on a goroutine of its own.
+func (c *Control) buildPCMGraph(audio, stream safejs.Value, onSamples func(b []byte, last bool)) (g *pcmGraph, err error) {
+	g = &pcmGraph{audio: audio, port: safejs.Undefined(), b: c.b}
 	defer func() {
 		if err != nil {
 			g.close()
 			g = nil
 		}
 	}()
-	if g.audio, err = c.takePrimedAudio(); err != nil {
-		return g, err
-	}
 	rate, err := g.audio.Get("sampleRate")
 	if err != nil {
 		return g, err
@@ -229,17 +247,6 @@ func (c *Control) buildPCMGraph(stream safejs.Value, onSamples func(b []byte, la
 	dest, _ := g.audio.Get("destination")
 	if _, err = g.sampler.Call("connect", dest); err != nil {
 		return g, jsError(err)
-	}
-	if state, _ := stringProp(g.audio, "state"); state == "suspended" {
-		promise, err := g.audio.Call("resume")
-		if err != nil {
-			return g, jsError(err)
-		}
-		// Bounded: a context the browser will not start (no user gesture) never resolves.
-		if _, err, _ := g.b.awaitWithin(promise, 3*time.Second); err != nil {
-			return g, catalog.Newf(catalog.NotSupported, map[string]any{"reason": "the browser did not start audio capture"},
-				time.Now(), "the audio context did not start: %v", err)
-		}
 	}
 	return g, nil
 }
@@ -310,7 +317,7 @@ func float32Bytes(f32 safejs.Value) []byte {
 	return b
 }
 
-// close takes the graph apart and releases the audio context. Safe on a partial graph.
+// close takes the graph apart. Safe on a partial graph.
 func (g *pcmGraph) close() {
 	if g.unlisten != nil {
 		g.unlisten()
@@ -320,8 +327,5 @@ func (g *pcmGraph) close() {
 		if node.Type() == safejs.TypeObject {
 			_, _ = node.Call("disconnect")
 		}
-	}
-	if g.audio.Type() == safejs.TypeObject {
-		_, _ = g.audio.Call("close")
 	}
 }

@@ -28,6 +28,10 @@ const (
 	// StorageUnavailable: IndexedDB cannot be used (private mode, quota, disabled); the
 	// outbox keeps recordings in memory, so they survive failed uploads but not a reload.
 	StorageUnavailable Code = "STORAGE_UNAVAILABLE"
+	// DeviceLost: the microphone went away while recording; what was recorded is kept.
+	DeviceLost Code = "DEVICE_LOST"
+	// SilentInput is a warning (onWarning), not an error: the recording goes on.
+	SilentInput Code = "SILENT_INPUT"
 )
 
 // API codes by their reference names.
@@ -94,6 +98,13 @@ var entries = []Entry{
 	{Code: StorageUnavailable, Message: "Recordings cannot be saved in this browser's storage",
 		UserMessage: "Recordings can't be saved on this device. Keep this page open until your recording is sent.",
 		DetailKeys:  []string{"reason"}},
+	// Retryable: another microphone, or the same one plugged back, records again.
+	{Code: DeviceLost, Message: "The microphone was lost while recording", Retryable: true,
+		UserMessage: "The microphone was disconnected. What you recorded has been kept.",
+		DetailKeys:  []string{"recorded"}},
+	{Code: SilentInput, Message: "The microphone is delivering silence",
+		UserMessage: "We can't hear you. Check that your microphone is on and not muted.",
+		DetailKeys:  []string{"seconds"}},
 
 	// 1001 and 1002 are retryable because a token refresh may fix them.
 	{Code: InvalidToken, APICode: 1001, HTTPStatus: 401, Retryable: true,

@@ -25,6 +25,7 @@ const (
 	Idle       State = "idle"
 	Requesting State = "requesting"
 	Recording  State = "recording"
+	Paused     State = "paused"
 	Processing State = "processing"
 	Uploading  State = "uploading"
 	Uploaded   State = "uploaded"
@@ -45,15 +46,20 @@ type Effects interface {
 	OpenMicrophone(take int)
 	// StartRecorder starts encoding the take's stream. Outcome: RecorderStarted or Failed.
 	StartRecorder(take int)
+	// PauseRecorder and ResumeRecorder pause and resume encoding (and measuring the
+	// input): what is recorded while paused is not in the file, not even as silence.
+	PauseRecorder(take int)
+	ResumeRecorder(take int)
 	// StopRecorder ends encoding and keeps what was recorded. Outcome: RecorderStopped.
 	StopRecorder(take int)
 	// DiscardRecorder ends encoding and throws the data away. No outcome.
 	DiscardRecorder(take int)
 	// CloseMicrophone stops every track of the take. Safe to call more than once.
 	CloseMicrophone(take int)
-	// StartClock starts the take's progress ticks (Tick) and its limit (LimitReached).
-	StartClock(take int, limit time.Duration)
-	// StopClock stops both. Safe to call more than once.
+	// StartClock starts the take's progress ticks (Tick), its limit (LimitReached), due
+	// after left, and the watch on its input (Warn). It runs again after a pause.
+	StartClock(take int, left time.Duration)
+	// StopClock stops all three. Safe to call more than once.
 	StopClock(take int)
 	// Upload hands the take's recording to the delivery, which owns it from then on: a
 	// control that moves on (cancel, destroy, a new take) never abandons a recording.
@@ -74,6 +80,7 @@ const (
 	Progressed   EventKind = "progress"
 	Stopped      EventKind = "stop"
 	Errored      EventKind = "error"
+	Warned       EventKind = "warning"
 	UploadStored EventKind = "uploaded"
 )
 
@@ -81,21 +88,23 @@ const (
 type Event struct {
 	Kind      EventKind
 	State     State          // StateChanged
-	Elapsed   float64        // Progressed: seconds since the recorder started
+	Elapsed   float64        // Progressed: seconds recorded (paused time is not counted)
 	Remaining float64        // Progressed: seconds left before the limit
 	Recording *Output        // Stopped
-	Err       *catalog.Error // Errored
+	Err       *catalog.Error // Errored, Warned
 	VoiceNote any            // UploadStored: the server's resource, opaque here
 }
 
 // Captured is what the browser hands back when a recorder stops: an opaque handle to
 // the audio (a Blob, which stays in JavaScript), its MIME type, its size in bytes, and
-// its duration as the container states it (0 when it could not be read).
+// its duration as the container states it (0 when it could not be read), and the
+// loudest level of the input (negative when it could not be measured).
 type Captured struct {
-	Audio    any
-	MimeType string
-	Size     int
-	Duration float64
+	Audio     any
+	MimeType  string
+	Size      int
+	Duration  float64
+	PeakLevel float64
 }
 
 // Output is the finished recording that onStop delivers.
@@ -106,6 +115,9 @@ type Output struct {
 	Format   string
 	Duration float64 // seconds, as the container states it (else the clock)
 	Size     int
+	// PeakLevel is the loudest level of the input, linear in [0, 1]; negative where it
+	// could not be measured (the page sees null).
+	PeakLevel float64
 }
 
 // Machine is one control's recorder. It is not safe for concurrent use: the glue calls
@@ -119,11 +131,13 @@ type Machine struct {
 	state  State
 	take   int // the current take; takes before it are stale
 	id     string
-	// When the recorder started and stopped, as readings of clock rather than
-	// time.Time: a Machine sits behind an interface, and a time.Time there (even in a
-	// func's result) keeps time's formatting code (90 KB) in the wasm.
-	started time.Duration
-	stopped time.Duration
+	// Recorded time: what runs before the last pause, and when the recorder last
+	// started or resumed, as a reading of clock rather than a time.Time (a Machine sits
+	// behind an interface, and a time.Time there, even in a func's result, keeps time's
+	// formatting code, 90 KB, in the wasm).
+	before  time.Duration
+	resumed time.Duration
+	lost    bool // the microphone went away during this take
 	gone    bool // destroyed
 	// landing holds the takes whose upload failed as far as the page knows, while the
 	// delivery goes on trying: when one lands, the page hears onUploaded after all.
@@ -167,11 +181,41 @@ func (m *Machine) current(take int) bool { return !m.gone && take == m.take }
 // Toggle is a click: it starts when no recording is under way and stops one that is.
 func (m *Machine) Toggle() {
 	switch m.state {
-	case Requesting, Recording:
+	case Requesting, Recording, Paused:
 		m.Stop()
 	default:
 		m.Start()
 	}
+}
+
+// recorded is the time recorded so far in the take: paused time is not in it.
+func (m *Machine) recorded() time.Duration {
+	if m.state == Recording {
+		return m.before + m.clock() - m.resumed
+	}
+	return m.before
+}
+
+// Pause pauses the take under way; it does nothing in any other state.
+func (m *Machine) Pause() {
+	if m.gone || m.state != Recording {
+		return
+	}
+	m.before = m.recorded()
+	m.fx.StopClock(m.take)
+	m.fx.PauseRecorder(m.take)
+	m.setState(Paused)
+}
+
+// Resume goes on recording after a pause; the limit counts what is left of it.
+func (m *Machine) Resume() {
+	if m.gone || m.state != Paused {
+		return
+	}
+	m.resumed = m.clock()
+	m.fx.ResumeRecorder(m.take)
+	m.fx.StartClock(m.take, m.limit-m.before)
+	m.setState(Recording)
 }
 
 // Start begins a new take. It does nothing while a take is already under way, so a
@@ -187,6 +231,7 @@ func (m *Machine) Start() {
 	}
 	m.take++
 	m.id = ""
+	m.lost = false
 	m.setState(Requesting)
 	m.fx.OpenMicrophone(m.take)
 }
@@ -200,7 +245,7 @@ func (m *Machine) Stop() {
 	switch m.state {
 	case Requesting:
 		m.abandon()
-	case Recording:
+	case Recording, Paused:
 		m.finish()
 	}
 }
@@ -211,7 +256,7 @@ func (m *Machine) Cancel() {
 		return
 	}
 	switch m.state {
-	case Requesting, Recording, Processing, Uploading:
+	case Requesting, Recording, Paused, Processing, Uploading:
 		m.abandon()
 	}
 }
@@ -248,7 +293,7 @@ func (m *Machine) release(take int) {
 // Firefox drops it when the tracks end first.
 func (m *Machine) finish() {
 	take := m.take
-	m.stopped = m.clock()
+	m.before = m.recorded()
 	m.fx.StopClock(take)
 	m.fx.StopRecorder(take)
 	m.setState(Processing)
@@ -270,7 +315,7 @@ func (m *Machine) RecorderStarted(take int) {
 		m.release(take)
 		return
 	}
-	m.started = m.clock()
+	m.before, m.resumed = 0, m.clock()
 	m.id = m.newID()
 	m.fx.StartClock(take, m.limit)
 	m.setState(Recording)
@@ -282,15 +327,12 @@ func (m *Machine) Tick(take int) {
 	if !m.current(take) || m.state != Recording {
 		return
 	}
-	elapsed := m.clock() - m.started
-	if elapsed > m.limit {
-		elapsed = m.limit
-	}
+	elapsed := min(m.recorded(), m.limit)
 	m.fx.Emit(Event{Kind: Progressed, Elapsed: elapsed.Seconds(), Remaining: (m.limit - elapsed).Seconds()})
 }
 
-// LimitReached: maxDuration has passed since the recorder started. The SDK stops the
-// recording itself, keeps it, and tells the page why.
+// LimitReached: maxDuration of recorded time has passed. The SDK stops the recording
+// itself, keeps it, and tells the page why.
 func (m *Machine) LimitReached(take int) {
 	if !m.current(take) || m.state != Recording {
 		return
@@ -299,7 +341,7 @@ func (m *Machine) LimitReached(take int) {
 	limit := m.limit.Seconds()
 	err := catalog.New(catalog.DurationExceeded, map[string]any{
 		"max_duration":    limit,
-		"actual_duration": roundMillis(math.Min((m.stopped - m.started).Seconds(), limit)),
+		"actual_duration": roundMillis(math.Min(m.before.Seconds(), limit)),
 	}, time.Now())
 	// The catalogue's text names the API's 60 seconds; a page may set a shorter limit.
 	err.UserMessage = "The recording stopped at the " + strconv.FormatFloat(limit, 'f', -1, 64) +
@@ -307,15 +349,33 @@ func (m *Machine) LimitReached(take int) {
 	m.fx.Emit(Event{Kind: Errored, Err: err})
 }
 
+// DeviceLost: the microphone went away while recording (unplugged, revoked, its track
+// ended). What was recorded is kept and delivered like any recording; the page hears
+// DEVICE_LOST once it has it.
+func (m *Machine) DeviceLost(take int) {
+	if !m.current(take) || (m.state != Recording && m.state != Paused) {
+		return
+	}
+	m.lost = true
+	m.finish()
+}
+
+// Warn tells the page of a problem that does not stop the recording.
+func (m *Machine) Warn(take int, err *catalog.Error) {
+	if m.current(take) && (m.state == Recording || m.state == Paused) {
+		m.fx.Emit(Event{Kind: Warned, Err: err})
+	}
+}
+
 // RecorderStopped: the recorder's data is complete. A recorder that stops on its own
-// while recording (the microphone was unplugged) delivers what it has, too.
+// while recording has lost its microphone (every track ended): what it has is kept.
 func (m *Machine) RecorderStopped(take int, c Captured) {
 	if !m.current(take) {
 		return
 	}
 	switch m.state {
-	case Recording:
-		m.finish()
+	case Recording, Paused:
+		m.DeviceLost(take)
 	case Processing:
 	default:
 		return
@@ -325,24 +385,30 @@ func (m *Machine) RecorderStopped(take int, c Captured) {
 	// clock is the fallback when the container could not be read.
 	duration := c.Duration
 	if duration <= 0 {
-		duration = min(m.stopped-m.started, m.limit).Seconds()
+		duration = min(m.before, m.limit).Seconds()
 	}
 	rec := &Output{
-		ID:       m.id,
-		Audio:    c.Audio,
-		MimeType: c.MimeType,
-		Format:   FormatOfMIME(c.MimeType),
-		Duration: roundMillis(duration),
-		Size:     c.Size,
+		ID:        m.id,
+		Audio:     c.Audio,
+		MimeType:  c.MimeType,
+		Format:    FormatOfMIME(c.MimeType),
+		Duration:  roundMillis(duration),
+		Size:      c.Size,
+		PeakLevel: c.PeakLevel,
 	}
 	if !m.upload {
 		m.setState(Idle)
-		m.fx.Emit(Event{Kind: Stopped, Recording: rec})
-		return
 	}
 	m.fx.Emit(Event{Kind: Stopped, Recording: rec})
-	m.setState(Uploading)
-	m.fx.Upload(take, rec)
+	if m.lost {
+		// After onStop, so the page already holds what was kept when it hears why.
+		m.fx.Emit(Event{Kind: Errored, Err: catalog.New(catalog.DeviceLost,
+			map[string]any{"recorded": rec.Duration}, time.Now())})
+	}
+	if m.upload {
+		m.setState(Uploading)
+		m.fx.Upload(take, rec)
+	}
 }
 
 // UploadDone: the server stored the recording and answered its resource. It answers
@@ -357,7 +423,13 @@ func (m *Machine) UploadDone(take int, voiceNote any) bool {
 		}
 		return false
 	}
-	m.setState(Uploaded)
+	if m.lost {
+		// The contract: after a lost microphone the control is idle again, ready for
+		// another (the upload's outcome is not the state's news).
+		m.setState(Idle)
+	} else {
+		m.setState(Uploaded)
+	}
 	m.fx.Emit(Event{Kind: UploadStored, VoiceNote: voiceNote})
 	return true
 }
@@ -391,7 +463,7 @@ func (m *Machine) Fail(take int, err *catalog.Error) {
 		return
 	}
 	switch m.state {
-	case Requesting, Recording, Processing:
+	case Requesting, Recording, Paused, Processing:
 	default:
 		return
 	}

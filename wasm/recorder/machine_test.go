@@ -31,6 +31,8 @@ func (f *fakeBrowser) note(format string, a ...any) {
 func (f *fakeBrowser) OpenMicrophone(take int)  { f.note("open %d", take) }
 func (f *fakeBrowser) StartRecorder(take int)   { f.note("record %d", take) }
 func (f *fakeBrowser) StopRecorder(take int)    { f.note("stop %d", take) }
+func (f *fakeBrowser) PauseRecorder(take int)   { f.note("pause %d", take) }
+func (f *fakeBrowser) ResumeRecorder(take int)  { f.note("resume %d", take) }
 func (f *fakeBrowser) DiscardRecorder(take int) { f.note("discard %d", take) }
 func (f *fakeBrowser) CloseMicrophone(take int) {
 	f.note("close %d", take)

@@ -1,0 +1,339 @@
+// Recording in the real world, in real browsers with the real MediaRecorder: pause and
+// resume, the level of the input, a silent microphone, a microphone lost mid-recording,
+// and choosing a microphone.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import {
+  blobFromPage, browsers, closePage, ffprobe, freshTmpDir, launchChromium, newPage, setMicrophone, startServer,
+} from './harness.mjs';
+import { assertNoLiveTracks, audioRuns, errorsOf, waitFor, waitForEvent, waitForState } from './support.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const execFileP = promisify(execFile);
+
+let server;
+before(async () => {
+  server = await startServer({ testPagesDir: HERE });
+});
+after(async () => {
+  await server?.stop();
+});
+
+async function open(browser, file = 'recorder.html') {
+  const page = await newPage(browser);
+  await setMicrophone(browser, page, server.origin, 'granted');
+  await page.goto(`${server.origin}/test/pages/${file}`);
+  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000 });
+  return page;
+}
+
+// Waits until the SDK's own clock says `seconds` have been recorded (onProgress).
+const recorded = (page, seconds, timeout) => waitFor(page,
+  (s) => window.events('progress').some((e) => e.arg.elapsed >= s), seconds, timeout);
+
+// What the page saw of the last take: onStop's recording and when things happened.
+function lastTake(page) {
+  return page.evaluate(() => {
+    const stops = window.events('stop');
+    const stop = stops[stops.length - 1];
+    window.lastBlob = stop.arg.blob;
+    return { duration: stop.arg.duration, format: stop.arg.format, peakLevel: stop.arg.peakLevel };
+  });
+}
+
+for (const { name, launch } of browsers()) {
+  describe(name, () => {
+    let browser;
+    before(async () => {
+      browser = await launch();
+    });
+    after(async () => {
+      await browser?.close();
+    });
+
+    const formats = name === 'chromium' ? [['webm'], ['wav']] : [['ogg']];
+    for (const format of formats) {
+      test(`record 2 s, pause 2 s, resume 2 s: the ${format} file holds 4 s, no progress while paused`, async (t) => {
+        const page = await open(browser);
+        try {
+          if (format[0] === 'wav' && !(await audioRuns(page))) {
+            t.skip(`${name} runs no Web Audio here`);
+            return;
+          }
+          await page.evaluate((f) => window.attach({ formats: f }), format);
+          await page.click('#record-btn');
+          await recorded(page, 2);
+          await page.evaluate(() => window.control.pause());
+          await waitForState(page, 'paused');
+          const paused = await page.evaluate(() => {
+            const b = document.querySelector('#record-btn');
+            window.pausedAt = { t: performance.now(), progress: window.events('progress').length };
+            return { dataState: b.dataset.state, pressed: b.getAttribute('aria-pressed') };
+          });
+          assert.deepEqual(paused, { dataState: 'paused', pressed: 'true' });
+          await delay(2000); // the pause itself: two seconds that must not be in the file
+          const during = await page.evaluate(() => window.events('progress').length - window.pausedAt.progress);
+          assert.equal(during, 0, `${during} onProgress calls while paused`);
+          await page.evaluate(() => window.control.resume());
+          await waitForState(page, 'recording');
+          await recorded(page, 4);
+          await page.click('#record-btn');
+          await waitForEvent(page, 'stop');
+          const rec = await lastTake(page);
+          const probe = await ffprobe(await blobFromPage(page, 'window.lastBlob'));
+          assert.equal(rec.format, format[0]);
+          assert.ok(Math.abs(probe.duration - 4) <= 0.3, `${format} holds ${probe.duration} s for 4 s recorded`);
+          assert.ok(Math.abs(rec.duration - probe.duration) < 0.05, `onStop ${rec.duration} s, container ${probe.duration} s`);
+          const elapsed = await page.evaluate(() => Math.max(...window.events('progress').map((e) => e.arg.elapsed)));
+          assert.ok(elapsed <= 4.4, `onProgress counted ${elapsed} s`);
+          await assertNoLiveTracks(page, 'after a paused take');
+        } finally {
+          await closePage(page);
+        }
+      });
+    }
+
+    test('maxDuration: 3 with a 3 s pause stops at 3 s recorded, about 6 s of wall time', async () => {
+      const page = await open(browser);
+      try {
+        await page.evaluate(() => window.attach({ maxDuration: 3 }));
+        await page.click('#record-btn');
+        await recorded(page, 1.5);
+        await page.evaluate(() => window.control.pause());
+        await waitForState(page, 'paused');
+        await delay(3000); // the pause: past the limit in wall time
+        assert.equal(await page.evaluate(() => window.events('error').length), 0, 'the limit fired during the pause');
+        await page.evaluate(() => window.control.resume());
+        await waitForEvent(page, 'stop', 1, 10_000);
+        const r = await page.evaluate(() => {
+          const start = window.events('start')[0].t;
+          const processing = window.events('state').find((e) => e.arg === 'processing').t;
+          return { wall: (processing - start) / 1000, duration: window.events('stop')[0].arg.duration };
+        });
+        const [err] = await errorsOf(page);
+        assert.equal(err.code, 'DURATION_EXCEEDED');
+        assert.equal(err.details.max_duration, 3);
+        assert.ok(err.details.actual_duration <= 3 && err.details.actual_duration > 2.9, `actual ${err.details.actual_duration}`);
+        assert.ok(r.wall >= 5.9 && r.wall <= 7, `stopped ${r.wall} s after onStart`);
+        assert.ok(r.duration > 2.7 && r.duration <= 3.25, `the file holds ${r.duration} s`);
+        await assertNoLiveTracks(page, 'after the limit');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('levels: onLevel ten times a second or more, peakLevel agrees, no long task, no warning for speech', async () => {
+      const page = await open(browser);
+      try {
+        const measurable = await audioRuns(page);
+        await page.evaluate(() => {
+          window.longTasks = [];
+          if (PerformanceObserver.supportedEntryTypes.includes('longtask')) {
+            new PerformanceObserver((list) => {
+              for (const e of list.getEntries()) if (window.recording) window.longTasks.push(e.duration);
+            }).observe({ type: 'longtask' });
+          }
+          window.attach({ onStart: () => { window.recording = true; window.log.push({ kind: 'start', t: performance.now() }); } });
+        });
+        await page.click('#record-btn');
+        await waitForEvent(page, 'start');
+        await recorded(page, 4);
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop');
+        const r = await page.evaluate(() => {
+          window.recording = false;
+          const start = window.events('start')[0].t;
+          const stop = window.events('state').find((e) => e.arg === 'processing').t;
+          const levels = window.events('level').filter((e) => e.t >= start && e.t <= stop);
+          return {
+            can: window.control.canMeasureLevel,
+            count: levels.length,
+            seconds: (stop - start) / 1000,
+            max: Math.max(0, ...levels.map((e) => e.arg)),
+            inRange: levels.every((e) => e.arg >= 0 && e.arg <= 1),
+            calls: window.events('level').length,
+            peakLevel: window.events('stop')[0].arg.peakLevel,
+            longTasks: window.longTasks,
+            warnings: window.events('warning').length,
+          };
+        });
+        assert.equal(r.warnings, 0, 'speech was called silence');
+        if (!measurable) {
+          // Headless Firefox here has no sound device, so no AudioContext runs.
+          assert.equal(r.can, false);
+          assert.equal(r.calls, 0, 'onLevel was called without a way to measure');
+          assert.equal(r.peakLevel, null);
+          assert.ok((await lastTake(page)).duration > 3.5, 'the recording suffered');
+          return;
+        }
+        assert.equal(r.can, true);
+        assert.ok(r.count / r.seconds >= 10, `${r.count} levels in ${r.seconds} s`);
+        assert.ok(r.inRange);
+        assert.ok(r.max > 0.05, `the loudest level of speech was ${r.max}`);
+        assert.ok(r.peakLevel >= r.max && r.peakLevel - r.max < 0.05, `peakLevel ${r.peakLevel}, loudest onLevel ${r.max}`);
+        assert.deepEqual(r.longTasks, [], 'long tasks while recording');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('the microphone lost mid-recording: the take is kept and uploaded, DEVICE_LOST, the next recording works', async () => {
+      const page = await open(browser);
+      try {
+        await page.evaluate(() => window.attach());
+        await page.click('#record-btn');
+        await recorded(page, 2);
+        await page.evaluate(() => {
+          const track = window.openedTracks[window.openedTracks.length - 1];
+          track.stop(); // stop() fires no ended event: the test dispatches it, as an unplugged device would
+          track.dispatchEvent(new Event('ended'));
+        });
+        await waitForEvent(page, 'error');
+        await waitForEvent(page, 'uploaded');
+        await waitForState(page, 'idle');
+        const rec = await lastTake(page);
+        const [err] = await errorsOf(page);
+        assert.equal(err.code, 'DEVICE_LOST');
+        assert.equal(err.retryable, true);
+        assert.ok(err.userMessage.length > 0);
+        assert.ok(Math.abs(rec.duration - 2) < 0.4, `kept ${rec.duration} s of 2`);
+        assert.equal(err.details.recorded, rec.duration);
+        const order = await page.evaluate(() => window.log.filter((e) => ['stop', 'error', 'uploaded'].includes(e.kind)).map((e) => e.kind));
+        assert.deepEqual(order, ['stop', 'error', 'uploaded']);
+        const stored = await page.evaluate(() => window.events('uploaded')[0].arg.duration);
+        assert.ok(Math.abs(stored - rec.duration) < 0.05, `the server stored ${stored} s`);
+        await assertNoLiveTracks(page, 'after the microphone was lost');
+
+        await page.click('#record-btn');
+        await waitForEvent(page, 'start', 2);
+        await waitFor(page, () => window.events('progress').filter((e) => e.t > window.events('start')[1].t && e.arg.elapsed >= 1).length > 0);
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop', 2);
+        assert.ok((await lastTake(page)).duration > 0.8);
+        assert.equal(await page.evaluate(() => window.events('error').length), 1);
+        await assertNoLiveTracks(page, 'after the next recording');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test("devices() lists the fake microphone, which records; a deviceId that matches nothing is DEVICE_NOT_FOUND", async () => {
+      const page = await open(browser);
+      try {
+        // Ids and labels are the browser's to give once the page has had the microphone.
+        await page.evaluate(() => window.attach());
+        await page.click('#record-btn');
+        await recorded(page, 0.5);
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop');
+        const devices = await page.evaluate(() => window.VocaFuse.devices());
+        assert.ok(devices.length >= 1, JSON.stringify(devices));
+        for (const d of devices) assert.deepEqual(Object.keys(d).sort(), ['deviceId', 'label']);
+        const chosen = devices.find((d) => d.deviceId && d.deviceId !== 'default') || devices[0];
+        assert.ok(chosen.deviceId && chosen.label, JSON.stringify(devices));
+
+        await page.evaluate((id) => { window.control.destroy(); window.log.length = 0; window.attach({ deviceId: id }); }, chosen.deviceId);
+        await page.click('#record-btn');
+        await recorded(page, 1);
+        // Firefox's fake device reports no deviceId in its settings; Chromium's does.
+        const used = await page.evaluate(() => window.openedTracks[window.openedTracks.length - 1].getSettings().deviceId);
+        if (used !== undefined) assert.equal(used, chosen.deviceId, 'recorded from another microphone than the chosen one');
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop');
+        assert.equal(await page.evaluate(() => window.events('error').length), 0);
+
+        await page.evaluate(() => { window.control.destroy(); window.log.length = 0; window.attach({ deviceId: 'no-such-device' }); });
+        await page.click('#record-btn');
+        await waitForEvent(page, 'error');
+        const [err] = await errorsOf(page);
+        assert.equal(err.code, 'DEVICE_NOT_FOUND');
+        assert.equal(await page.evaluate(() => window.control.state), 'error');
+        await assertNoLiveTracks(page, 'after DEVICE_NOT_FOUND');
+      } finally {
+        await closePage(page);
+      }
+    });
+  });
+}
+
+if (browsers().some((b) => b.name === 'chromium')) {
+  describe('chromium with a silent microphone', () => {
+    let browser;
+    before(async () => {
+      const dir = await freshTmpDir('silence-');
+      const silence = path.join(dir, 'silence.wav');
+      await execFileP('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', silence, 'trim', '0', '90']);
+      browser = await launchChromium({ speechWav: silence });
+    });
+    after(async () => {
+      await browser?.close();
+    });
+
+    test('SILENT_INPUT reaches onWarning 3 to 4.5 s after onStart, once, and the recording goes on', async () => {
+      const page = await open(browser);
+      try {
+        await page.evaluate(() => window.attach());
+        await page.click('#record-btn');
+        await waitForEvent(page, 'warning', 1, 10_000);
+        await recorded(page, 6);
+        const r = await page.evaluate(() => {
+          const w = window.events('warning');
+          return {
+            after: (w[0].t - window.events('start')[0].t) / 1000,
+            count: w.length,
+            code: w[0].arg.code,
+            isError: w[0].arg instanceof window.VocaFuseError,
+            seconds: w[0].arg.details.seconds,
+            userMessage: w[0].arg.userMessage,
+            state: window.control.state,
+            errors: window.events('error').length,
+          };
+        });
+        assert.equal(r.code, 'SILENT_INPUT');
+        assert.ok(r.isError);
+        assert.ok(r.after >= 3 && r.after <= 4.5, `warned ${r.after} s after onStart`);
+        assert.ok(r.seconds >= 3, `details.seconds ${r.seconds}`);
+        assert.equal(r.count, 1);
+        assert.equal(r.errors, 0, 'a warning reached onError');
+        assert.equal(r.state, 'recording');
+        assert.match(r.userMessage, /^We can't hear you/);
+        await page.click('#record-btn');
+        await waitForEvent(page, 'stop');
+        const { peakLevel } = await lastTake(page);
+        assert.ok(peakLevel !== null && peakLevel < 0.001, `peakLevel of silence ${peakLevel}`);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('the demo page says "We can\'t hear you", shows a meter and a pause button', async () => {
+      const page = await newPage(browser);
+      try {
+        await setMicrophone(browser, page, server.origin, 'granted');
+        await page.goto(`${server.origin}/`);
+        await waitFor(page, () => document.querySelector('#record-btn').dataset.state === 'idle');
+        await page.click('#record-btn');
+        await waitFor(page, () => document.querySelector('#record-btn').dataset.state === 'recording');
+        const shown = await page.evaluate(() => ({
+          pause: !document.querySelector('#pause-btn').hidden,
+          meter: !document.querySelector('#level').hidden,
+        }));
+        assert.deepEqual(shown, { pause: true, meter: true });
+        await waitFor(page, () => document.querySelector('#warning').textContent.includes("We can't hear you"), undefined, 10_000);
+        await page.click('#pause-btn');
+        await waitFor(page, () => document.querySelector('#record-btn').dataset.state === 'paused');
+        assert.equal(await page.$eval('#pause-btn', (b) => b.textContent), 'Resume');
+        await page.click('#record-btn'); // a click while paused stops
+        await waitFor(page, () => ['uploading', 'uploaded'].includes(document.querySelector('#record-btn').dataset.state));
+      } finally {
+        await closePage(page);
+      }
+    });
+  });
+}

@@ -1,0 +1,116 @@
+//go:build js && wasm
+
+package browser
+
+import (
+	"math"
+	"sync/atomic"
+	"syscall/js"
+	"time"
+
+	"github.com/hack-pad/safejs"
+
+	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/wasm/level"
+)
+
+// inputWatch reads a take's input every level.Interval while it records, on a goroutine
+// of its own: the level (through the shim's probe, which also tells the page's onLevel)
+// and whether the track is muted. What they mean (the peak, silence) is package level's.
+type inputWatch struct {
+	b     boundary
+	read  js.Value // the shim's probe: an AnalyserNode's peak since the last read; undefined where none runs
+	track js.Value // the microphone track, for its muted flag
+	watch level.Watch
+	// run numbers the goroutine that may read: start and stop move it on, and a
+	// goroutine whose number has passed ends at its next wake.
+	run  atomic.Int32
+	warn func(silent time.Duration) // posts SILENT_INPUT to the control's loop
+}
+
+// canMeasure: the input's level can be read (an AudioContext runs).
+func (w *inputWatch) canMeasure() bool { return w.read.Type() == js.TypeFunction }
+
+// start begins (or, after a pause, resumes) reading; silence in a row counts afresh.
+func (w *inputWatch) start() {
+	gen := w.run.Add(1)
+	w.watch.Start(monotonic())
+	w.b.spawn(func() {
+		for {
+			time.Sleep(level.Interval)
+			if w.run.Load() != gen || w.b.run("", w.frame) {
+				return
+			}
+		}
+	})
+}
+
+func (w *inputWatch) stop() { w.run.Add(1) }
+
+// frame takes one reading. It runs twenty times a second for as long as a recording
+// lasts and wasm memory never shrinks, so it must not allocate: numbers and booleans
+// cross from JavaScript without a Go object, and the probe is called with no
+// arguments (TestInputFrameDoesNotAllocate measures it).
+func (w *inputWatch) frame() {
+	lvl := -1.0
+	if w.canMeasure() {
+		lvl = w.read.Invoke().Float()
+	}
+	muted := w.track.Type() == js.TypeObject && w.track.Get("muted").Bool()
+	if silent, warn := w.watch.Observe(monotonic(), lvl, muted); warn {
+		w.warn(silent)
+	}
+}
+
+// peak is the loudest level of the recording, negative where none was measured.
+func (w *inputWatch) peak() float64 {
+	if p, ok := w.watch.Peak(); ok {
+		return p
+	}
+	return -1
+}
+
+// watchInput prepares the take's input watch once its stream is open and its audio
+// context is known; levels are read only where that context runs.
+func (c *Control) watchInput(n int, t *take, running bool) {
+	w := &inputWatch{b: c.b, read: js.Undefined(), track: js.Undefined()}
+	if tracks, err := t.stream.Call("getAudioTracks"); err == nil {
+		if first, err := tracks.Index(0); err == nil {
+			w.track = safejs.Unsafe(first)
+		}
+	}
+	if running && c.levels.Type() == safejs.TypeFunction {
+		if probe, err := c.levels.Invoke(t.audio, t.stream); err == nil && probe.Type() == safejs.TypeFunction {
+			w.read = safejs.Unsafe(probe)
+		}
+	}
+	w.warn = func(silent time.Duration) {
+		seconds := math.Round(silent.Seconds()*10) / 10
+		c.loop.post(func() {
+			c.machine.Warn(n, catalog.New(catalog.SilentInput, map[string]any{"seconds": seconds}, time.Now()))
+		})
+	}
+	t.input = w
+}
+
+// listenForLoss reports the take's microphone going away (unplugged, revoked): a track
+// that ends by itself. The SDK's own stop() of a track fires no ended event.
+func (c *Control) listenForLoss(n int, t *take) {
+	tracks, err := t.stream.Call("getAudioTracks")
+	if err != nil {
+		return
+	}
+	count, _ := tracks.Length()
+	for i := 0; i < count; i++ {
+		track, err := tracks.Index(i)
+		if err != nil {
+			continue
+		}
+		release, err := c.b.listen(track, "ended", func(safejs.Value) {
+			c.loop.post(func() { c.machine.DeviceLost(n) })
+		})
+		if err == nil {
+			t.unlisten = append(t.unlisten, release)
+		}
+	}
+}
