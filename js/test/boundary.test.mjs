@@ -129,15 +129,20 @@ for (const { name, launch } of browsers()) {
 
     // The panic build (-tags vocafuse_panic) panics once at the next boundary of the kind
     // the page names in window.vocafusePanic.
-    for (const [kind, stopFirst] of [['settle', false], ['listener', false], ['timer', false], ['goroutine', true]]) {
-      test(`a panic in a ${kind} callback is INTERNAL_ERROR, the microphone is released, the next recording works`, async () => {
+    // A goroutine panics first while the take waits for its audio to start; armed after
+    // onStart, in the one that reads the finished recording.
+    for (const [kind, afterStart] of [['settle', false], ['listener', false], ['timer', false], ['goroutine', false], ['goroutine', true]]) {
+      const when = afterStart ? ' after stop' : '';
+      test(`a panic in a ${kind} callback${when} is INTERNAL_ERROR, the microphone is released, the next recording works`, async () => {
         const page = await open(browser, '?wasm=/test/pages/generated/panic.wasm');
         try {
           await page.evaluate(() => window.attach({ autoUpload: false }));
-          await page.evaluate((k) => { window.vocafusePanic = k; }, kind);
+          const arm = () => page.evaluate((k) => { window.vocafusePanic = k; }, kind);
+          if (!afterStart) await arm();
           await page.click('#record-btn');
-          if (stopFirst) {
+          if (afterStart) {
             await waitForEvent(page, 'start');
+            await arm();
             await page.click('#record-btn');
           }
           await waitFor(page, () => window.events('error').some((e) => e.arg.code === 'INTERNAL_ERROR'));

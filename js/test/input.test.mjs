@@ -57,7 +57,8 @@ for (const { name, launch } of browsers()) {
       await browser?.close();
     });
 
-    const formats = name === 'chromium' ? [['webm'], ['wav']] : [['ogg']];
+    // Firefox's WebM carries no duration: the SDK's repair writes it, and must leave the pause out.
+    const formats = name === 'chromium' ? [['webm'], ['wav']] : [['ogg'], ['webm']];
     for (const format of formats) {
       test(`record 2 s, pause 2 s, resume 2 s: the ${format} file holds 4 s, no progress while paused`, async (t) => {
         const page = await open(browser);

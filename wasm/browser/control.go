@@ -183,7 +183,8 @@ func (c *Control) releaseFuncs() {
 // recoverPanic keeps a bug in one take from ending the Go program: the take's
 // microphone is released and the page hears INTERNAL_ERROR.
 func (c *Control) recoverPanic(p any) {
-	for n := range c.takes {
+	for n, t := range c.takes {
+		t.busy = false // the goroutine that would have settled the take may be the one that panicked
 		c.DiscardRecorder(n)
 		c.StopClock(n)
 		c.CloseMicrophone(n)
