@@ -1,6 +1,9 @@
 package audio
 
-import "bytes"
+import (
+	"bytes"
+	"io"
+)
 
 // Ogg: a sequence of pages, each "OggS", a 27-byte header, a segment table and a body.
 // The codec comes from the first packet of the first audio stream (its beginning-of-
@@ -206,4 +209,32 @@ func oggCRCOK(page []byte) bool {
 		crc = crc<<8 ^ oggCRCTable[byte(crc>>24)^c]
 	}
 	return crc == le32(page[22:])
+}
+
+// OggCompleteLength answers how many bytes from the start of an Ogg file are whole
+// pages, each with its checksum right: what is left of a recording cut off mid-write
+// (the page died while recording) once its torn last page is dropped. 0 when not even
+// the first page is whole.
+func OggCompleteLength(r io.ReaderAt, size int64) (int64, error) {
+	s := newSource(r, size, oggWindow, Ogg)
+	var end int64
+	for end < s.size {
+		head, err := s.peek(end, oggHeaderLen+255)
+		if err != nil {
+			return end, err
+		}
+		p, ok := parseOggPage(head)
+		if !ok || end+int64(p.len()) > s.size {
+			break
+		}
+		page, err := s.peek(end, p.len())
+		if err != nil {
+			return end, err
+		}
+		if len(page) < p.len() || !oggCRCOK(page) {
+			break
+		}
+		end += int64(p.len())
+	}
+	return end, nil
 }

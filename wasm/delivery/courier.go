@@ -21,6 +21,10 @@ type Record struct {
 	Attempts    int
 	LastError   *catalog.Error
 	Held        bool // the API refused it: it waits for RetryPending(all)
+	// Owner is the identity the recording was made under (the token's sub), "" where it
+	// could not be told: it is only ever sent with a token of that identity.
+	Owner     string
+	Recovered bool // rebuilt from the journal of a page that died while recording
 }
 
 // Store keeps records across page loads: IndexedDB in the browser.
@@ -92,6 +96,12 @@ type Courier struct {
 	policy  Policy
 	baseURL string
 
+	// Kept, when set, is told that a recording is in the outbox on disk (so its
+	// journal may go); Landed that the server has one, whichever page load made it.
+	// Both are set before the first Send.
+	Kept   func(id string)
+	Landed func(r *Record, resource any)
+
 	mu            sync.Mutex
 	runs          map[string]*run    // deliveries under way in this page, by id
 	watchers      map[string]Watcher // who recorded what, until it lands or is discarded
@@ -132,6 +142,8 @@ func (c *Courier) Send(r *Record, w Watcher, progress any) {
 		release, _ := c.locks.Lock(r.ID, true)
 		if err := c.store.Put(r); err != nil {
 			c.storageTrouble(r.ID, err)
+		} else if c.Kept != nil {
+			c.Kept(r.ID)
 		}
 		c.deliver(r, release, progress, nil, true)
 	})
@@ -281,9 +293,20 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 			return
 		}
 		resp, token, failure := c.attempt(r, rn.progress, deadline)
+		if failure == errOtherOwner {
+			// Recorded by someone else: it waits, untried, for a token of theirs.
+			if w := c.forget(r.ID); w != nil {
+				w.Heard(catalog.Newf(catalog.AuthenticationFailed, map[string]any{"reason": "recorded under another identity"},
+					time.Now(), "the recording belongs to another identity than the page's token"), true)
+			}
+			return
+		}
 		if failure == nil {
 			if keep {
 				c.store.Delete(r.ID)
+				if c.Landed != nil {
+					c.Landed(r, resp.Resource)
+				}
 			}
 			// The outcome is told before whoever waits for this attempt (Retry) goes on.
 			if w := c.forget(r.ID); w != nil {
@@ -351,6 +374,9 @@ func (c *Courier) attempt(r *Record, progress any, deadline time.Time) (resp Res
 	if err != nil {
 		return Response{}, "", asCatalogError(err)
 	}
+	if !Mine(r.Owner, token) {
+		return Response{}, token, errOtherOwner
+	}
 	timeout := AttemptTimeout
 	if !deadline.IsZero() {
 		timeout = max(min(timeout, time.Until(deadline)), time.Millisecond)
@@ -368,6 +394,22 @@ func (c *Courier) attempt(r *Record, progress any, deadline time.Time) (resp Res
 	}
 	return resp, token, scrub(catalog.FromAPI(resp.Status, resp.Envelope, resp.Body, now), token)
 }
+
+// errOtherOwner marks an attempt not made: the token is another identity's.
+var errOtherOwner = &catalog.Error{Code: catalog.AuthenticationFailed}
+
+// Identity is the sub of the page's token now (fetching one if needed), "" where there
+// is no token or it is not a JWT.
+func (c *Courier) Identity() string {
+	token, err := c.tokens.Get()
+	if err != nil {
+		return ""
+	}
+	return Subject(token)
+}
+
+// KnownIdentity is the sub of the token in hand, without asking for one.
+func (c *Courier) KnownIdentity() string { return Subject(c.tokens.Peek()) }
 
 func (c *Courier) stopping(rn *run) bool {
 	c.mu.Lock()

@@ -328,3 +328,42 @@ func TestAHangingAttemptIsCutAtTheDeadline(t *testing.T) {
 		}
 	})
 }
+
+// A recording belongs to whoever made it: a page whose token is another identity's never
+// sends it (no attempt, nothing counted) and it stays pending; the owner's next visit
+// sends it once. Kept and Landed hear of it on the way.
+func TestARecordingIsOnlySentWithItsOwnersToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		other := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}, sub: "two"})
+		var kept []string
+		other.Kept = func(id string) { kept = append(kept, id) }
+		r := record("a")
+		r.Owner = "one"
+		w := &fakeWatcher{}
+		other.Send(r, w, nil)
+		synctest.Wait()
+		other.Retry(true)
+		if n := len(other.net.attempts()); n != 0 {
+			t.Fatalf("%d attempts with another identity's token", n)
+		}
+		if rec := store.Get("a"); rec == nil || rec.Attempts != 0 || rec.Owner != "one" {
+			t.Fatalf("outbox %+v", rec)
+		}
+		if len(kept) != 1 || len(w.reports()) != 1 {
+			t.Fatalf("kept %v heard %v", kept, w.reports())
+		}
+		if other.Identity() != "two" || other.KnownIdentity() != "two" {
+			t.Fatalf("identity %q", other.Identity())
+		}
+
+		owner := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}, sub: "one"})
+		landed := 0
+		owner.Landed = func(r *Record, _ any) { landed++ }
+		owner.Retry(false)
+		synctest.Wait()
+		if n := len(owner.net.attempts()); n != 1 || store.has("a") || landed != 1 {
+			t.Fatalf("the owner's visit: %d attempts, still pending %v, landed %d", n, store.has("a"), landed)
+		}
+	})
+}

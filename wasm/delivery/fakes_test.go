@@ -134,6 +134,7 @@ type fakeNetwork struct {
 	tokens   int
 	tokenErr error
 	lifetime time.Duration
+	sub      string // when set, tokens are JWTs of this identity
 }
 
 func (n *fakeNetwork) Token() (string, time.Duration, error) {
@@ -142,6 +143,9 @@ func (n *fakeNetwork) Token() (string, time.Duration, error) {
 	n.tokens++
 	if n.tokenErr != nil {
 		return "", 0, n.tokenErr
+	}
+	if n.sub != "" {
+		return jwt(fmt.Sprintf(`{"sub":%q,"n":%d}`, n.sub, n.tokens)), n.lifetime, nil
 	}
 	return fmt.Sprintf("tok-%d-secretvalue", n.tokens), n.lifetime, nil
 }

@@ -116,6 +116,14 @@ func (c *Cache) Get() (string, error) {
 	return f.value, f.err
 }
 
+// Peek is the token in hand, even one past its refresh margin, without fetching: ""
+// when there is none.
+func (c *Cache) Peek() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
+}
+
 type answer struct {
 	value     string
 	expiresIn time.Duration

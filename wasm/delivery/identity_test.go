@@ -1,0 +1,79 @@
+package delivery
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+)
+
+func jwt(payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + ".c2lnbmF0dXJl"
+}
+
+func TestSubject(t *testing.T) {
+	for _, c := range []struct{ token, want string }{
+		{jwt(`{"sub":"visitor-1","exp":1}`), "visitor-1"},
+		{jwt(` { "iss" : "x", "nested": {"sub": "not me", "a": [1, {"sub": 2}]}, "sub" : "v\"2" } `), `v"2`},
+		{jwt(`{"data":"has \"sub\":\"fake\" inside","sub":"real"}`), "real"},
+		{jwt(`{"exp":1}`), ""},
+		{jwt(`{"sub":7}`), ""},
+		{jwt(`not json`), ""},
+		{"opaque-token", ""},
+		{"a.b", ""},
+		{"a.!!!.c", ""},
+	} {
+		if got := Subject(c.token); got != c.want {
+			t.Errorf("Subject(%q) = %q, want %q", c.token, got, c.want)
+		}
+	}
+}
+
+func TestMine(t *testing.T) {
+	one, two := jwt(`{"sub":"one"}`), jwt(`{"sub":"two"}`)
+	for _, c := range []struct {
+		owner, token string
+		want         bool
+	}{
+		{"one", one, true}, {"one", two, false}, {"", two, true}, {"one", "opaque", true},
+	} {
+		if got := Mine(c.owner, c.token); got != c.want {
+			t.Errorf("Mine(%q, %q) = %v", c.owner, c.token, got)
+		}
+	}
+}
+
+// The scanner agrees with encoding/json on every object that parses, and never panics.
+func FuzzSubject(f *testing.F) {
+	for _, s := range []string{`{"sub":"a"}`, `{"x":{"sub":"b"},"sub":"c"}`, `{"sub":"\n\u00e9"}`, `[1]`, `{"a":[{"b":"}"}],"sub":"d"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, payload string) {
+		got := topLevelString([]byte(payload), "sub")
+		var claims map[string]any
+		if json.Unmarshal([]byte(payload), &claims) != nil {
+			return
+		}
+		want, _ := claims["sub"].(string)
+		if got != want && !containsUnicodeEscapeOrDup(payload) {
+			t.Fatalf("topLevelString(%q) = %q, encoding/json says %q", payload, got, want)
+		}
+	})
+}
+
+// The scanner keeps \u escapes as written, and takes the first of duplicate keys where
+// encoding/json takes the last: both only ever fail to match an owner.
+func containsUnicodeEscapeOrDup(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '\\' && s[i+1] == 'u' {
+			return true
+		}
+	}
+	n := 0
+	for i := 0; i+5 <= len(s); i++ {
+		if s[i:i+5] == `"sub"` {
+			n++
+		}
+	}
+	return n > 1
+}
