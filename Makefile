@@ -77,6 +77,7 @@ test-fuzz fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReplaceAll$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzSubject$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzOggCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzWebMCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
 
 # The Go packages again, compiled to wasm and run under Node, including the glue's tests.
 test-wasm:

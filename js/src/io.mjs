@@ -8,6 +8,9 @@
 
 const OUTBOX_DB = 'vocafuse-outbox';
 const OUTBOX_STORE = 'recordings';
+// The journal: a recording's audio while it is being made, one record per chunk under
+// [id, seq] (seq 0 is the head: the recording's type, owner, metadata).
+const JOURNAL_STORE = 'journal';
 const MAX_ENVELOPE = 64 << 10; // an error body larger than this is a proxy's page or an attack
 const BODY_ECHO = 200; // what Go keeps of a body that is not an envelope, for the details
 
@@ -17,8 +20,12 @@ function reasonOf(err) {
 
 function openOutboxDB() {
   return new Promise((resolve, reject) => {
-    const request = globalThis.indexedDB.open(OUTBOX_DB, 1); // throws where there is no IndexedDB
-    request.onupgradeneeded = () => request.result.createObjectStore(OUTBOX_STORE, { keyPath: 'id' });
+    const request = globalThis.indexedDB.open(OUTBOX_DB, 2); // throws where there is no IndexedDB
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      if (!db.objectStoreNames.contains(OUTBOX_STORE)) db.createObjectStore(OUTBOX_STORE, { keyPath: 'id' });
+      if (!db.objectStoreNames.contains(JOURNAL_STORE)) db.createObjectStore(JOURNAL_STORE, { keyPath: ['id', 'seq'] });
+    };
     request.onsuccess = () => {
       const db = request.result;
       db.onversionchange = () => db.close(); // a newer SDK in another tab upgrades the schema
@@ -31,10 +38,10 @@ function openOutboxDB() {
 
 // Runs use(store) in one transaction and answers its request's result once the
 // transaction has committed: a recording counts as saved only when it is on disk.
-function inTransaction(db, mode, use) {
+function inTransaction(db, mode, use, storeName = OUTBOX_STORE) {
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(OUTBOX_STORE, mode, mode === 'readwrite' ? { durability: 'strict' } : undefined);
-    const request = use(tx.objectStore(OUTBOX_STORE));
+    const tx = db.transaction(storeName, mode, mode === 'readwrite' ? { durability: 'strict' } : undefined);
+    const request = use(tx.objectStore(storeName));
     // Some engines fire error before tx.error is set: the request's error says why.
     const failure = () => tx.error || request.error || new DOMException('the transaction failed', 'UnknownError');
     tx.oncomplete = () => resolve(request.result);
@@ -53,7 +60,45 @@ function openStore(persist) {
     failure = reasonOf(err);
     return null;
   }) : Promise.resolve(null);
+  // A recording's journal writes run one after another, and its removal after them.
+  const chains = new Map(); // id → the promise of its last journal operation
+  const journalOp = (id, op) => {
+    const next = (chains.get(id) || opened).then(() => opened).then((db) => db && op(db))
+      .catch((err) => console.error('VocaFuse: the recording journal could not be written', err));
+    chains.set(id, next);
+    next.then(() => { if (chains.get(id) === next) chains.delete(id); });
+    return next;
+  };
+  const journalRange = (id) => IDBKeyRange.bound([id, 0], [id, Infinity]);
   return {
+    // journal(id, head) starts a recording's journal and answers append(value): each
+    // chunk is one small write, in order; nothing grows and nothing is rewritten.
+    journal(id, head) {
+      let seq = 0;
+      const write = (value) => {
+        const n = seq++;
+        journalOp(id, (db) => inTransaction(db, 'readwrite', (store) => store.put({ id, seq: n, value }), JOURNAL_STORE));
+      };
+      write(head);
+      return write;
+    },
+    dropJournal(id) {
+      return journalOp(id, (db) => inTransaction(db, 'readwrite', (store) => store.delete(journalRange(id)), JOURNAL_STORE));
+    },
+    // The journals left by pages that died while recording: [{ id, head, chunks }].
+    async journals() {
+      const db = await opened;
+      if (!db) return [];
+      const rows = await inTransaction(db, 'readonly', (store) => store.getAll(), JOURNAL_STORE).catch(() => []);
+      const byId = new Map();
+      for (const { id, seq, value } of rows) { // in key order: by id, then seq
+        if (chains.has(id)) continue; // this page is still writing it
+        if (!byId.has(id)) byId.set(id, { id, head: null, chunks: [] });
+        if (seq === 0) byId.get(id).head = value;
+        else byId.get(id).chunks.push(value);
+      }
+      return [...byId.values()];
+    },
     async put(record) {
       const db = await opened;
       if (db && !memory.has(record.id)) {

@@ -16,6 +16,9 @@ const { maxDuration: MAX_DURATION, formats: FORMATS } = SHIMDATA.limits;
 const BASE_URL = /*@BASE_URL@*/ import.meta.url;
 
 const SECRET = /^sk_(live|test)_/;
+// The instance's own callbacks: recordings recovered from a page that died while
+// recording, every recording the outbox delivers, and the errors of neither.
+const SDK_CALLBACKS = ['onRecovered', 'onUploaded', 'onError'];
 const CALLBACKS = ['onStart', 'onProgress', 'onStop', 'onUploadProgress', 'onUploaded', 'onError', 'onStateChange',
   'onLevel', 'onWarning'];
 
@@ -77,8 +80,8 @@ const MAKERS = {
   answer(value, error) {
     return error === undefined ? { value } : { error };
   },
-  record(id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held) {
-    return { id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held };
+  record(id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held, owner, recovered) {
+    return { id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held, owner, recovered };
   },
 };
 
@@ -181,6 +184,9 @@ function checkSDKOptions(options) {
     if (value !== undefined && (typeof value !== 'string' || !value)) throw invalidOption(key, 'must be a URL string');
   }
   if (persist !== undefined && typeof persist !== 'boolean') throw invalidOption('persist', 'must be true or false');
+  for (const name of SDK_CALLBACKS) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, 'must be a function');
+  }
   if (messages !== undefined) {
     if (messages === null || typeof messages !== 'object') throw invalidOption('messages', 'must be an object of code → text');
     for (const [code, text] of Object.entries(messages)) {
@@ -270,6 +276,26 @@ function release(handle, store, io) {
   };
 }
 
+// What Go reports of the instance itself. Made from the options, not the instance, so
+// that a dropped instance can still be collected.
+function sdkEvents(options, messages) {
+  return (kind, payload, ...more) => {
+    switch (kind) {
+      case 'recovered': {
+        const [blob, mimeType, format, duration, size] = more;
+        callPage(options.onRecovered, { id: payload, blob, mimeType, format, duration, size, peakLevel: null, recovered: true });
+        break;
+      }
+      case 'uploaded':
+        callPage(options.onUploaded, payload);
+        break;
+      case 'error':
+        callPage(options.onError, new VocaFuseError(payload, messages));
+        break;
+    }
+  };
+}
+
 export class VocaFuse {
   constructor(options) {
     checkSDKOptions(options);
@@ -285,6 +311,7 @@ export class VocaFuse {
     this._store = store; // pending() reads the outbox itself: it is I/O, not delivery
     const io = {
       apiBaseUrl: options.apiBaseUrl, token: tokenFetcher(options), put: putRecording, lock: lockRecording, store,
+      events: sdkEvents(options, this._messages),
     };
     this._handle = connect(this._runtime, io);
     this.ready = this._handle.then(() => undefined, (err) => {
@@ -294,9 +321,15 @@ export class VocaFuse {
     if (dropped) dropped.register(this, release(this._handle, store, io));
   }
 
-  // The recordings not yet confirmed by the server, this page's and earlier loads'.
-  pending() {
-    return this._store.list().then((records) => this._pendingView(records));
+  // The recordings not yet confirmed by the server, this page's and earlier loads'
+  // (recovered ones too), each with whose it is: 'self' for the page's current identity,
+  // 'other' for a recording another identity made, which waits for theirs.
+  async pending() {
+    const [records, identity] = await Promise.all([
+      this._store.list(),
+      this._handle.then((h) => callBridge(h, 'identity')).catch(() => ''),
+    ]);
+    return this._pendingView(records, identity);
   }
 
   // Uploads every pending recording now (those refused before included) and answers
@@ -313,9 +346,11 @@ export class VocaFuse {
     return this._handle.then((h) => callBridge(h, 'discard', String(id)));
   }
 
-  _pendingView(records) {
+  _pendingView(records, identity) {
     return records.map((r) => ({
       id: r.id, format: r.format, size: r.size, duration: r.duration, attempts: r.attempts, held: r.held,
+      recovered: r.recovered === true,
+      owner: !r.owner || !identity || r.owner === identity ? 'self' : 'other',
       lastError: r.lastError ? new VocaFuseError(r.lastError, this._messages) : null,
     }));
   }

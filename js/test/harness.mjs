@@ -113,7 +113,14 @@ export function browserName(browser) {
 
 // Gives the browser a fresh profile directory and removes it once the browser
 // process has gone, however it ended (close(), crash, or test failure).
-async function launchWithProfile(name, options) {
+// A caller that passes its own profile (to start the browser again on it, after a kill)
+// removes it itself.
+async function launchWithProfile(name, options, profile) {
+  if (profile) {
+    const browser = await puppeteer.launch({ ...options, userDataDir: profile });
+    browserNames.set(browser, name);
+    return browser;
+  }
   const userDataDir = await freshTmpDir(`${name}-profile-`);
   let browser;
   try {
@@ -145,7 +152,7 @@ async function launchWithProfile(name, options) {
  *   insecure.test → 127.0.0.1 mapping is always present.
  * @returns {Promise<import('puppeteer-core').Browser>}
  */
-export async function launchChromium({ speechWav, hostResolverRules, extraArgs = [] } = {}) {
+export async function launchChromium({ speechWav, hostResolverRules, extraArgs = [], profile } = {}) {
   const wav = path.resolve(speechWav ?? (await makeSpeech()));
   // Chromium reads only the last --host-resolver-rules, so combine them in one.
   const rules = [`MAP ${INSECURE_HOST} 127.0.0.1`, ...[hostResolverRules ?? []].flat()];
@@ -172,7 +179,7 @@ export async function launchChromium({ speechWav, hostResolverRules, extraArgs =
       `--host-resolver-rules=${rules.join(', ')}`,
       ...extraArgs,
     ],
-  });
+  }, profile);
 }
 
 /**
@@ -188,7 +195,7 @@ export async function launchChromium({ speechWav, hostResolverRules, extraArgs =
  *   prefs: extra Firefox prefs, applied last.
  * @returns {Promise<import('puppeteer-core').Browser>}
  */
-export async function launchFirefox({ micAllowed = true, prefs = {} } = {}) {
+export async function launchFirefox({ micAllowed = true, prefs = {}, profile } = {}) {
   const micPrefs = micAllowed
     ? { 'media.navigator.permission.disabled': true }
     : { 'permissions.default.microphone': 2 }; // 2 = block
@@ -202,7 +209,7 @@ export async function launchFirefox({ micAllowed = true, prefs = {} } = {}) {
       'network.dns.forceResolve': '127.0.0.1',
       ...prefs,
     },
-  });
+  }, profile);
   firefoxMicAllowed.set(browser, micAllowed);
   return browser;
 }

@@ -8,7 +8,14 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { browsers, closePage, freePort, freshTmpDir, logConsole, newPage, removeDir, setMicrophone, startServer } from './harness.mjs';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+import {
+  blobFromPage, browsers, closePage, ffprobe, freePort, freshTmpDir, launchChromium, launchFirefox, logConsole, newPage,
+  removeDir, setMicrophone, startServer,
+} from './harness.mjs';
 import { waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -300,5 +307,222 @@ for (const { name, launch } of browsers()) {
       await waitFor(page, () => window.liveTracks() === 0);
       await settle(made);
     });
+  });
+}
+
+// ---- The journal: a page that dies while recording loses at most the last second ----
+
+const execFileP = promisify(execFile);
+
+// Starts a recording and answers its id once the SDK's clock says `seconds` are recorded
+// and the journal holds it.
+async function recordUnstopped(page, seconds) {
+  await page.bringToFront();
+  await page.click('#record-btn');
+  await waitFor(page, (s) => window.events('progress').some((e) => e.arg.elapsed >= s), seconds, 20_000);
+  await waitFor(page, async () => (await window.journalIds()).length > 0);
+  const [id] = await page.evaluate(() => window.journalIds());
+  return id;
+}
+
+// The next load finds the journal: onRecovered, then the upload, once. Answers what was
+// rebuilt, with ffmpeg's decode of the whole file.
+async function recovered(page, id, settle) {
+  await waitFor(page, () => window.events('recovered').length > 0, undefined, 30_000);
+  await waitFor(page, () => window.made.some((m) => m.recovered));
+  await drained(page);
+  const rec = await page.evaluate(() => {
+    const r = window.events('recovered')[0].arg;
+    window.lastBlob = r.blob;
+    return { id: r.id, format: r.format, duration: r.duration, recovered: r.recovered };
+  });
+  assert.equal(rec.id, id);
+  assert.equal(rec.recovered, true);
+  const file = path.join(await freshTmpDir('recovered-'), `note.${rec.format}`);
+  await writeFile(file, await blobFromPage(page, 'window.lastBlob'));
+  const probe = await ffprobe(file);
+  // Every packet decodes, to the end: ffmpeg reports nothing at level error.
+  const { stderr } = await execFileP('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-']);
+  assert.equal(stderr.trim(), '', `the rebuilt ${rec.format} does not decode cleanly`);
+  assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'uploaded once');
+  assert.ok(await page.evaluate(() => window.events('sdkUploaded').length >= 1), 'the SDK-level onUploaded');
+  await settle(page, await page.evaluate(() => window.made));
+  return { rec, probe };
+}
+
+function assertLength(probe, rec) {
+  assert.ok(probe.duration >= 4 && probe.duration <= 5.3, `rebuilt ${probe.duration} s of 5 recorded`);
+  assert.ok(Math.abs(rec.duration - probe.duration) < 0.1, `onRecovered ${rec.duration} s, file ${probe.duration} s`);
+}
+
+for (const { name, launch } of browsers()) {
+  const container = name === 'chromium' ? 'webm' : 'ogg';
+  describe(`${name}: the journal`, () => {
+    let browser;
+    before(async () => { browser = await launch(); });
+    after(async () => { await browser?.close(); });
+
+    if (name === 'chromium') {
+      for (const format of ['webm', 'wav']) {
+        test(`the renderer crashes 5 s into a ${format} recording: the next load rebuilds it and uploads it once`, () =>
+          row(`renderer crash while recording (${format})`, name, async (settle) => {
+            const page = await firstTab(browser, format === 'wav' ? '?formats=wav' : '');
+            const keep = await anotherTab(page, format === 'wav' ? '?formats=wav' : '');
+            try {
+              const id = await recordUnstopped(page, 5);
+              const cdp = await page.createCDPSession();
+              cdp.send('Page.crash').catch(() => {}); // never answers
+              await page.close().catch(() => {});
+              await keep.reload();
+              await keep.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
+              const { rec, probe } = await recovered(keep, id, settle);
+              assert.equal(rec.format, format);
+              assertLength(probe, rec);
+              if (format === 'wav') {
+                assert.deepEqual([probe.codec, probe.sampleRate, probe.channels], ['pcm_s16le', 16000, 1]);
+              } else {
+                assert.ok(probe.formatName.includes('webm'), probe.formatName);
+              }
+            } finally {
+              await closePage(keep);
+            }
+          }));
+      }
+
+      test('two tabs open at once after a crash: the recording is stored exactly once', () =>
+        row('two tabs open after a crash', name, async (settle) => {
+          const page = await firstTab(browser);
+          const keep = await anotherTab(page, '?persist=0'); // holds the context, touches no journal
+          try {
+            const id = await recordUnstopped(page, 3);
+            (await page.createCDPSession()).send('Page.crash').catch(() => {});
+            await page.close().catch(() => {});
+            // Both tabs navigate at the same moment; each SDK looks for journals as it starts.
+            const [a, b] = await Promise.all([keep.browserContext().newPage(), keep.browserContext().newPage()]);
+            await Promise.all([a.goto(pageUrl()), b.goto(pageUrl())]);
+            // Polled by time: a background tab gets no animation frames (puppeteer's default).
+            for (const p of [a, b]) await p.waitForFunction(() => window.pageReady === true, { timeout: 20_000, polling: 100 });
+            await Promise.all([drained(a), drained(b)]);
+            await waitFor(a, () => window.events('sdkUploaded').length > 0).catch(() => {});
+            const rebuilt = await Promise.all([a, b].map((p) => p.evaluate(() => window.events('recovered').length)));
+            assert.equal(rebuilt[0] + rebuilt[1], 1, `rebuilt by ${rebuilt} tabs`);
+            assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'one 2xx PUT for the id');
+            const rebuiltIn = rebuilt[0] === 1 ? a : b;
+            await settle(rebuiltIn, await rebuiltIn.evaluate(() => window.made));
+          } finally {
+            await closePage(keep);
+          }
+        }));
+
+      test('a crash within the first 200 ms: the journal is dropped and reported once, the outbox goes on', () =>
+        row('crash in the first 200 ms', name, async (settle) => {
+          const page = await firstTab(browser);
+          const keep = await anotherTab(page);
+          try {
+            await page.bringToFront();
+            await page.click('#record-btn');
+            await waitFor(page, () => window.events('start').length > 0);
+            await waitFor(page, async () => (await window.journalIds()).length > 0, undefined, 2_000);
+            (await page.createCDPSession()).send('Page.crash').catch(() => {});
+            await page.close().catch(() => {});
+            await keep.reload();
+            await keep.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
+            await waitFor(keep, () => window.events('sdkError').length > 0);
+            const errors = await keep.evaluate(() => window.events('sdkError').map((e) => e.arg.code));
+            assert.deepEqual(errors, ['AUDIO_PROCESSING_FAILED']);
+            assert.deepEqual(await keep.evaluate(() => window.journalIds()), [], 'the journal is still there');
+            // The outbox goes on: the next recording is delivered, and the dropped journal is
+            // not reported again on the next load.
+            const made = [await record(keep)];
+            await drained(keep);
+            await keep.reload();
+            await keep.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
+            assert.equal(await keep.evaluate(() => window.events('sdkError').length), 0);
+            await settle(keep, made);
+          } finally {
+            await closePage(keep);
+          }
+        }));
+    }
+
+    test('the page closed in the middle of a recording: the next load recovers it', () =>
+      row('page closed while recording', name, async (settle) => {
+        const page = await firstTab(browser);
+        const keep = await anotherTab(page, '?persist=0');
+        try {
+          const id = await recordUnstopped(page, 5);
+          await page.close(); // no stop, no wait
+          const next = await anotherTab(keep);
+          // The closing page may have got its recording into the outbox itself (pagehide
+          // stops it); either way it is stored once, whole.
+          await drained(next);
+          await waitFor(next, (i) => window.events('recovered').length > 0 || window.events('sdkUploaded').length > 0, id);
+          assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'uploaded once');
+          const made = await next.evaluate(() => window.made);
+          if (made.length > 0) await settle(next, made);
+          else matrix.push({ row: 'page closed while recording', browser: name, outcome: 'ok (kept by pagehide)', made: 1, stored: 1, duplicates: 0, lost: 0 });
+        } finally {
+          await closePage(keep);
+        }
+      }));
+
+    test(`the browser killed (SIGKILL) 5 s into a recording: started again on its profile, the ${container} is rebuilt and uploaded once`, () =>
+      row('browser SIGKILLed while recording', name, async (settle) => {
+        const profile = await freshTmpDir(`${name}-kept-profile-`);
+        const start = () => (name === 'chromium' ? launchChromium({ profile }) : launchFirefox({ profile }));
+        let killed = await start();
+        let again;
+        try {
+          let page = logConsole(await killed.defaultBrowserContext().newPage());
+          await setMicrophone(killed, page, server.origin, 'granted');
+          await load(page);
+          const id = await recordUnstopped(page, 5);
+          // The visitor's cookie is a year old in real life: a browser keeps it across a
+          // crash. Chromium writes cookies to disk lazily, so the test puts it back.
+          const cookies = await page.cookies();
+          killed.process().kill('SIGKILL');
+          killed = null;
+          again = await start();
+          page = logConsole(await again.defaultBrowserContext().newPage());
+          await setMicrophone(again, page, server.origin, 'granted');
+          await page.setCookie(...cookies);
+          await load(page);
+          const { rec, probe } = await recovered(page, id, settle);
+          assert.equal(rec.format, container);
+          assertLength(probe, rec);
+        } finally {
+          await killed?.close().catch(() => {});
+          await again?.close().catch(() => {});
+          await removeDir(profile);
+        }
+      }));
+
+    test('recorded as one visitor, then another visitor online: never sent as theirs; back as the first, sent once', () =>
+      row('another visitor, then the owner', name, async (settle) => {
+        const page = await firstTab(browser);
+        try {
+          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1000 });
+          const made = [await record(page)];
+          const cookies = await page.cookies();
+          await waitFor(page, async () => (await window.pendingNow()).some((p) => p.attempts >= 1));
+          await fault(null);
+          const tried = putsOf(made[0].id).length;
+          await page.deleteCookie(...cookies); // another person on the same browser
+          await page.reload();
+          await page.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
+          await page.evaluate(() => window.sdk.retryPending());
+          const view = await pendingOf(page);
+          assert.deepEqual(view.map((p) => [p.id, p.owner]), [[made[0].id, 'other']]);
+          assert.equal(putsOf(made[0].id).length, tried, 'sent with another visitor\'s token');
+          await page.setCookie(...cookies); // the first visitor is back
+          await page.reload();
+          await page.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
+          await drained(page);
+          assert.equal(putsOf(made[0].id).filter((e) => e.status < 300).length, 1, 'uploaded once');
+          await settle(page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
   });
 }

@@ -2,6 +2,7 @@ package audio
 
 import (
 	"bytes"
+	"os"
 	"testing"
 )
 
@@ -51,6 +52,46 @@ func FuzzOggCompleteLength(f *testing.F) {
 		n, err := OggCompleteLength(bytes.NewReader(b), int64(len(b)))
 		if err != nil || n < 0 || n > int64(len(b)) {
 			t.Fatalf("%d %v", n, err)
+		}
+	})
+}
+
+// A live WebM cut anywhere keeps whole elements only, and what is kept still probes.
+func TestWebMCompleteLengthDropsATornBlock(t *testing.T) {
+	file, err := os.ReadFile(chromiumFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := WebMCompleteLength(bytes.NewReader(file), int64(len(file)))
+	if err != nil || full != int64(len(file)) {
+		t.Fatalf("a whole file keeps %d of %d bytes (%v)", full, len(file), err)
+	}
+	prev := int64(0)
+	for cut := len(file) / 3; cut < len(file); cut += 97 {
+		n, err := WebMCompleteLength(bytes.NewReader(file[:cut]), int64(cut))
+		if err != nil || n > int64(cut) || n < prev {
+			t.Fatalf("cut at %d: kept %d (%v), before %d", cut, n, err, prev)
+		}
+		prev = n
+		head, tailFrom, ok, err := DurationPatch(bytes.NewReader(file[:n]), n)
+		if err != nil || !ok {
+			t.Fatalf("cut at %d: the kept part cannot be repaired: %v", cut, err)
+		}
+		repaired := append(bytes.Clone(head), file[tailFrom:n]...)
+		if _, err := Probe(bytes.NewReader(repaired), int64(len(repaired))); err != nil {
+			t.Fatalf("cut at %d: the kept part does not probe: %v", cut, err)
+		}
+	}
+}
+
+func FuzzWebMCompleteLength(f *testing.F) {
+	if file, err := os.ReadFile(chromiumFixture); err == nil {
+		f.Add(file[:len(file)/2])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, _ := WebMCompleteLength(bytes.NewReader(b), int64(len(b)))
+		if n < 0 || n > int64(len(b)) {
+			t.Fatalf("%d of %d", n, len(b))
 		}
 	})
 }

@@ -1,6 +1,9 @@
 package audio
 
-import "math"
+import (
+	"io"
+	"math"
+)
 
 // WebM and Matroska: an EBML header naming the DocType, then a Segment holding Info
 // (TimecodeScale, Duration), Tracks and Clusters of blocks. MediaRecorder writes the
@@ -603,4 +606,54 @@ func orFail(err error, reason string) error {
 		return err
 	}
 	return fail(WebM, reason)
+}
+
+// WebMCompleteLength answers how many bytes from the start of a WebM are whole elements:
+// what is left of a recording cut off mid-write (the page died while recording; the
+// browser's slices may end inside a block) once its torn last element is dropped. Only
+// live WebM, whose Segment and Clusters have unknown sizes, can be cut this way: an
+// element of known size that runs past the end ends what is kept before it.
+func WebMCompleteLength(r io.ReaderAt, size int64) (int64, error) {
+	s := newSource(r, size, webmWindow, WebM)
+	m := &mkv{scale: defaultTimecodeScale}
+	segOff, err := m.readHeader(s)
+	if err != nil {
+		return 0, err
+	}
+	if err := m.findSegment(s, segOff); err != nil {
+		return 0, err
+	}
+	if m.seg.size >= 0 {
+		return 0, fail(WebM, "the Segment has a size: not a live recording")
+	}
+	whole := m.seg.dataOff
+	for off := m.seg.dataOff; off < s.size; {
+		e, ok, err := s.readElement(off, s.size)
+		if err != nil || !ok {
+			return whole, err
+		}
+		if e.id != idCluster || e.size >= 0 {
+			if !e.whole() {
+				return whole, nil
+			}
+			whole, off = e.end(), e.end()
+			continue
+		}
+		// A live Cluster: its children are whole up to the first that is not.
+		off = e.dataOff
+		for off < s.size {
+			c, ok, err := s.readElement(off, s.size)
+			if err != nil || !ok {
+				return whole, err
+			}
+			if isTopLevel(c.id) {
+				break
+			}
+			if !c.whole() {
+				return whole, nil
+			}
+			whole, off = c.end(), c.end()
+		}
+	}
+	return whole, nil
 }

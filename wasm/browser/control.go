@@ -28,6 +28,7 @@ type Control struct {
 	limitSeconds float64      // maxDuration; seconds, not a Duration, whose String the wasm would carry
 	workletURL   string       // the PCM capture's AudioWorklet module
 	deviceID     string       // the microphone the page chose; "" for the browser's default
+	autoUpload   bool
 	levels       safejs.Value // the shim's levels(audioContext, stream): a probe of the input's peak
 	onEvent      safejs.Value // the shim's function(kind, payload)
 	takes        map[int]*take
@@ -50,6 +51,8 @@ type take struct {
 	audio    safejs.Value  // the take's AudioContext: its levels, and its PCM capture
 	input    *inputWatch   // reads the input while recording, once the capture starts
 	unlisten []func()      // the tracks' ended listeners
+	tape     *tape         // the journal of its audio, once recording
+	owner    string        // the identity it is recorded under (the token's sub), "" if unknown
 	capture  capture       // what turns the stream into audio, once started
 	clock   chan struct{} // closed to stop the progress ticks and the limit
 	// What stops the next progress tick and the limit (a *time.Timer here would keep
@@ -72,7 +75,7 @@ type capture interface {
 // NewControl makes a control of sdk. onEvent receives every event of the recorder.
 func NewControl(sdk *SDK, o controlOptions, onEvent safejs.Value) *Control {
 	c := &Control{sdk: sdk, formats: o.formats, limitSeconds: o.maxDuration.Seconds(), workletURL: o.workletURL,
-		deviceID: o.deviceID, levels: o.levels, onEvent: onEvent, takes: map[int]*take{}, metadata: o.metadata,
+		deviceID: o.deviceID, autoUpload: o.autoUpload, levels: o.levels, onEvent: onEvent, takes: map[int]*take{}, metadata: o.metadata,
 		progress: o.progress, idle: true, primed: safejs.Undefined()}
 	c.loop = newLoop(c.recoverPanic)
 	c.b = boundary{onPanic: func(p any) { c.loop.post(func() { c.recoverPanic(p) }) }}
@@ -108,10 +111,15 @@ func monotonic() time.Duration { return time.Since(start) }
 // held in the outbox, sent, retried, until the server has it. What the page should hear
 // comes back through the take's watcher.
 func (c *Control) Upload(n int, rec *recorder.Output) {
-	c.sdk.courier.Send(&delivery.Record{
+	t := c.takes[n]
+	owner := ""
+	if t != nil {
+		owner = t.owner
+	}
+	c.sdk.courier.SendHeld(&delivery.Record{
 		ID: rec.ID, Audio: rec.Audio, ContentType: rec.MimeType, Format: rec.Format, Duration: rec.Duration,
-		Size: int64(rec.Size), Metadata: c.metadata, Created: time.Now().UnixMilli(),
-	}, takeWatcher{c, n}, c.progress)
+		Size: int64(rec.Size), Metadata: c.metadata, Created: time.Now().UnixMilli(), Owner: owner,
+	}, takeWatcher{c, n}, c.progress, t.handOver())
 }
 
 // takeWatcher passes a delivery's news to the control's loop.
@@ -315,6 +323,9 @@ func (c *Control) StartRecorder(n int) {
 	if t.choice.PCM {
 		wait = audioStartPCM
 	}
+	// Who is recording: the journal and the outbox keep it with the recording. The
+	// token is usually in hand; if not, it is fetched while the microphone opens.
+	c.b.spawn(func() { c.sdk.courier.Identity() })
 	c.b.spawn(func() {
 		running := err == nil && audioRuns(c.b, audio, wait)
 		c.loop.post(func() { c.beginCapture(n, t, running) })
@@ -424,6 +435,7 @@ func (c *Control) DiscardRecorder(n int) {
 		return
 	}
 	t.discard = true
+	c.dropTape(t)
 	if t.capture != nil {
 		t.capture.abort()
 	}
@@ -531,10 +543,17 @@ func (c *Control) Emit(e recorder.Event) {
 		c.emit(string(e.Kind), string(e.State))
 	case recorder.Started:
 		t := c.takes[c.machine.Take()]
+		if t != nil {
+			t.owner = c.sdk.courier.KnownIdentity()
+			c.openTape(t, e.ID)
+		}
 		c.emit(string(e.Kind), t != nil && t.input != nil && t.input.canMeasure())
 	case recorder.Progressed:
 		c.emit(string(e.Kind), e.Elapsed, e.Remaining)
 	case recorder.Stopped:
+		if !c.autoUpload { // the page has the recording: no journal needed
+			c.dropTape(c.takes[c.machine.Take()])
+		}
 		r := e.Recording
 		var peak any // null where the level could not be measured
 		if r.PeakLevel >= 0 {

@@ -12,8 +12,8 @@ import (
 // 60-second note stays near 240 KB.
 const audioBitsPerSecond = 32000
 
-// mediaRecorderCapture records with the browser's MediaRecorder. It is started without
-// a timeslice, so the whole recording arrives as one Blob at the stop event; the chunks
+// mediaRecorderCapture records with the browser's MediaRecorder, in one-second slices
+// that go to the journal as they come and into one Blob at the stop event; the chunks
 // stay in JavaScript.
 type mediaRecorderCapture struct {
 	recorder safejs.Value
@@ -60,6 +60,7 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 				if size, _ := data.Get("size"); size.Type() == safejs.TypeNumber {
 					if s, _ := size.Int(); s > 0 {
 						_, _ = chunks.Call("push", data)
+						t.journalChunk(data)
 					}
 					// The recorder's own type names the codec it really used.
 					if m, _ := stringProp(data, "type"); m != "" {
@@ -95,7 +96,8 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 		}
 		mc.unlisten = append(mc.unlisten, release)
 	}
-	if _, err := rec.Call("start"); err != nil {
+	// In one-second slices, each written to the journal as it comes.
+	if _, err := rec.Call("start", journalSlice); err != nil {
 		failed(jsError(err)) // no stop event will come
 	}
 	return mc

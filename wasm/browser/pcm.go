@@ -137,6 +137,7 @@ func (pc *pcmCapture) samples(b []byte, last bool) {
 		return
 	}
 	pc.enc.WriteLE32(b)
+	pc.t.journalPCM(pc.enc)
 	if last {
 		pc.finish()
 	}

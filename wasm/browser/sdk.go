@@ -20,6 +20,9 @@ type SDK struct {
 	b       boundary
 	courier *delivery.Courier
 	funcs   []safejs.Func // the handle's functions, released with it
+	store   safejs.Value  // the shim's store: the outbox, and the journals of recordings being made
+	locks   jsLocks
+	events  safejs.Value // the shim's SDK-level events(kind, ...values): recovered, uploaded, error
 
 	mu       sync.Mutex
 	released bool
@@ -44,10 +47,14 @@ func createSDK(args []safejs.Value) (any, error) {
 		base, _ = getString(safejs.Global(), "location", "origin")
 	}
 	get := func(name string) safejs.Value { v, _ := io.Get(name); return v }
-	s := &SDK{}
+	s := &SDK{store: get("store"), events: get("events")}
 	net := jsNetwork{b: s.b, token: get("token"), put: get("put")}
-	s.courier = delivery.New(jsStore{b: s.b, store: get("store")}, jsLocks{b: s.b, lock: get("lock")}, net,
-		base, delivery.DefaultPolicy())
+	s.locks = jsLocks{b: s.b, lock: get("lock")}
+	s.courier = delivery.New(jsStore{b: s.b, store: s.store}, s.locks, net, base, delivery.DefaultPolicy())
+	// A journal goes once its recording is in the outbox on disk: at no moment is a
+	// recording in neither. The shim runs the removal after the journal's last write.
+	s.courier.Kept = func(id string) { _, _ = s.store.Call("dropJournal", id) }
+	s.courier.Landed = func(_ *delivery.Record, resource any) { s.emit("uploaded", resource) }
 	// One function, call(name, ...args), rather than an object of functions: each
 	// exported function costs the wasm its own wrapper.
 	handle, err := export("sdk", func(args []safejs.Value) (any, error) {
@@ -63,6 +70,9 @@ func createSDK(args []safejs.Value) (any, error) {
 			return s.discard(rest)
 		case "release":
 			return s.release(rest)
+		case "identity":
+			// The token in hand: pending() must not wait on a token endpoint that is down.
+			return s.courier.KnownIdentity(), nil
 		}
 		return nil, invalidOption("command", "unknown: "+name)
 	})
@@ -70,6 +80,7 @@ func createSDK(args []safejs.Value) (any, error) {
 		return nil, err
 	}
 	s.funcs = append(s.funcs, handle)
+	s.b.spawn(s.recoverJournals)
 	live.Lock()
 	live.sdks++
 	live.Unlock()
@@ -325,7 +336,7 @@ func recordJS(r *delivery.Record) safejs.Value {
 		lastError = errorValue(r.LastError)
 	}
 	v, err := makers.record.Invoke(r.ID, toJS(r.Audio), r.ContentType, r.Format, r.Duration, float64(r.Size), r.Metadata,
-		float64(r.Created), r.Attempts, lastError, r.Held)
+		float64(r.Created), r.Attempts, lastError, r.Held, r.Owner, r.Recovered)
 	if err != nil {
 		panic(jsError(err))
 	}
@@ -346,6 +357,10 @@ func recordFromJS(v safejs.Value) *delivery.Record {
 	r.Audio, _ = v.Get("blob")
 	if held, _ := v.Get("held"); held.Type() == safejs.TypeBoolean {
 		r.Held = mustBool(held)
+	}
+	r.Owner = str("owner")
+	if recovered, _ := v.Get("recovered"); recovered.Type() == safejs.TypeBoolean {
+		r.Recovered = mustBool(recovered)
 	}
 	// lastError is the shim's to show (sdk.pending()); the next attempt makes its own.
 	return r

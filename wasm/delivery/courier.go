@@ -132,14 +132,21 @@ func New(store Store, locks Locks, net Network, baseURL string, policy Policy) *
 // lock, before the first attempt, and stays there until the server has it: every
 // failure after that is retried on the policy's schedule for as long as the page is
 // open, and by a later page load otherwise. progress is handed to the Network as it is.
-func (c *Courier) Send(r *Record, w Watcher, progress any) {
+func (c *Courier) Send(r *Record, w Watcher, progress any) { c.SendHeld(r, w, progress, nil) }
+
+// SendHeld is Send for a caller that already holds the recording's lock (its journal's
+// writer): the lock passes to the delivery without a moment when another tab could take it.
+func (c *Courier) SendHeld(r *Record, w Watcher, progress any, held func()) {
 	c.mu.Lock()
 	if w != nil {
 		c.watchers[r.ID] = w
 	}
 	c.mu.Unlock()
 	go c.guard(r.ID, func() {
-		release, _ := c.locks.Lock(r.ID, true)
+		release := held
+		if release == nil {
+			release, _ = c.locks.Lock(r.ID, true)
+		}
 		if err := c.store.Put(r); err != nil {
 			c.storageTrouble(r.ID, err)
 		} else if c.Kept != nil {
@@ -407,6 +414,9 @@ func (c *Courier) Identity() string {
 	}
 	return Subject(token)
 }
+
+// Pending: the recording is in the outbox.
+func (c *Courier) Pending(id string) bool { return c.store.Get(id) != nil }
 
 // KnownIdentity is the sub of the token in hand, without asking for one.
 func (c *Courier) KnownIdentity() string { return Subject(c.tokens.Peek()) }

@@ -88,6 +88,7 @@ const (
 type Event struct {
 	Kind      EventKind
 	State     State          // StateChanged
+	ID        string         // Started: the recording's id
 	Elapsed   float64        // Progressed: seconds recorded (paused time is not counted)
 	Remaining float64        // Progressed: seconds left before the limit
 	Recording *Output        // Stopped
@@ -319,7 +320,7 @@ func (m *Machine) RecorderStarted(take int) {
 	m.id = m.newID()
 	m.fx.StartClock(take, m.limit)
 	m.setState(Recording)
-	m.fx.Emit(Event{Kind: Started})
+	m.fx.Emit(Event{Kind: Started, ID: m.id})
 }
 
 // Tick reports progress while recording.

@@ -331,6 +331,10 @@ func (e *Encoder) grow() {
 	e.out = out
 }
 
+// PCM is the 16-bit samples made so far, without the header: the journal copies what is
+// new. The slice is the encoder's own, valid until the next Write.
+func (e *Encoder) PCM() []byte { return e.out[HeaderSize:] }
+
 // Frames is how many output samples have been made so far. Until Finish it lags the input
 // by half the kernel's span, 20 samples at the lower of the two rates.
 func (e *Encoder) Frames() int { return e.frames }
