@@ -50,6 +50,18 @@ function inTransaction(db, mode, use, storeName = OUTBOX_STORE) {
   });
 }
 
+// Asks the browser to keep this origin's storage when it runs short (the journal and the
+// outbox hold recordings not yet sent). Chromium grants or refuses silently; Firefox would
+// ask the user with a prompt in the middle of a recording, so it is asked only where the
+// browser answers without one (navigator.userAgentData marks Chromium).
+let persistAsked = false;
+function askToPersist() {
+  const storage = globalThis.navigator && navigator.storage;
+  if (persistAsked || !storage || typeof storage.persist !== 'function' || !navigator.userAgentData) return;
+  persistAsked = true;
+  storage.persist().catch(() => {});
+}
+
 // The outbox: IndexedDB, or memory where IndexedDB cannot be used (or persist is false).
 // put answers null once the record is on disk, else the reason it is kept in memory
 // only, for Go to report once as STORAGE_UNAVAILABLE.
@@ -74,6 +86,7 @@ function openStore(persist) {
     // journal(id, head) starts a recording's journal and answers append(value): each
     // chunk is one small write, in order; nothing grows and nothing is rewritten.
     journal(id, head) {
+      askToPersist();
       let seq = 0;
       const write = (value) => {
         const n = seq++;

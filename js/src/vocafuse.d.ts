@@ -59,6 +59,12 @@ export interface VocaFuseOptions {
   persist?: boolean;
   /** Where vocafuse.wasm is fetched from; default beside the shim. */
   wasmUrl?: string;
+  /** A recording rebuilt from the journal of a page that died while recording; it uploads like any other. */
+  onRecovered?: (recording: Recording & { recovered: true }) => void;
+  /** Every recording the outbox delivers, whichever page load made it. */
+  onUploaded?: (voicenote: VoiceNote) => void;
+  /** The instance's own errors: a journal that could not be rebuilt (AUDIO_PROCESSING_FAILED). */
+  onError?: (error: VocaFuseError) => void;
 }
 
 export interface Recording {
@@ -178,5 +184,9 @@ export interface PendingRecording {
   attempts: number;
   /** Refused by the API (a 409, another 4xx): not retried until retryPending(). */
   held: boolean;
+  /** Rebuilt from the journal of a page that died while recording. */
+  recovered: boolean;
+  /** Whose it is: 'other' waits for a token of the identity that recorded it. */
+  owner: 'self' | 'other';
   lastError: VocaFuseError | null;
 }
