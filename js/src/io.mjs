@@ -42,12 +42,48 @@ function inTransaction(db, mode, use, storeName = OUTBOX_STORE) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(storeName, mode, mode === 'readwrite' ? { durability: 'strict' } : undefined);
     const request = use(tx.objectStore(storeName));
-    // Some engines fire error before tx.error is set: the request's error says why.
-    const failure = () => tx.error || request.error || new DOMException('the transaction failed', 'UnknownError');
+    // WebKit fires error while tx.error is still null, and the real error reaches only
+    // abort (which always follows an error): so the outcome is read at abort.
+    let seen = null;
+    tx.onerror = (event) => { seen = seen || (event.target && event.target.error); };
     tx.oncomplete = () => resolve(request.result);
-    tx.onerror = () => reject(failure());
-    tx.onabort = () => reject(failure());
+    tx.onabort = () => reject(tx.error || seen || request.error || new DOMException('the transaction was aborted', 'AbortError'));
   });
+}
+
+// Some engines cannot store a Blob in IndexedDB (WebKit's throwaway profiles, Safari's
+// private windows: "Error preparing Blob/File data") while an ArrayBuffer stores fine.
+// The first refusal is learnt (a capability, not a browser name) and from then on the
+// bytes are stored instead, and made a Blob again when read.
+let blobsRefused = false;
+
+async function asBytes(value, field) {
+  const blob = value[field];
+  if (typeof Blob !== 'function' || !(blob instanceof Blob)) return value;
+  return { ...value, [field]: { vocafuseBytes: await blob.arrayBuffer(), type: blob.type } };
+}
+
+function revive(value, field) {
+  const stored = value && value[field];
+  if (!stored || !(stored.vocafuseBytes instanceof ArrayBuffer)) return value;
+  return { ...value, [field]: new Blob([stored.vocafuseBytes], { type: stored.type }) };
+}
+
+// put(value) in storeName, as a Blob where the engine can store one, else as bytes.
+async function putStorable(db, storeName, value, field) {
+  if (!blobsRefused) {
+    try {
+      return await inTransaction(db, 'readwrite', (store) => store.put(value), storeName);
+    } catch (err) {
+      if (!(value[field] instanceof Blob)) throw err;
+      const stored = await inTransaction(db, 'readwrite', (store) => store.put({ ...value, [field]: null }), storeName)
+        .then(() => true, () => false);
+      if (!stored) throw err; // not the Blob's fault
+      blobsRefused = true;
+    }
+  }
+  const bytes = await asBytes(value, field);
+  return inTransaction(db, 'readwrite', (store) => store.put(bytes), storeName);
 }
 
 // Asks the browser to keep this origin's storage when it runs short (the journal and the
@@ -90,7 +126,7 @@ function openStore(persist) {
       let seq = 0;
       const write = (value) => {
         const n = seq++;
-        journalOp(id, (db) => inTransaction(db, 'readwrite', (store) => store.put({ id, seq: n, value }), JOURNAL_STORE));
+        journalOp(id, (db) => putStorable(db, JOURNAL_STORE, { id, seq: n, value }, 'value'));
       };
       write(head);
       return write;
@@ -104,7 +140,7 @@ function openStore(persist) {
       if (!db) return [];
       const rows = await inTransaction(db, 'readonly', (store) => store.getAll(), JOURNAL_STORE).catch(() => []);
       const byId = new Map();
-      for (const { id, seq, value } of rows) { // in key order: by id, then seq
+      for (const { id, seq, value } of rows.map((row) => revive(row, 'value'))) { // in key order: by id, then seq
         if (chains.has(id)) continue; // this page is still writing it
         if (!byId.has(id)) byId.set(id, { id, head: null, chunks: [] });
         if (seq === 0) byId.get(id).head = value;
@@ -116,7 +152,7 @@ function openStore(persist) {
       const db = await opened;
       if (db && !memory.has(record.id)) {
         try {
-          await inTransaction(db, 'readwrite', (store) => store.put(record));
+          await putStorable(db, OUTBOX_STORE, record, 'blob');
           return null;
         } catch (err) { // QuotaExceededError, a closed database, a Blob the store refuses
           failure = failure || reasonOf(err);
@@ -128,7 +164,7 @@ function openStore(persist) {
     async get(id) {
       if (memory.has(id)) return memory.get(id);
       const db = await opened;
-      return db ? inTransaction(db, 'readonly', (store) => store.get(id)).catch(() => undefined) : undefined;
+      return db ? inTransaction(db, 'readonly', (store) => store.get(id)).then((r) => revive(r, 'blob'), () => undefined) : undefined;
     },
     async delete(id) {
       memory.delete(id);
@@ -143,7 +179,7 @@ function openStore(persist) {
     },
     async list() {
       const db = await opened;
-      const stored = db ? await inTransaction(db, 'readonly', (store) => store.getAll()).catch(() => []) : [];
+      const stored = db ? (await inTransaction(db, 'readonly', (store) => store.getAll()).catch(() => [])).map((r) => revive(r, 'blob')) : [];
       const byId = new Map(stored.map((record) => [record.id, record]));
       for (const [id, record] of memory) byId.set(id, record);
       return [...byId.values()].sort((a, b) => a.created - b.created);

@@ -269,7 +269,9 @@ for (const { name, launch } of browsers()) {
     });
 
     oneTabRow('an onError and an onUploaded that throw: the next recordings still work', 'onError and onUploaded throw', '?throw=1', async (page, settle) => {
-      await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1 });
+      // Two refusals: the click asks for a token (whose recording it is) and the upload
+      // asks again; both fail, so the page hears of it.
+      await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 2 });
       const made = [await record(page)];
       await stateIs(page, ['error']);
       await drained(page); // the background retry lands it; its onUploaded throws

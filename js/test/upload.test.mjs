@@ -220,7 +220,9 @@ for (const { name, launch } of browsers()) {
     });
 
     test('the token endpoint answering 500 → AUTHENTICATION_FAILED, nothing sent', async () => {
-      await fault({ path_prefix: '/api/token', method: 'POST', status: 500, code: 5001, times: 1 });
+      // Two refusals: the click asks for a token (whose recording it is, and a token in
+      // hand when the recording stops), and the upload asks again.
+      await fault({ path_prefix: '/api/token', method: 'POST', status: 500, code: 5001, times: 2 });
       const from = server.logs.length;
       const page = await open(browser);
       try {

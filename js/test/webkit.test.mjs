@@ -1,0 +1,205 @@
+// The SDK in WebKit, the engine of Safari: WebKitGTK's MiniBrowser under WebKitWebDriver
+// (see webkit.mjs), with WebKit's mock microphone (tones, not speech). Its MediaRecorder
+// makes only MP4, so every recording here goes the Web Audio → WAV way, as in Safari
+// before 18.4.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { ffprobe, freshTmpDir, startServer } from './harness.mjs';
+import { launchWebKit, webkitAvailable } from './webkit.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+let server;
+let wk;
+before(async () => {
+  server = await startServer({ testPagesDir: HERE, extraArgs: ['--fault-injection'] });
+  wk = await launchWebKit();
+});
+after(async () => {
+  await wk?.close();
+  await server?.stop();
+});
+
+async function fault(plan) {
+  const res = await fetch(`${server.origin}/_faults`, { method: plan ? 'POST' : 'DELETE', body: plan && JSON.stringify(plan) });
+  assert.ok(res.ok);
+}
+
+function putsOf(id) {
+  return server.logs
+    .filter((line) => line.startsWith('stderr: {'))
+    .map((line) => JSON.parse(line.slice('stderr: '.length)))
+    .filter((e) => e.msg === 'request' && e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
+}
+
+async function open(file) {
+  await wk.goto(`${server.origin}/test/pages/${file}`);
+  await wk.waitFor(() => window.pageReady === true);
+}
+
+const recorded = (seconds) => wk.waitFor((s) => window.events('progress').some((e) => e.arg.elapsed >= s), seconds, 20_000);
+const waitEvent = (kind, n = 1, timeout = 20_000) => wk.waitFor(([k, c]) => window.events(k).length >= c, [kind, n], timeout);
+
+// The last onStop's recording, its bytes probed by ffprobe.
+async function lastRecording() {
+  const rec = await wk.evaluate(() => {
+    const s = window.events('stop');
+    const r = s[s.length - 1].arg;
+    return { id: r.id, format: r.format, duration: r.duration, size: r.size, peakLevel: r.peakLevel };
+  });
+  const file = path.join(await freshTmpDir('webkit-'), `rec.${rec.format}`);
+  await writeFile(file, await wk.blob(() => { const s = window.events('stop'); return s[s.length - 1].arg.blob; }));
+  return { rec, probe: await ffprobe(file) };
+}
+
+// The stored voice note's bytes, read back from the server with the page's own token.
+async function storedProbe(id) {
+  await wk.evaluate(async (noteId) => {
+    const { token } = await (await fetch('/api/token', { method: 'POST', credentials: 'same-origin' })).json();
+    window.stored = await (await fetch(`/v1/voicenotes/${noteId}/audio`, { headers: { Authorization: `Bearer ${token}` } })).blob();
+  }, id);
+  const file = path.join(await freshTmpDir('webkit-stored-'), 'stored.wav');
+  await writeFile(file, await wk.blob(() => window.stored));
+  return ffprobe(file);
+}
+
+const noLiveTracks = () => wk.waitFor(() => window.liveTracks() === 0, undefined, 5_000);
+
+describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) is not installed' }, () => {
+  test('record and stop: a 16 kHz mono WAV, uploaded, stored and read back the same', async () => {
+    await open('recorder.html');
+    await wk.evaluate(() => window.attach());
+    await wk.click('#record-btn');
+    await recorded(2);
+    await wk.click('#record-btn');
+    await waitEvent('stop');
+    const { rec, probe } = await lastRecording();
+    assert.equal(rec.format, 'wav');
+    assert.deepEqual([probe.codec, probe.sampleRate, probe.channels], ['pcm_s16le', 16000, 1]);
+    assert.ok(Math.abs(probe.duration - rec.duration) < 0.01 && rec.duration > 1.9, `duration ${rec.duration}, file ${probe.duration}`);
+    await waitEvent('uploaded');
+    const stored = await storedProbe(rec.id);
+    assert.ok(Math.abs(stored.duration - probe.duration) < 0.01, `stored ${stored.duration} s`);
+    await noLiveTracks();
+  });
+
+  test('maxDuration: 1.5 stops by itself with DURATION_EXCEEDED, the WAV no longer than the limit', async () => {
+    await open('recorder.html');
+    await wk.evaluate(() => window.attach({ maxDuration: 1.5 }));
+    await wk.click('#record-btn');
+    await waitEvent('stop', 1, 15_000);
+    const err = await wk.evaluate(() => window.events('error')[0].arg.code);
+    assert.equal(err, 'DURATION_EXCEEDED');
+    const { rec } = await lastRecording();
+    assert.ok(rec.duration <= 1.5 && rec.duration > 1.3, `duration ${rec.duration}`);
+    await noLiveTracks();
+  });
+
+  test('pause and resume: 2 s + 2 s paused + 2 s holds 4 s; levels measured; peakLevel agrees', async () => {
+    await open('recorder.html');
+    await wk.evaluate(() => window.attach());
+    await wk.click('#record-btn');
+    await recorded(2);
+    await wk.evaluate(() => window.control.pause());
+    await wk.waitFor(() => window.control.state === 'paused');
+    await delay(2000); // the pause itself
+    await wk.evaluate(() => window.control.resume());
+    await recorded(4);
+    await wk.click('#record-btn');
+    await waitEvent('stop');
+    const { rec, probe } = await lastRecording();
+    assert.ok(Math.abs(probe.duration - 4) <= 0.3, `${probe.duration} s for 4 s recorded`);
+    const levels = await wk.evaluate(() => {
+      const start = window.events('start')[0].t;
+      const stop = window.events('state').find((e) => e.arg === 'processing').t;
+      const l = window.events('level').filter((e) => e.t >= start && e.t <= stop && e.arg > 0);
+      return { can: window.control.canMeasureLevel, max: Math.max(0, ...l.map((e) => e.arg)), n: l.length, seconds: (stop - start) / 1000 };
+    });
+    assert.equal(levels.can, true);
+    assert.ok(levels.n / (levels.seconds - 2) >= 10, `${levels.n} levels in ${levels.seconds - 2} s recorded`);
+    assert.ok(levels.max > 0.05, `the mock microphone's loudest level ${levels.max}`);
+    assert.ok(rec.peakLevel >= levels.max && rec.peakLevel - levels.max < 0.05, `peakLevel ${rec.peakLevel}, max ${levels.max}`);
+    await noLiveTracks();
+  });
+
+  test('the microphone track ends mid-recording: kept, uploaded, DEVICE_LOST, the next recording works', async () => {
+    await open('recorder.html');
+    await wk.evaluate(() => window.attach());
+    await wk.click('#record-btn');
+    await recorded(2);
+    await wk.evaluate(() => {
+      const track = window.openedTracks[window.openedTracks.length - 1];
+      track.stop();
+      track.dispatchEvent(new Event('ended'));
+    });
+    await waitEvent('uploaded');
+    const r = await wk.evaluate(() => ({ code: window.events('error')[0].arg.code, recorded: window.events('error')[0].arg.details.recorded }));
+    assert.equal(r.code, 'DEVICE_LOST');
+    const { rec } = await lastRecording();
+    assert.ok(Math.abs(rec.duration - 2) < 0.4 && r.recorded === rec.duration, `kept ${rec.duration} s`);
+    await wk.waitFor(() => window.control.state === 'idle');
+    await noLiveTracks();
+    await wk.click('#record-btn');
+    await waitEvent('start', 2);
+    await wk.click('#record-btn');
+    await waitEvent('stop', 2);
+    await noLiveTracks();
+  });
+
+  test('uploads through a 503 and a 1002 (token expired): stored once', async () => {
+    await open('outbox.html');
+    // Faults apply in the order they were added: the first PUT gets 503, the second 401.
+    await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1 });
+    await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 401, code: 1002, times: 1 });
+    await wk.click('#record-btn');
+    await recorded(1);
+    await wk.click('#record-btn');
+    await wk.waitFor(() => window.made.length === 1);
+    await wk.waitFor(async () => (await window.sdk.pending()).length === 0, undefined, 60_000);
+    const made = await wk.evaluate(() => window.made);
+    const held = await wk.evaluate(() => window.serverView());
+    assert.deepEqual(held, made.map(({ id, hash }) => ({ id, hash })));
+    assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [503, 401, 201]);
+    await fault(null);
+  });
+
+  test('a recording waiting in the outbox survives a reload, and the storage warning is not needed', async () => {
+    await open('outbox.html');
+    await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1000 });
+    await wk.click('#record-btn');
+    await recorded(1);
+    await wk.click('#record-btn');
+    await wk.waitFor(() => window.made.length === 1);
+    await wk.waitFor(() => window.control.state === 'error', undefined, 40_000);
+    const codes = await wk.evaluate(() => window.events('error').map((e) => e.arg.code));
+    assert.ok(!codes.includes('STORAGE_UNAVAILABLE'), `storage warned: ${codes}`);
+    const made = await wk.evaluate(() => window.made);
+    await fault(null);
+    await wk.reload();
+    await wk.waitFor(() => window.pageReady === true);
+    await wk.waitFor(async () => (await window.sdk.pending()).length === 0, undefined, 60_000);
+    const held = await wk.evaluate(() => window.serverView());
+    assert.deepEqual(held, made.map(({ id, hash }) => ({ id, hash })), 'the recording did not survive the reload');
+  });
+
+  test('the page left in the middle of a recording: the next load rebuilds the WAV from the journal', async () => {
+    await open('outbox.html');
+    await wk.click('#record-btn');
+    await recorded(3);
+    await wk.waitFor(async () => (await window.journalIds()).length > 0);
+    const [id] = await wk.evaluate(() => window.journalIds());
+    // Away without a stop: the tab's page is replaced, as when the user follows a link.
+    await wk.goto('about:blank');
+    await open('outbox.html');
+    await wk.waitFor(async () => (await window.sdk.pending()).length === 0 && window.events('sdkUploaded').length > 0, undefined, 60_000);
+    assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'stored once');
+    const stored = await storedProbe(id);
+    assert.equal(stored.codec, 'pcm_s16le');
+    assert.ok(stored.duration >= 2 && stored.duration <= 3.3, `kept ${stored.duration} s of 3`);
+  });
+});
