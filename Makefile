@@ -7,7 +7,10 @@ GOROOT   := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm
 # Release flags: no symbol table, no DWARF, no local paths.
 WASMBUILD := GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w'
-APT_PACKAGES := chromium firefox-esr espeak-ng sox ffmpeg
+# WebKit (Safari's engine): WebKitGTK's MiniBrowser and WebKitWebDriver, on a virtual display,
+# with GStreamer for its media.
+APT_PACKAGES := chromium firefox-esr espeak-ng sox ffmpeg \
+	webkit2gtk-driver xvfb gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Fuzzing runs a number of inputs, not a duration: on Go 1.26 a duration can end in a bare
 # "context deadline exceeded" on a loaded machine (the coordinator's race, fixed in 1.27).

@@ -88,6 +88,11 @@ export class WebKit {
     return call(this.base, method, `/session/${this.session}${path}`, body);
   }
 
+  // A new visitor for the server: its identity is a cookie.
+  clearCookies() {
+    return this.cmd('DELETE', '/cookie');
+  }
+
   goto(url) {
     return this.cmd('POST', '/url', { url });
   }
@@ -100,7 +105,7 @@ export class WebKit {
   async evaluate(fn, ...args) {
     const script = `const done = arguments[arguments.length - 1];
       Promise.resolve().then(() => (${fn}).apply(null, Array.prototype.slice.call(arguments, 0, -1)))
-        .then((v) => done({ v: v === undefined ? null : v }), (e) => done({ e: String(e && e.stack || e) }));`;
+        .then((v) => done({ v: v === undefined ? null : v }), (e) => done({ e: String(e) + (e && e.stack ? \` (\${e.stack.replace(/\\s+/g, ' ')})\` : '') }));`;
     const r = await this.cmd('POST', '/execute/async', { script, args });
     if (r && r.e) throw new Error(`in the page: ${r.e}`);
     return r ? r.v : undefined;

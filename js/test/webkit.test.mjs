@@ -38,6 +38,9 @@ function putsOf(id) {
 }
 
 async function open(file) {
+  // Each test is a new visitor (the server holds only what it made). Cookies are cleared
+  // from the page of the test before, on the same origin.
+  await wk.clearCookies().catch(() => {});
   await wk.goto(`${server.origin}/test/pages/${file}`);
   await wk.waitFor(() => window.pageReady === true);
 }
@@ -98,6 +101,40 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     const { rec } = await lastRecording();
     assert.ok(rec.duration <= 1.5 && rec.duration > 1.3, `duration ${rec.duration}`);
     await noLiveTracks();
+  });
+
+  // WebKitGTK's automation grants the mock microphone, and its WebDriver has no
+  // permissions command; a permissions policy refuses it the way Safari refuses a frame:
+  // the page runs in an iframe whose allow attribute names no microphone.
+  const inRefusingFrame = (file) => wk.evaluate(async (src) => {
+    const frame = document.createElement('iframe');
+    frame.setAttribute('allow', "microphone 'none'");
+    frame.src = src;
+    const loaded = new Promise((resolve) => { frame.onload = resolve; });
+    document.body.append(frame);
+    await loaded;
+    window.refused = frame.contentWindow;
+  }, `/test/pages/${file}`);
+
+  test('the microphone refused (a permissions policy) → PERMISSION_DENIED, nothing left live', async () => {
+    await open('recorder.html');
+    await inRefusingFrame('recorder.html');
+    await wk.waitFor(() => window.refused.pageReady === true);
+    await wk.evaluate(() => { window.refused.attach(); window.refused.document.querySelector('#record-btn').click(); });
+    await wk.waitFor(() => window.refused.events('error').length > 0);
+    const r = await wk.evaluate(() => ({
+      code: window.refused.events('error')[0].arg.code, state: window.refused.control.state, live: window.refused.liveTracks(),
+    }));
+    assert.deepEqual(r, { code: 'PERMISSION_DENIED', state: 'error', live: 0 });
+  });
+
+  test("the reference's onError example takes the PERMISSION_DENIED branch", async () => {
+    await open('recorder.html');
+    await inRefusingFrame('reference.html');
+    await wk.waitFor(() => window.refused.pageReady === true);
+    await wk.evaluate(() => window.refused.document.querySelector('#record-btn').click());
+    await wk.waitFor(() => window.refused.messages.length > 0);
+    assert.deepEqual(await wk.evaluate(() => window.refused.messages.map((m) => m.text)), ['Please allow microphone access']);
   });
 
   test('pause and resume: 2 s + 2 s paused + 2 s holds 4 s; levels measured; peakLevel agrees', async () => {
@@ -168,7 +205,7 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     await fault(null);
   });
 
-  test('a recording waiting in the outbox survives a reload, and the storage warning is not needed', async () => {
+  test('a recording waiting in the outbox survives a reload, and the storage warning is not needed', async (t) => {
     await open('outbox.html');
     await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1000 });
     await wk.click('#record-btn');
@@ -179,6 +216,16 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     const codes = await wk.evaluate(() => window.events('error').map((e) => e.arg.code));
     assert.ok(!codes.includes('STORAGE_UNAVAILABLE'), `storage warned: ${codes}`);
     const made = await wk.evaluate(() => window.made);
+    // How the engine let the outbox keep it: a Blob, or its bytes where Blobs are refused.
+    const storedAs = await wk.evaluate(() => new Promise((resolve) => {
+      const req = indexedDB.open('vocafuse-outbox');
+      req.onsuccess = () => {
+        const get = req.result.transaction('recordings').objectStore('recordings').getAll();
+        get.onsuccess = () => { req.result.close(); resolve(get.result.map((r) => (r.blob instanceof Blob ? 'Blob' : 'bytes'))); };
+      };
+    }));
+    t.diagnostic(`webkit kept the pending recording as: ${storedAs}`);
+    assert.equal(storedAs.length, 1);
     await fault(null);
     await wk.reload();
     await wk.waitFor(() => window.pageReady === true);
