@@ -131,6 +131,10 @@ function openStore(persist) {
       write(head);
       return write;
     },
+    // journalHead(id, head) writes the head again (whose recording it is, once known).
+    journalHead(id, head) {
+      return journalOp(id, (db) => putStorable(db, JOURNAL_STORE, { id, seq: 0, value: head }, 'value'));
+    },
     dropJournal(id) {
       return journalOp(id, (db) => inTransaction(db, 'readwrite', (store) => store.delete(journalRange(id)), JOURNAL_STORE));
     },

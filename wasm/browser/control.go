@@ -325,7 +325,10 @@ func (c *Control) StartRecorder(n int) {
 	}
 	// Who is recording: the journal and the outbox keep it with the recording. The
 	// token is usually in hand; if not, it is fetched while the microphone opens.
-	c.b.spawn(func() { c.sdk.courier.Identity() })
+	c.b.spawn(func() {
+		owner := c.sdk.courier.Identity()
+		c.loop.post(func() { c.ownerKnown(t, owner) })
+	})
 	c.b.spawn(func() {
 		running := err == nil && audioRuns(c.b, audio, wait)
 		c.loop.post(func() { c.beginCapture(n, t, running) })
@@ -544,7 +547,9 @@ func (c *Control) Emit(e recorder.Event) {
 	case recorder.Started:
 		t := c.takes[c.machine.Take()]
 		if t != nil {
-			t.owner = c.sdk.courier.KnownIdentity()
+			if t.owner == "" {
+				t.owner = c.sdk.courier.KnownIdentity() // else it comes with the click's token (ownerKnown)
+			}
 			c.openTape(t, e.ID)
 		}
 		c.emit(string(e.Kind), t != nil && t.input != nil && t.input.canMeasure())

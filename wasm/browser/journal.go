@@ -33,6 +33,7 @@ type tape struct {
 	early   []safejs.Value // chunks that came before that
 	release func()         // the recording's lock, held while it is written: no tab rebuilds it meanwhile
 	pcmSent int            // WAV path: bytes of PCM already written
+	created float64        // when the recording started, ms since the epoch
 	done    bool
 }
 
@@ -41,13 +42,8 @@ func (c *Control) openTape(t *take, id string) {
 	if c.sdk.store.Type() != safejs.TypeObject {
 		return
 	}
-	tp := &tape{id: id}
+	tp := &tape{id: id, created: float64(time.Now().UnixMilli())}
 	t.tape = tp
-	head := map[string]any{"mimeType": t.choice.MIME, "format": recorder.FormatOfMIME(t.choice.MIME),
-		"created": float64(time.Now().UnixMilli()), "owner": t.owner, "metadata": c.metadata}
-	if t.choice.PCM {
-		head["mimeType"], head["format"], head["rate"] = "audio/wav", "wav", wavRate
-	}
 	c.b.spawn(func() {
 		release, _ := c.sdk.locks.Lock(id, true)
 		c.loop.post(func() {
@@ -56,8 +52,7 @@ func (c *Control) openTape(t *take, id string) {
 				return
 			}
 			tp.release = release
-			h, _ := safejs.ValueOf(head)
-			write, err := c.sdk.store.Call("journal", id, h)
+			write, err := c.sdk.store.Call("journal", id, c.journalHead(t))
 			if err != nil || write.Type() != safejs.TypeFunction {
 				return
 			}
@@ -68,6 +63,30 @@ func (c *Control) openTape(t *take, id string) {
 			tp.early = nil
 		})
 	})
+}
+
+// journalHead is what the journal keeps besides the audio: enough to rebuild the file
+// and to know whose it is.
+func (c *Control) journalHead(t *take) safejs.Value {
+	head := map[string]any{"mimeType": t.choice.MIME, "format": recorder.FormatOfMIME(t.choice.MIME),
+		"created": t.tape.created, "owner": t.owner, "metadata": c.metadata}
+	if t.choice.PCM {
+		head["mimeType"], head["format"], head["rate"] = "audio/wav", "wav", wavRate
+	}
+	v, _ := safejs.ValueOf(head)
+	return v
+}
+
+// ownerKnown: the token asked for at the click has come, after the recording started:
+// the take, and its journal's head, learn whose recording it is.
+func (c *Control) ownerKnown(t *take, owner string) {
+	if owner == "" || t.owner != "" {
+		return
+	}
+	t.owner = owner
+	if tp := t.tape; tp != nil && !tp.done && tp.write.Type() == safejs.TypeFunction {
+		_, _ = c.sdk.store.Call("journalHead", tp.id, c.journalHead(t))
+	}
 }
 
 // journalChunk writes one chunk of the take's audio.
