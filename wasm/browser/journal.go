@@ -225,7 +225,7 @@ func (s *SDK) recoverJournal(id string, release func()) {
 			time.Now(), "a recording interrupted while it was made could not be rebuilt: %s", problem)))
 		return
 	}
-	s.emit("recovered", rec.ID, rec.Audio, rec.ContentType, rec.Format, rec.Duration, float64(rec.Size))
+	s.recovering.Store(id, rec) // announced once in the outbox (the courier's Kept)
 	s.courier.SendHeld(rec, nil, nil, release)
 }
 

@@ -23,6 +23,8 @@ type SDK struct {
 	store   safejs.Value  // the shim's store: the outbox, and the journals of recordings being made
 	locks   jsLocks
 	events  safejs.Value // the shim's SDK-level events(kind, ...values): recovered, uploaded, error
+	// recovering holds the recordings rebuilt from journals until the outbox has them.
+	recovering sync.Map
 
 	mu       sync.Mutex
 	released bool
@@ -53,7 +55,15 @@ func createSDK(args []safejs.Value) (any, error) {
 	s.courier = delivery.New(jsStore{b: s.b, store: s.store}, s.locks, net, base, delivery.DefaultPolicy())
 	// A journal goes once its recording is in the outbox on disk: at no moment is a
 	// recording in neither. The shim runs the removal after the journal's last write.
-	s.courier.Kept = func(id string) { _, _ = s.store.Call("dropJournal", id) }
+	s.courier.Kept = func(id string) {
+		_, _ = s.store.Call("dropJournal", id)
+		// A recovered recording is announced once it is in the outbox: a page that calls
+		// pending() in onRecovered sees it there.
+		if rec, ok := s.recovering.LoadAndDelete(id); ok {
+			r := rec.(*delivery.Record)
+			s.emit("recovered", r.ID, r.Audio, r.ContentType, r.Format, r.Duration, float64(r.Size))
+		}
+	}
 	s.courier.Landed = func(_ *delivery.Record, resource any) { s.emit("uploaded", resource) }
 	// One function, call(name, ...args), rather than an object of functions: each
 	// exported function costs the wasm its own wrapper.
