@@ -66,6 +66,7 @@ test: deps build
 timed = s=$$(date +%s); $(2) || exit $$?; echo "== test group $(1): $$(( $$(date +%s) - s )) s"
 
 test-go:
+	@unformatted=$$(gofmt -l wasm demo vocafuse internal); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 

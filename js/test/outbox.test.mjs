@@ -16,7 +16,7 @@ import {
   blobFromPage, browsers, closePage, ffprobe, freePort, freshTmpDir, launchChromium, launchFirefox, logConsole, newPage,
   removeDir, setMicrophone, startServer,
 } from './harness.mjs';
-import { waitFor } from './support.mjs';
+import { putsOf as serverPuts, setFaults, waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_ARGS = ['--fault-injection'];
@@ -43,10 +43,7 @@ async function restartServer() {
   server = await startServer({ testPagesDir: HERE, extraArgs: SERVER_ARGS, port, dataDir });
 }
 
-async function fault(plan) {
-  const res = await fetch(`${server.origin}/_faults`, { method: plan ? 'POST' : 'DELETE', body: plan && JSON.stringify(plan) });
-  assert.ok(res.ok, `/_faults answered ${res.status}`);
-}
+const fault = (plan) => setFaults(server, plan);
 
 const pageUrl = (query = '') => `${server.origin}/test/pages/outbox.html${query}`;
 
@@ -90,13 +87,7 @@ const drained = (page, timeout = 60_000) =>
 const pendingOf = (page) => page.evaluate(() => window.pendingNow());
 const goOnline = (page) => page.evaluate(() => window.dispatchEvent(new Event('online')));
 
-// Every request of the server's log (all its runs) for one voice note.
-function putsOf(id) {
-  return server.logs
-    .filter((line) => line.startsWith('stderr: {'))
-    .map((line) => JSON.parse(line.slice('stderr: '.length)))
-    .filter((e) => e.msg === 'request' && e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
-}
+const putsOf = (id) => serverPuts(server, id);
 
 // Compares the server with what was made, adds the row to the matrix, and fails the test
 // on anything lost or stored twice.

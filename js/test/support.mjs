@@ -102,3 +102,17 @@ export async function assertNoLiveTracks(page, what) {
   assert.equal(live, 0, `${what}: ${live} of ${opened} microphone tracks still live`);
 }
 
+
+// The server's fault plan (--fault-injection): plan adds a fault, null clears them all.
+export async function setFaults(server, plan) {
+  const res = await fetch(`${server.origin}/_faults`, { method: plan ? 'POST' : 'DELETE', body: plan && JSON.stringify(plan) });
+  assert.ok(res.ok, `/_faults answered ${res.status}`);
+}
+
+// Every PUT of one voice note in the server's log (all its runs).
+export function putsOf(server, id) {
+  return server.logs
+    .filter((line) => line.startsWith('stderr: {'))
+    .map((line) => JSON.parse(line.slice('stderr: '.length)))
+    .filter((e) => e.msg === 'request' && e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
+}

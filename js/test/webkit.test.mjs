@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { ffprobe, freshTmpDir, startServer } from './harness.mjs';
+import { putsOf as serverPuts, setFaults } from './support.mjs';
 import { launchWebKit, webkitAvailable } from './webkit.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -25,17 +26,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function fault(plan) {
-  const res = await fetch(`${server.origin}/_faults`, { method: plan ? 'POST' : 'DELETE', body: plan && JSON.stringify(plan) });
-  assert.ok(res.ok);
-}
-
-function putsOf(id) {
-  return server.logs
-    .filter((line) => line.startsWith('stderr: {'))
-    .map((line) => JSON.parse(line.slice('stderr: '.length)))
-    .filter((e) => e.msg === 'request' && e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
-}
+const fault = (plan) => setFaults(server, plan);
+const putsOf = (id) => serverPuts(server, id);
 
 async function open(file) {
   // Each test is a new visitor (the server holds only what it made). Cookies are cleared

@@ -25,9 +25,9 @@ type Control struct {
 	loop         *loop
 	machine      *recorder.Machine
 	formats      []string
-	limitSeconds float64      // maxDuration; seconds, not a Duration, whose String the wasm would carry
-	workletURL   string       // the PCM capture's AudioWorklet module
-	deviceID     string       // the microphone the page chose; "" for the browser's default
+	limitSeconds float64 // maxDuration; seconds, not a Duration, whose String the wasm would carry
+	workletURL   string  // the PCM capture's AudioWorklet module
+	deviceID     string  // the microphone the page chose; "" for the browser's default
 	autoUpload   bool
 	levels       safejs.Value // the shim's levels(audioContext, stream): a probe of the input's peak
 	onEvent      safejs.Value // the shim's function(kind, payload)
@@ -54,7 +54,7 @@ type take struct {
 	tape     *tape         // the journal of its audio, once recording
 	owner    string        // the identity it is recorded under (the token's sub), "" if unknown
 	capture  capture       // what turns the stream into audio, once started
-	clock   chan struct{} // closed to stop the progress ticks and the limit
+	clock    chan struct{} // closed to stop the progress ticks and the limit
 	// What stops the next progress tick and the limit (a *time.Timer here would keep
 	// time's formatting code in the wasm: a take sits behind an interface).
 	stopTick, stopLimit func() bool
@@ -572,17 +572,8 @@ func (c *Control) Emit(e recorder.Event) {
 	}
 }
 
-// emit calls the shim's onEvent(kind, ...values): positional values, which the shim
-// makes objects of, cost the wasm far less than Go maps converted field by field.
-func (c *Control) emit(kind string, values ...any) {
-	args := make([]any, 0, len(values)+1)
-	args = append(args, kind)
-	for _, v := range values {
-		args = append(args, toJS(v))
-	}
-	// The shim's handler catches what page callbacks throw; an error here is not ours to act on.
-	_, _ = c.onEvent.Invoke(args...)
-}
+// emit calls the shim's onEvent(kind, ...values).
+func (c *Control) emit(kind string, values ...any) { tellShim(c.onEvent, kind, values...) }
 
 func getPath(v safejs.Value, path ...string) (safejs.Value, error) {
 	var err error

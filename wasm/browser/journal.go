@@ -305,14 +305,4 @@ func getNumber(v safejs.Value, name string) (float64, error) {
 }
 
 // emit hands an SDK-level event to the shim: recovered, uploaded, error.
-func (s *SDK) emit(kind string, values ...any) {
-	if s.events.Type() != safejs.TypeFunction {
-		return
-	}
-	args := make([]any, 0, len(values)+1)
-	args = append(args, kind)
-	for _, v := range values {
-		args = append(args, toJS(v))
-	}
-	_, _ = s.events.Invoke(args...)
-}
+func (s *SDK) emit(kind string, values ...any) { tellShim(s.events, kind, values...) }

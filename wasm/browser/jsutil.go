@@ -177,6 +177,22 @@ func (b boundary) awaitWithin(promise safejs.Value, d time.Duration) (v safejs.V
 	return o.v, o.err, o.timedOut
 }
 
+// tellShim calls one of the shim's event functions, fn(kind, ...values), with positional
+// values: the shim makes objects of them, which costs the wasm far less than Go maps
+// converted field by field. The shim catches what page callbacks throw, so an error
+// here is not ours to act on.
+func tellShim(fn safejs.Value, kind string, values ...any) {
+	if fn.Type() != safejs.TypeFunction {
+		return
+	}
+	args := make([]any, 0, len(values)+1)
+	args = append(args, kind)
+	for _, v := range values {
+		args = append(args, toJS(v))
+	}
+	_, _ = fn.Invoke(args...)
+}
+
 func firstArg(args []safejs.Value) safejs.Value {
 	if len(args) == 0 {
 		return safejs.Undefined()
