@@ -42,7 +42,16 @@ export async function launchWebKit() {
       env: { ...process.env, DISPLAY: `:${display}` }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     procs.push(driver);
-    driver.stderr.on('data', (d) => { if (process.env.WEBKIT_DEBUG) process.stderr.write(`[webkit driver] ${d}`); });
+    // The driver's and the browser's complaints, the last few kept for a failing test's
+    // report (the sound-card and logging noise of a machine with no audio left out).
+    const said = [];
+    driver.stderr.on('data', (d) => {
+      if (process.env.WEBKIT_DEBUG) process.stderr.write(`[webkit driver] ${d}`);
+      for (const line of String(d).split('\n')) {
+        if (line.trim() && !/ALSA|AL lib|Unknown logging channel|dbus-launch|automatic-eos/.test(line)) said.push(line.trim());
+      }
+      said.splice(0, said.length - 12);
+    });
     const base = `http://127.0.0.1:${port}`;
     await until('WebKitWebDriver', async () => (await fetch(`${base}/status`)).ok);
     const created = await call(base, 'POST', '/session', {
@@ -57,7 +66,7 @@ export async function launchWebKit() {
         },
       },
     });
-    return new WebKit(base, created.sessionId, procs);
+    return new WebKit(base, created.sessionId, procs, said);
   } catch (err) {
     for (const p of procs) p.kill('SIGKILL');
     throw err;
@@ -77,8 +86,9 @@ async function call(base, method, path, body) {
 }
 
 export class WebKit {
-  constructor(base, session, procs) {
+  constructor(base, session, procs, said) {
     this.name = 'webkit';
+    this.said = said;
     this.base = base;
     this.session = session;
     this.procs = procs;
@@ -86,6 +96,10 @@ export class WebKit {
 
   cmd(method, path, body) {
     return call(this.base, method, `/session/${this.session}${path}`, body);
+  }
+
+  lastWords() {
+    return this.said.join(' | ');
   }
 
   // A new visitor for the server: its identity is a cookie.

@@ -2,7 +2,7 @@
 // (see webkit.mjs), with WebKit's mock microphone (tones, not speech). Its MediaRecorder
 // makes only MP4, so every recording here goes the Web Audio → WAV way, as in Safari
 // before 18.4.
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
@@ -19,11 +19,20 @@ let server;
 let wk;
 before(async () => {
   server = await startServer({ testPagesDir: HERE, extraArgs: ['--fault-injection'] });
-  wk = await launchWebKit();
 });
 after(async () => {
-  await wk?.close();
   await server?.stop();
+});
+// Each test has a browser of its own: WebKitGTK keeps left pages alive (its back/forward
+// cache, the same web process, their IndexedDB connections and locks), and one test's
+// engine trouble must not become the next test's failure. A session starts in about 1 s.
+beforeEach(async () => {
+  wk = await launchWebKit();
+});
+afterEach(async (t) => {
+  if (t.passed === false) t.diagnostic(`webkit said, last: ${wk?.lastWords() || '(nothing)'}`);
+  await wk?.close();
+  wk = undefined;
 });
 
 const fault = (plan) => setFaults(server, plan);
