@@ -20,21 +20,21 @@ FUZZN    ?= 1
 SIZE_BUDGET ?= 1.3
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: all build sdk server demo test test-go test-fuzz test-wasm test-size test-browser deps size bench fuzz clean
+.PHONY: all build sdk server demo test test-go test-fuzz test-wasm test-size test-browser deps size bench bench-go bench-browser fuzz clean
 
 all: build
 
 build: sdk server
 
 # The SDK: the wasm, Go's matching wasm_exec.js, the shim in both flavours, the types,
-# and precompressed twins of the wasm for the server to send.
+# and precompressed twins of every file a page loads, for the server to send.
 sdk:
 	@mkdir -p $(SDK)
 	$(WASMBUILD) -o $(SDK)/vocafuse.wasm ./wasm
 	cp $(WASMEXEC)/wasm_exec.js $(SDK)/wasm_exec.js
 	$(GO) run ./wasm/cmd/shimdata > $(BUILD)/shimdata.json
 	node js/build.mjs $(BUILD)/shimdata.json $(SDK)
-	$(GO) run ./wasm/cmd/wasmsize -write $(SDK)/vocafuse.wasm
+	$(GO) run ./wasm/cmd/wasmsize -write $(addprefix $(SDK)/,vocafuse.wasm wasm_exec.js vocafuse.mjs vocafuse.js vocafuse-worklet.js)
 
 server:
 	@mkdir -p $(BUILD)
@@ -105,10 +105,23 @@ test-size size:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -o $(BUILD)/vocafuse.debug.wasm ./wasm
 	@$(GO) run ./wasm/cmd/wasmsize $(SIZE_FLAGS) -base $(BUILD)/bare.wasm $(SDK)/vocafuse.wasm
 
-# Parsing, repair and encoding benchmarks, then the server's load run with its figures.
-bench:
+# Parsing, repair and encoding benchmarks, the server's load run with its figures, then
+# what a page pays in a browser (see js/bench/browser.mjs; the browsers come from make test).
+bench: bench-go bench-browser
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	VOCAFUSE_BENCH=1 $(GO) test -count=1 -v -run '^TestLoad(ConcurrentUploads|SlowClients)$$' ./demo | grep -E 'concurrent uploads|slow clients|^(ok|FAIL)'
+
+# The SDK as the demo server sends it, beside the bare program, the yardstick of size and
+# of start-up.
+BENCH_SDK := $(BUILD)/bench-sdk
+bench-browser: build
+	@rm -rf $(BENCH_SDK) && mkdir -p $(BENCH_SDK)
+	cp $(SDK)/* $(BENCH_SDK)/
+	$(WASMBUILD) -o $(BENCH_SDK)/bare.wasm ./wasm/cmd/bare
+	$(GO) run ./wasm/cmd/wasmsize -write $(BENCH_SDK)/bare.wasm
+	cd js && node bench/browser.mjs ../$(BENCH_SDK)
 
 clean:
 	rm -rf $(BUILD) .vocafuse-data

@@ -1,7 +1,9 @@
-// Builds the shim: node build.mjs <shimdata.json> <out-dir>
+// Builds the shim: node build.mjs <shimdata.json> <out-dir> (which holds vocafuse.wasm and
+// wasm_exec.js already)
 // Writes vocafuse.mjs (ES module), vocafuse.js (classic script defining window.VocaFuse
 // and window.VocaFuseError) and vocafuse.d.ts, with what the Go packages say (the
 // catalogue's texts, the limits; see wasm/cmd/shimdata) inlined.
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +23,18 @@ function replaceOnce(text, marker, replacement) {
   return text.slice(0, at) + replacement + text.slice(at + marker.length);
 }
 
+// The files the shim loads, by content: the first 16 hex digits of their SHA-256, the
+// same the server computes (demo/web) to know a URL it may let browsers keep.
+const version = (path) => createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
+const versions = JSON.stringify({
+  'vocafuse.wasm': version(join(outDir, 'vocafuse.wasm')),
+  'wasm_exec.js': version(join(outDir, 'wasm_exec.js')),
+  'vocafuse-worklet.js': version(join(here, 'src', 'vocafuse-worklet.js')),
+});
+
 const io = readFileSync(join(here, 'src', 'io.mjs'), 'utf8');
-const withCatalog = replaceOnce(replaceOnce(source, '/*@IO@*/', io), '/*@SHIMDATA@*/ null', shimdata);
+const withCatalog = replaceOnce(replaceOnce(replaceOnce(source, '/*@IO@*/', io), '/*@SHIMDATA@*/ null', shimdata),
+  '/*@VERSIONS@*/ {}', versions);
 const moduleText = replaceOnce(withCatalog, '/*@BASE_URL@*/ import.meta.url', 'import.meta.url');
 
 // The classic script: same code, no export keywords, its base from its own <script> tag.
@@ -33,6 +45,15 @@ if (/^\s*(export|import)\s/m.test(classic)) throw new Error('build: the classic 
 classic = `(function () {\n'use strict';\n${classic}\nglobalThis.VocaFuse = VocaFuse;\nglobalThis.VocaFuseError = VocaFuseError;\n})();\n`;
 
 mkdirSync(outDir, { recursive: true });
+// The hints a page may put in its <head>, with this build's URLs (the wasm's and
+// wasm_exec.js's carry their hash; a hint for another URL would be a second download).
+const v = JSON.parse(versions);
+writeFileSync(join(outDir, 'preload.html'), [
+  '<link rel="modulepreload" href="/sdk/vocafuse.mjs">',
+  `<link rel="modulepreload" href="/sdk/wasm_exec.js?v=${v['wasm_exec.js']}">`,
+  `<link rel="preload" href="/sdk/vocafuse.wasm?v=${v['vocafuse.wasm']}" as="fetch" type="application/wasm" crossorigin>`,
+  '',
+].join('\n'));
 writeFileSync(join(outDir, 'vocafuse.mjs'), moduleText);
 writeFileSync(join(outDir, 'vocafuse.js'), classic);
 copyFileSync(join(here, 'src', 'vocafuse.d.ts'), join(outDir, 'vocafuse.d.ts'));

@@ -2,7 +2,10 @@
 package web
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -11,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 //go:embed static
@@ -37,29 +42,87 @@ func init() {
 
 // SDK serves the built SDK. Where the build left a precompressed twin (.br, .gz) and the
 // browser accepts it, the twin is sent: the wasm is most of what a visitor downloads.
+// Each file has a strong ETag from its content. A URL that names the file's content hash
+// (?v=, as the shim's own URLs do) may be kept by browsers for a year without asking
+// again; any other is revalidated, so a rebuilt SDK is picked up at once.
 func SDK(dir string) http.Handler {
 	files := http.FileServer(http.Dir(dir))
-	return noCache(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hashes := &contentHashes{seen: map[string]hashed{}}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := path.Clean("/" + r.URL.Path)
-		w.Header().Add("Vary", "Accept-Encoding")
+		full := filepath.Join(dir, filepath.FromSlash(name))
+		h := w.Header()
+		h.Add("Vary", "Accept-Encoding")
+		h.Set("Cache-Control", "no-cache")
+		hash := hashes.of(full)
+		if hash != "" && r.URL.Query().Get("v") == hash {
+			h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		}
 		accepts := r.Header.Get("Accept-Encoding")
 		for _, enc := range []struct{ token, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
 			if !acceptsEncoding(accepts, enc.token) {
 				continue
 			}
-			compressed := filepath.Join(dir, filepath.FromSlash(name)+enc.ext)
+			compressed := full + enc.ext
 			if _, err := os.Stat(compressed); err != nil {
 				continue
 			}
 			if ctype := mime.TypeByExtension(path.Ext(name)); ctype != "" {
-				w.Header().Set("Content-Type", ctype)
+				h.Set("Content-Type", ctype)
 			}
-			w.Header().Set("Content-Encoding", enc.token)
+			h.Set("Content-Encoding", enc.token)
+			if hash != "" {
+				h.Set("ETag", `"`+hash+"-"+enc.token+`"`) // one per representation
+			}
 			http.ServeFile(w, r, compressed)
 			return
 		}
+		if hash != "" {
+			h.Set("ETag", `"`+hash+`"`)
+		}
 		files.ServeHTTP(w, r)
-	}))
+	})
+}
+
+// contentHashes remembers each file's hash for as long as its size and time stay the same.
+type contentHashes struct {
+	mu   sync.Mutex
+	seen map[string]hashed
+}
+
+type hashed struct {
+	size int64
+	mod  time.Time
+	hash string
+}
+
+// of answers the first 16 hex digits of the file's SHA-256 (what js/build.mjs writes into
+// the shim's URLs), or "" for what is not a regular file.
+func (c *contentHashes) of(file string) string {
+	info, err := os.Stat(file)
+	if err != nil || !info.Mode().IsRegular() {
+		return ""
+	}
+	c.mu.Lock()
+	known, ok := c.seen[file]
+	c.mu.Unlock()
+	if ok && known.size == info.Size() && known.mod.Equal(info.ModTime()) {
+		return known.hash
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return ""
+	}
+	hash := hex.EncodeToString(sum.Sum(nil))[:16]
+	c.mu.Lock()
+	c.seen[file] = hashed{size: info.Size(), mod: info.ModTime(), hash: hash}
+	c.mu.Unlock()
+	return hash
 }
 
 func acceptsEncoding(header, token string) bool {

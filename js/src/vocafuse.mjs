@@ -14,6 +14,13 @@ const CATALOG = SHIMDATA.catalog;
 const { maxDuration: MAX_DURATION, formats: FORMATS } = SHIMDATA.limits;
 // Where vocafuse.wasm and wasm_exec.js live by default: beside this file.
 const BASE_URL = /*@BASE_URL@*/ import.meta.url;
+// The build's content hashes of the files beside this one (name → hash): their URLs carry
+// it, so a server may let browsers keep them for good (a new build is a new URL).
+const VERSIONS = /*@VERSIONS@*/ {};
+
+function sdkFile(name) {
+  return new URL(VERSIONS[name] ? `${name}?v=${VERSIONS[name]}` : name, BASE_URL).href;
+}
 
 const SECRET = /^sk_(live|test)_/;
 // The instance's own callbacks: recordings recovered from a page that died while
@@ -99,14 +106,18 @@ class Runtime {
     if (typeof WebAssembly !== 'object' || typeof WebAssembly.instantiate !== 'function') {
       throw sdkError('NOT_SUPPORTED', { reason: 'this browser has no WebAssembly' }, 'WebAssembly is not available');
     }
+    // The wasm is fetched and compiled while wasm_exec.js loads: neither waits for the other.
+    const compiled = compile(wasmUrl);
+    compiled.catch(() => {}); // answered below, after wasm_exec.js
     if (typeof globalThis.Go !== 'function') {
-      const execUrl = new URL('wasm_exec.js', BASE_URL).href;
+      const execUrl = sdkFile('wasm_exec.js');
       try {
         await import(execUrl);
       } catch (err) {
         throw sdkError('NETWORK_ERROR', { url: execUrl }, `could not load wasm_exec.js: ${err}`);
       }
     }
+    const module = await compiled;
     const go = new globalThis.Go();
     const name = `__vocafuseReady_${Math.random().toString(36).slice(2)}`;
     const ready = new Promise((resolve, reject) => {
@@ -118,7 +129,12 @@ class Runtime {
     });
     globalThis[name].shim = MAKERS;
     go.argv = ['vocafuse', name];
-    const instance = await instantiate(wasmUrl, go.importObject);
+    let instance;
+    try {
+      instance = await WebAssembly.instantiate(module, go.importObject);
+    } catch (err) {
+      throw sdkError('NETWORK_ERROR', { url: wasmUrl }, `could not start the recorder (${wasmUrl}): ${err}`);
+    }
     this.memory = instance.exports.mem; // for diagnostics(): wasm memory never shrinks
     // go.run settles only when the Go program ends, which must never happen while the
     // page lives: treat it as a crash and fail everything still waiting on Go.
@@ -140,7 +156,9 @@ class Runtime {
   }
 }
 
-async function instantiate(url, importObject) {
+// compile fetches and compiles the wasm, streaming where the server sends it as
+// application/wasm (the browser compiles while the bytes arrive).
+async function compile(url) {
   let response;
   try {
     response = await fetch(url, { credentials: 'same-origin' });
@@ -152,11 +170,11 @@ async function instantiate(url, importObject) {
   }
   try {
     const type = response.headers.get('Content-Type') || '';
-    if (typeof WebAssembly.instantiateStreaming === 'function' && type.split(';')[0].trim() === 'application/wasm') {
-      return (await WebAssembly.instantiateStreaming(response, importObject)).instance;
+    if (typeof WebAssembly.compileStreaming === 'function' && type.split(';')[0].trim() === 'application/wasm') {
+      return await WebAssembly.compileStreaming(response);
     }
     // A server that sends the wrong MIME type still works, through a buffer.
-    return (await WebAssembly.instantiate(await response.arrayBuffer(), importObject)).instance;
+    return await WebAssembly.compile(await response.arrayBuffer());
   } catch (err) {
     throw sdkError('NETWORK_ERROR', { url }, `could not start the recorder (${url}): ${err}`);
   }
@@ -301,7 +319,7 @@ export class VocaFuse {
     checkSDKOptions(options);
     this._options = { ...options };
     this._messages = options.messages ? { ...options.messages } : undefined;
-    const wasmUrl = new URL(options.wasmUrl || 'vocafuse.wasm', options.wasmUrl ? location.href : BASE_URL).href;
+    const wasmUrl = options.wasmUrl ? new URL(options.wasmUrl, location.href).href : sdkFile('vocafuse.wasm');
     // One Go program per wasm URL; a new one replaces a program that has ended.
     if (!runtimes.has(wasmUrl) || runtimes.get(wasmUrl).dead) runtimes.set(wasmUrl, new Runtime(wasmUrl));
     this._runtime = runtimes.get(wasmUrl);
@@ -553,7 +571,7 @@ class VoiceNoteControl {
       {
         maxDuration: this._options.maxDuration,
         formats: this._options.formats,
-        workletUrl: new URL('vocafuse-worklet.js', BASE_URL).href,
+        workletUrl: sdkFile('vocafuse-worklet.js'),
         deviceId: this._options.deviceId,
         levels: (audio, stream) => levelProbe(audio, stream, (level) => {
           if (!this._destroyed) callPage(this._options.onLevel, level);
