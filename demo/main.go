@@ -48,6 +48,7 @@ func run(log *slog.Logger) error {
 	maxUploadsPerIdentity := flag.Int("max-uploads-per-identity", 8, "uploads under way at once for one identity")
 	uploadMinRate := flag.Int("upload-min-rate", 4096, "bytes a second an upload's body must keep up after the first 10 s")
 	uploadTimeout := flag.Duration("upload-timeout", 5*time.Minute, "the longest an upload's body may take")
+	newVisitors := flag.Int("new-visitors-per-minute", 20, "visitor identities POST /api/token makes a minute for one client address")
 	webhookFirstRetry := flag.Duration("webhook-first-retry", webhooks.DefaultFirstRetry,
 		"wait before a failed webhook delivery's second attempt; each next wait is 5 times longer")
 	webhookAttempts := flag.Int("webhook-attempts", webhooks.DefaultMaxAttempts, "attempts before a webhook delivery is given up")
@@ -100,6 +101,7 @@ func run(log *slog.Logger) error {
 		MaxUploadsPerIdentity: *maxUploadsPerIdentity,
 		UploadMinRate:         *uploadMinRate,
 		UploadTimeout:         *uploadTimeout,
+		NewVisitorLimit:       *newVisitors,
 	})
 	// Every phase of a connection is bounded (api.ConfigureHTTPServer); an upload's body
 	// has its own minimum rate and deadline, a playback its own write deadline.

@@ -25,7 +25,11 @@ const LONG_ROUNDS = Number(process.env.BENCH_LONG_ROUNDS || 2);
 // A slow mobile uplink.
 const SLOW = { upload: 750_000 / 8, download: 1_600_000 / 8, latency: 100 };
 
-const server = await startServer({ testPagesDir: HERE, extraArgs: ['--sdk-dir', path.resolve(sdkDir)] });
+// Each round is a new visitor (a new browser context): more than the 20 a minute the server
+// lets one address make by default.
+const server = await startServer({
+  testPagesDir: HERE, extraArgs: ['--sdk-dir', path.resolve(sdkDir), '--new-visitors-per-minute', '10000'],
+});
 const rows = [];
 
 // BENCH_ONLY=bytes,ready,click,stop,memory runs some of the figures (while working on one).

@@ -61,12 +61,17 @@ func FuzzProbe(f *testing.F) {
 	})
 }
 
-// FuzzDurationPatch: DurationPatch never panics, and what it repairs reads its Duration
-// from the header: the one Probe computed from the blocks before.
+// FuzzDurationPatch: the repair never panics, what it repairs reads its Duration from
+// the header (the one Probe computed from the blocks before), and the Info Repair gives
+// is what Probe says of the repaired file.
 func FuzzDurationPatch(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		head, tailFrom, ok, err := DurationPatch(bytes.NewReader(b), int64(len(b)))
+		head, tailFrom, ok, info, err := Repair(bytes.NewReader(b), int64(len(b)))
+		if h, from, ok2, err2 := DurationPatch(bytes.NewReader(b), int64(len(b))); !bytes.Equal(h, head) || from != tailFrom ||
+			ok2 != ok || (err2 == nil) != (err == nil) {
+			t.Fatalf("DurationPatch and Repair disagree")
+		}
 		if err != nil {
 			var pe *ProbeError
 			if !errors.As(err, &pe) || ok || head != nil {
@@ -75,8 +80,8 @@ func FuzzDurationPatch(f *testing.F) {
 			return
 		}
 		if !ok {
-			if info, err := probeBytes(b); err != nil || !info.DurationFromHeader {
-				t.Fatalf("not repaired, but Probe says %+v, %v", info, err)
+			if probed, err := probeBytes(b); err != nil || !probed.DurationFromHeader || probed != info {
+				t.Fatalf("not repaired, but Probe says %+v, %v; Repair said %+v", probed, err, info)
 			}
 			return
 		}
@@ -94,6 +99,9 @@ func FuzzDurationPatch(f *testing.F) {
 		}
 		if after.Codec != before.Codec || after.SampleRate != before.SampleRate || after.Channels != before.Channels {
 			t.Fatalf("repair changed the track: %+v, was %+v", after, before)
+		}
+		if info != after {
+			t.Fatalf("Repair says %+v of the file Probe reads as %+v", info, after)
 		}
 	})
 }

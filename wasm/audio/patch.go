@@ -25,45 +25,59 @@ import (
 // Memory is O(header): the head is what changes, typically under a hundred bytes, and
 // the recording itself is never copied. Errors are *ProbeError.
 func DurationPatch(r io.ReaderAt, size int64) (head []byte, tailFrom int64, ok bool, err error) {
+	head, tailFrom, ok, _, err = Repair(r, size)
+	return head, tailFrom, ok, err
+}
+
+// Repair is DurationPatch and Probe of the patched file in one reading: the patch (ok is
+// false when none is needed) and the file's Info as Probe would give it once patched. A
+// recording is read once at stop, not twice.
+func Repair(r io.ReaderAt, size int64) (head []byte, tailFrom int64, ok bool, info Info, err error) {
 	if r == nil || size < 0 {
-		return nil, 0, false, fail(Unknown, "invalid reader or size")
+		return nil, 0, false, Info{}, fail(Unknown, "invalid reader or size")
 	}
 	format, err := sniffAt(r, size)
 	switch {
 	case err != nil:
-		return nil, 0, false, err
+		return nil, 0, false, Info{}, err
 	case !format.Supported():
-		return nil, 0, false, unsupported(format, size)
+		return nil, 0, false, Info{}, unsupported(format, size)
 	case format != WebM:
-		return nil, 0, false, fail(format, "not a WebM file")
+		return nil, 0, false, Info{}, fail(format, "not a WebM file")
 	}
 	s := newSource(r, size, webmWindow, WebM)
 	m, err := scanMatroska(s)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, false, Info{}, err
 	}
 	// Refuse what Probe refuses, before saying the file needs no repair.
 	t, ok := m.audioTrack()
 	if !ok {
-		return nil, 0, false, fail(WebM, "no audio track")
+		return nil, 0, false, Info{}, fail(WebM, "no audio track")
 	}
+	info = Info{Format: WebM, Codec: codecName(t.codecID), SampleRate: t.sampleRate(), Channels: t.channelCount(),
+		DurationFromHeader: true}
 	if m.hasDuration {
-		return nil, 0, false, nil
+		info.Duration = m.seconds(m.duration)
+		return nil, 0, false, info, nil
 	}
 	ticks, ok, err := m.blocksEnd(s, t)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, false, Info{}, err
 	}
 	if !ok || !(ticks > 0) {
 		// A Duration of 0 would not be read as one: there is nothing to write.
-		return nil, 0, false, fail(WebM, "no duration")
+		return nil, 0, false, Info{}, fail(WebM, "no duration")
 	}
 	p, err := newPatch(r, m, ticks)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, false, Info{}, err
 	}
-	head, tailFrom, err = p.build()
-	return head, tailFrom, err == nil, err
+	if head, tailFrom, err = p.build(); err != nil {
+		return nil, 0, false, Info{}, err
+	}
+	info.Duration = m.seconds(ticks)
+	return head, tailFrom, true, info, nil
 }
 
 const (

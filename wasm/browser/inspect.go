@@ -20,13 +20,14 @@ func inspectRecording(b boundary, blob safejs.Value, mime string) (safejs.Value,
 		return blob, 0
 	}
 	if recorder.FormatOfMIME(mime) == "webm" {
-		head, tailFrom, ok, err := audio.DurationPatch(r, r.size)
-		if err == nil && ok {
+		// One reading gives the repair and the repaired file's duration.
+		head, tailFrom, ok, info, err := audio.Repair(r, r.size)
+		if err == nil {
+			if !ok {
+				return blob, info.Duration
+			}
 			if repaired, err := spliceBlob(head, blob, tailFrom, mime); err == nil {
-				blob = repaired
-				if r, err = newBlobReader(b, blob); err != nil {
-					return blob, 0
-				}
+				return repaired, info.Duration
 			}
 		}
 	}
