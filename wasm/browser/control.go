@@ -37,10 +37,9 @@ type Control struct {
 
 	// Browsers (Safari, Firefox, Chromium's autoplay policy) only let an AudioContext run
 	// when it is made during a user gesture, and a take reaches Web Audio long after the
-	// click. So a click that will start a take makes its AudioContext at once (for the
-	// level meter, and the PCM capture), and the take picks it up.
+	// click. So a click that starts a take makes its AudioContext at once (for the level
+	// meter, and the PCM capture), and the take picks it up.
 	mu     sync.Mutex
-	idle   bool         // the machine can start a take; a copy kept for the click handler
 	primed safejs.Value // an AudioContext made during the last click, not yet used
 }
 
@@ -76,7 +75,7 @@ type capture interface {
 func NewControl(sdk *SDK, o controlOptions, onEvent safejs.Value) *Control {
 	c := &Control{sdk: sdk, formats: o.formats, limitSeconds: o.maxDuration.Seconds(), workletURL: o.workletURL,
 		deviceID: o.deviceID, autoUpload: o.autoUpload, levels: o.levels, onEvent: onEvent, takes: map[int]*take{}, metadata: o.metadata,
-		progress: o.progress, idle: true, primed: safejs.Undefined()}
+		progress: o.progress, primed: safejs.Undefined()}
 	c.loop = newLoop(c.recoverPanic)
 	c.b = boundary{onPanic: func(p any) { c.loop.post(func() { c.recoverPanic(p) }) }}
 	c.machine = recorder.New(recorder.Config{
@@ -151,8 +150,8 @@ func newID() string {
 }
 
 // The control's commands. Each only posts: it is called from a JavaScript callback.
-func (c *Control) Toggle() { c.primeAudio(); c.loop.post(c.machine.Toggle) }
-func (c *Control) Start()  { c.primeAudio(); c.loop.post(c.machine.Start) }
+func (c *Control) Toggle() { c.loop.post(c.machine.Toggle) }
+func (c *Control) Start()  { c.loop.post(c.machine.Start) }
 func (c *Control) Stop()   { c.loop.post(c.machine.Stop) }
 func (c *Control) Pause()  { c.loop.post(c.machine.Pause) }
 func (c *Control) Resume() { c.loop.post(c.machine.Resume) }
@@ -282,6 +281,7 @@ func (c *Control) OpenMicrophone(n int) {
 		failed(jsError(err))
 		return
 	}
+	c.primeAudio() // after the request: the browser opens the microphone meanwhile
 	err = c.b.settle(promise, func(stream safejs.Value) {
 		c.loop.post(func() {
 			t.stream = stream
@@ -540,9 +540,6 @@ func (c *Control) StopClock(n int) {
 func (c *Control) Emit(e recorder.Event) {
 	switch e.Kind {
 	case recorder.StateChanged:
-		c.mu.Lock()
-		c.idle = e.State == recorder.Idle || e.State == recorder.Failed || e.State == recorder.Uploaded
-		c.mu.Unlock()
 		c.emit(string(e.Kind), string(e.State))
 	case recorder.Started:
 		t := c.takes[c.machine.Take()]

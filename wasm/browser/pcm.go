@@ -31,13 +31,14 @@ func pcmSupported() bool {
 	return err == nil && (isFunction(safejs.Global(), "AudioWorkletNode") || isFunction(proto, "createScriptProcessor"))
 }
 
-// primeAudio runs inside the page's click (a JavaScript callback, so it must not block):
-// when that click will start a take, it makes the take's AudioContext now, while the
-// browser still counts the click as a user gesture.
+// primeAudio makes the take's AudioContext while the browser still counts the click as a
+// user gesture: OpenMicrophone calls it in the click's own turn (Go runs every goroutine
+// that can run before a JavaScript callback returns to the page), right after asking for
+// the microphone, so that the two start together.
 func (c *Control) primeAudio() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.idle || !c.primed.IsUndefined() {
+	if !c.primed.IsUndefined() {
 		return
 	}
 	ctor, err := safejs.Global().Get("AudioContext")
