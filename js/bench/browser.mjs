@@ -8,6 +8,7 @@
 // BENCH_ROUNDS (default 5) sets the rounds of the short figures, BENCH_LONG_ROUNDS
 // (default 2) those of the 60-second notes.
 import http from 'node:http';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -84,23 +85,25 @@ function sentBytes(url) {
 // browser with a new profile: the first load has nothing cached; the repeat visit is a
 // second tab of the same browser 5 s later, with its HTTP cache and compiled code.
 async function ready() {
-  const first = { sdk: [], bare: [] };
-  const repeat = { sdk: [], bare: [] };
-  const loadTasks = { sdk: [], bare: [] };
+  await writeHintedPage();
+  const first = { sdk: [], bare: [], hinted: [] };
+  const repeat = { sdk: [], bare: [], hinted: [] };
+  const loadTasks = { sdk: [], bare: [], hinted: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const which of ['bare', 'sdk']) {
+    for (const which of ['bare', 'sdk', 'generated/hinted']) {
       const browser = await launchChromium();
       try {
         const [tab] = await browser.pages();
         const a = await loadUntilReady(tab, page(which));
-        first[which].push(a.ready);
-        loadTasks[which].push(...a.longTasks.filter((t) => t.start < a.ready));
+        const key = which.replace('generated/', '');
+        first[key].push(a.ready);
+        loadTasks[key].push(...a.longTasks.filter((t) => t.start < a.ready));
         // A visitor comes back later, not within the same second: the browser keeps the
         // compiled code once the first visit has run a while (V8 caches a module a few
         // seconds after it starts optimising it).
         await delay(5000);
         const again = await browser.newPage();
-        repeat[which].push((await loadUntilReady(again, page(which))).ready);
+        repeat[key].push((await loadUntilReady(again, page(which))).ready);
       } finally {
         await browser.close();
       }
@@ -109,7 +112,17 @@ async function ready() {
   rows.push(timeRow('ready, first load', first.sdk, first.bare, 'bare program', 1.2));
   rows.push(timeRow('ready, repeat visit', repeat.sdk, first.sdk, 'first load', 0.5));
   rows.push(timeRow('  bare program, repeat visit', repeat.bare, first.bare, 'its first load'));
+  rows.push(timeRow('  with the preload hints, first load', first.hinted, first.bare, 'bare program'));
   rows.push(taskRow('long tasks, load → ready', loadTasks.sdk, loadTasks.bare, 'bare page', ROUNDS));
+}
+
+// The SDK's page with the README's hints (build/sdk/preload.html) at the top of its head.
+async function writeHintedPage() {
+  const hints = await readFile(path.join(sdkDir, 'preload.html'), 'utf8');
+  const plain = await readFile(path.join(HERE, 'pages', 'sdk.html'), 'utf8');
+  await mkdir(path.join(HERE, 'pages', 'generated'), { recursive: true });
+  await writeFile(path.join(HERE, 'pages', 'generated', 'hinted.html'),
+    plain.replace('<head>', `<head>\n${hints}`).replace('a page that records with the SDK', 'the SDK with preload hints'));
 }
 
 async function loadUntilReady(tab, url) {
