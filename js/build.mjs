@@ -26,15 +26,15 @@ function replaceOnce(text, marker, replacement) {
 // The files the shim loads, by content: the first 16 hex digits of their SHA-256, the
 // same the server computes (demo/web) to know a URL it may let browsers keep.
 const version = (path) => createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16);
-const versions = JSON.stringify({
+const versions = {
   'vocafuse.wasm': version(join(outDir, 'vocafuse.wasm')),
   'wasm_exec.js': version(join(outDir, 'wasm_exec.js')),
   'vocafuse-worklet.js': version(join(here, 'src', 'vocafuse-worklet.js')),
-});
+};
 
 const io = readFileSync(join(here, 'src', 'io.mjs'), 'utf8');
 const withCatalog = replaceOnce(replaceOnce(replaceOnce(source, '/*@IO@*/', io), '/*@SHIMDATA@*/ null', shimdata),
-  '/*@VERSIONS@*/ {}', versions);
+  '/*@VERSIONS@*/ {}', JSON.stringify(versions));
 const moduleText = replaceOnce(withCatalog, '/*@BASE_URL@*/ import.meta.url', 'import.meta.url');
 
 // The classic script: same code, no export keywords, its base from its own <script> tag.
@@ -47,11 +47,10 @@ classic = `(function () {\n'use strict';\n${classic}\nglobalThis.VocaFuse = Voca
 mkdirSync(outDir, { recursive: true });
 // The hints a page may put in its <head>, with this build's URLs (the wasm's and
 // wasm_exec.js's carry their hash; a hint for another URL would be a second download).
-const v = JSON.parse(versions);
 writeFileSync(join(outDir, 'preload.html'), [
   '<link rel="modulepreload" href="/sdk/vocafuse.mjs">',
-  `<link rel="modulepreload" href="/sdk/wasm_exec.js?v=${v['wasm_exec.js']}">`,
-  `<link rel="preload" href="/sdk/vocafuse.wasm?v=${v['vocafuse.wasm']}" as="fetch" type="application/wasm" crossorigin>`,
+  `<link rel="modulepreload" href="/sdk/wasm_exec.js?v=${versions['wasm_exec.js']}">`,
+  `<link rel="preload" href="/sdk/vocafuse.wasm?v=${versions['vocafuse.wasm']}" as="fetch" type="application/wasm" crossorigin>`,
   '',
 ].join('\n'));
 writeFileSync(join(outDir, 'vocafuse.mjs'), moduleText);

@@ -5,7 +5,6 @@ package browser
 import (
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,20 +33,13 @@ type Control struct {
 	takes        map[int]*take
 	metadata     string       // JSON sent with each recording
 	progress     safejs.Value // the shim's upload progress callback: the courier's glue calls it, not Go
-
-	// Browsers (Safari, Firefox, Chromium's autoplay policy) only let an AudioContext run
-	// when it is made during a user gesture, and a take reaches Web Audio long after the
-	// click. So a click that starts a take makes its AudioContext at once (for the level
-	// meter, and the PCM capture), and the take picks it up.
-	mu     sync.Mutex
-	primed safejs.Value // an AudioContext made during the last click, not yet used
 }
 
 // take holds the browser objects of one attempt at a recording.
 type take struct {
 	choice   recorder.Choice
 	stream   safejs.Value  // MediaStream once getUserMedia resolves
-	audio    safejs.Value  // the take's AudioContext: its levels, and its PCM capture
+	audio    safejs.Value  // the take's AudioContext, made in the click: its levels, and its PCM capture
 	input    *inputWatch   // reads the input while recording, once the capture starts
 	unlisten []func()      // the tracks' ended listeners
 	tape     *tape         // the journal of its audio, once recording
@@ -75,7 +67,7 @@ type capture interface {
 func NewControl(sdk *SDK, o controlOptions, onEvent safejs.Value) *Control {
 	c := &Control{sdk: sdk, formats: o.formats, limitSeconds: o.maxDuration.Seconds(), workletURL: o.workletURL,
 		deviceID: o.deviceID, autoUpload: o.autoUpload, levels: o.levels, onEvent: onEvent, takes: map[int]*take{}, metadata: o.metadata,
-		progress: o.progress, primed: safejs.Undefined()}
+		progress: o.progress}
 	c.loop = newLoop(c.recoverPanic)
 	c.b = boundary{onPanic: func(p any) { c.loop.post(func() { c.recoverPanic(p) }) }}
 	c.machine = recorder.New(recorder.Config{
@@ -281,7 +273,12 @@ func (c *Control) OpenMicrophone(n int) {
 		failed(jsError(err))
 		return
 	}
-	c.primeAudio() // after the request: the browser opens the microphone meanwhile
+	// Browsers (Safari, Firefox, Chromium's autoplay policy) only let an AudioContext run
+	// when it is made during a user gesture, and the take reaches Web Audio long after the
+	// click. This is still the click's own turn (Go runs every goroutine that can run
+	// before a JavaScript callback returns), and after the request for the microphone, so
+	// that the browser opens it meanwhile.
+	t.audio = newAudioContext()
 	err = c.b.settle(promise, func(stream safejs.Value) {
 		c.loop.post(func() {
 			t.stream = stream
@@ -315,10 +312,7 @@ func (c *Control) StartRecorder(n int) {
 		return
 	}
 	t.busy = true
-	audio, err := c.takePrimedAudio()
-	if err == nil {
-		t.audio = audio
-	}
+	audio := t.audio
 	wait := audioStartLevel
 	if t.choice.PCM {
 		wait = audioStartPCM
@@ -330,7 +324,7 @@ func (c *Control) StartRecorder(n int) {
 		c.loop.post(func() { c.ownerKnown(t, owner) })
 	})
 	c.b.spawn(func() {
-		running := err == nil && audioRuns(c.b, audio, wait)
+		running := audio.Type() == safejs.TypeObject && audioRuns(c.b, audio, wait)
 		c.loop.post(func() { c.beginCapture(n, t, running) })
 	})
 }
@@ -431,9 +425,6 @@ func (c *Control) StopRecorder(n int) {
 // DiscardRecorder stops the capture and drops what it made.
 func (c *Control) DiscardRecorder(n int) {
 	t := c.takes[n]
-	if t == nil || t.capture == nil {
-		c.dropPrimedAudio() // the take never reached its capture
-	}
 	if t == nil {
 		return
 	}

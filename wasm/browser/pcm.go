@@ -3,7 +3,6 @@
 package browser
 
 import (
-	"errors"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -31,51 +30,18 @@ func pcmSupported() bool {
 	return err == nil && (isFunction(safejs.Global(), "AudioWorkletNode") || isFunction(proto, "createScriptProcessor"))
 }
 
-// primeAudio makes the take's AudioContext while the browser still counts the click as a
-// user gesture: OpenMicrophone calls it in the click's own turn (Go runs every goroutine
-// that can run before a JavaScript callback returns to the page), right after asking for
-// the microphone, so that the two start together.
-func (c *Control) primeAudio() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.primed.IsUndefined() {
-		return
-	}
+// newAudioContext makes an AudioContext and asks it to run; undefined where there is none.
+func newAudioContext() safejs.Value {
 	ctor, err := safejs.Global().Get("AudioContext")
 	if err != nil || ctor.Type() != safejs.TypeFunction {
-		return
+		return safejs.Undefined()
 	}
-	if audio, err := ctor.New(); err == nil {
-		_, _ = audio.Call("resume")
-		c.primed = audio
+	audio, err := ctor.New()
+	if err != nil {
+		return safejs.Undefined()
 	}
-}
-
-// takePrimedAudio hands over the AudioContext of the last click, or makes one.
-func (c *Control) takePrimedAudio() (safejs.Value, error) {
-	c.mu.Lock()
-	audio := c.primed
-	c.primed = safejs.Undefined()
-	c.mu.Unlock()
-	if !audio.IsUndefined() {
-		return audio, nil
-	}
-	ctor, err := safejs.Global().Get("AudioContext")
-	if err != nil || ctor.Type() != safejs.TypeFunction {
-		return safejs.Undefined(), errors.New("no AudioContext")
-	}
-	audio, err = ctor.New()
-	return audio, jsError(err)
-}
-
-func (c *Control) dropPrimedAudio() {
-	c.mu.Lock()
-	audio := c.primed
-	c.primed = safejs.Undefined()
-	c.mu.Unlock()
-	if audio.Type() == safejs.TypeObject {
-		_, _ = audio.Call("close")
-	}
+	_, _ = audio.Call("resume")
+	return audio
 }
 
 // pcmGraph is the Web Audio graph of a capture: microphone → sampler → destination.
