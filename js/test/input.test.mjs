@@ -12,7 +12,9 @@ import { promisify } from 'node:util';
 import {
   blobFromPage, browsers, closePage, ffprobe, freshTmpDir, launchChromium, newPage, setMicrophone, startServer,
 } from './harness.mjs';
-import { assertNoLiveTracks, audioRuns, errorsOf, waitFor, waitForEvent, waitForState } from './support.mjs';
+import {
+  assertNoLiveTracks, attachPausingAt2s, audioRuns, errorsOf, waitFor, waitForEvent, waitForState,
+} from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const execFileP = promisify(execFile);
@@ -67,25 +69,7 @@ for (const { name, launch } of browsers()) {
             t.skip(`${name} runs no Web Audio here`);
             return;
           }
-          // The pause and the stop are made by the page at the SDK's own 2 s and 4 s, not by
-          // the test driver: a driver's round trip on a loaded machine would be recorded too.
-          await page.evaluate((f) => {
-            const plan = { pauseAt: 2, stopAt: null };
-            window.plan = plan;
-            window.attach({
-              formats: f,
-              onProgress: (p) => {
-                window.log.push({ kind: 'progress', arg: p, t: performance.now(), now: Date.now() });
-                if (plan.pauseAt !== null && p.elapsed >= plan.pauseAt) {
-                  plan.pauseAt = null;
-                  window.control.pause();
-                } else if (plan.stopAt !== null && p.elapsed >= plan.stopAt) {
-                  plan.stopAt = null;
-                  window.control.stop();
-                }
-              },
-            });
-          }, format);
+          await page.evaluate(attachPausingAt2s, { formats: format });
           await page.click('#record-btn');
           await waitForState(page, 'paused');
           const paused = await page.evaluate(() => {

@@ -116,3 +116,24 @@ export function putsOf(server, id) {
     .map((line) => JSON.parse(line.slice('stderr: '.length)))
     .filter((e) => e.msg === 'request' && e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
 }
+
+// Runs in the page (recorder.html): attaches with `options` and lets the page itself pause at
+// the SDK's own 2 s and stop at `window.plan.stopAt`, set by the test before it resumes. A
+// test driver's round trip on a loaded machine would otherwise be recorded as well.
+export function attachPausingAt2s(options) {
+  const plan = { pauseAt: 2, stopAt: null };
+  window.plan = plan;
+  window.attach({
+    ...options,
+    onProgress: (p) => {
+      window.log.push({ kind: 'progress', arg: p, t: performance.now(), now: Date.now() });
+      if (plan.pauseAt !== null && p.elapsed >= plan.pauseAt) {
+        plan.pauseAt = null;
+        window.control.pause();
+      } else if (plan.stopAt !== null && p.elapsed >= plan.stopAt) {
+        plan.stopAt = null;
+        window.control.stop();
+      }
+    },
+  });
+}

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { ffprobe, freshTmpDir, startServer } from './harness.mjs';
-import { putsOf as serverPuts, setFaults } from './support.mjs';
+import { attachPausingAt2s, putsOf as serverPuts, setFaults } from './support.mjs';
 import { launchWebKit, webkitAvailable } from './webkit.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -140,15 +140,14 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
 
   test('pause and resume: 2 s + 2 s paused + 2 s holds 4 s; levels measured; peakLevel agrees', async () => {
     await open('recorder.html');
-    await wk.evaluate(() => window.attach());
+    await wk.evaluate(attachPausingAt2s, {});
     await wk.click('#record-btn');
-    await recorded(2);
-    await wk.evaluate(() => window.control.pause());
     await wk.waitFor(() => window.control.state === 'paused');
     await delay(2000); // the pause itself
-    await wk.evaluate(() => window.control.resume());
-    await recorded(4);
-    await wk.click('#record-btn');
+    await wk.evaluate(() => {
+      window.plan.stopAt = 4;
+      window.control.resume();
+    });
     await waitEvent('stop');
     const { rec, probe } = await lastRecording();
     assert.ok(Math.abs(probe.duration - 4) <= 0.3, `${probe.duration} s for 4 s recorded`);
