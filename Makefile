@@ -3,6 +3,7 @@
 GO       ?= go
 BUILD    := build
 SDK      := $(BUILD)/sdk
+NPM      := $(BUILD)/npm
 GOROOT   := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm
 # Release flags: no symbol table, no DWARF, no local paths.
@@ -20,21 +21,26 @@ FUZZN    ?= 1
 SIZE_BUDGET ?= 1.3
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: all build sdk server demo test test-go test-fuzz test-wasm test-size test-browser deps size bench bench-go bench-browser fuzz clean
+.PHONY: all build sdk pack server demo test test-go test-fuzz test-wasm test-size test-browser deps size bench bench-go bench-browser fuzz clean
 
 all: build
 
 build: sdk server
 
-# The SDK: the wasm, Go's matching wasm_exec.js, the shim in both flavours, the types,
-# and precompressed twins of every file a page loads, for the server to send.
+# The SDK: the wasm, Go's matching wasm_exec.js, the shim in both flavours, the element,
+# the types, and precompressed twins of every file a page loads, for the server to send;
+# and the npm package of the same files in build/npm (make pack makes its .tgz).
 sdk:
 	@mkdir -p $(SDK)
 	$(WASMBUILD) -o $(SDK)/vocafuse.wasm ./wasm
 	cp $(WASMEXEC)/wasm_exec.js $(SDK)/wasm_exec.js
 	$(GO) run ./wasm/cmd/shimdata > $(BUILD)/shimdata.json
-	node js/build.mjs $(BUILD)/shimdata.json $(SDK)
-	$(GO) run ./wasm/cmd/wasmsize -write $(addprefix $(SDK)/,vocafuse.wasm wasm_exec.js vocafuse.mjs vocafuse.js vocafuse-worklet.js)
+	node js/build.mjs $(BUILD)/shimdata.json $(SDK) $(NPM)
+	$(GO) run ./wasm/cmd/wasmsize -write $(addprefix $(SDK)/,vocafuse.wasm wasm_exec.js vocafuse.mjs vocafuse.js vocafuse-worklet.js vocafuse-recorder.mjs)
+
+# The npm package as a .tgz in build/, the file `npm install` takes.
+pack: sdk
+	cd $(BUILD) && npm pack ./npm --pack-destination . --silent
 
 server:
 	@mkdir -p $(BUILD)

@@ -1,16 +1,19 @@
-// Builds the shim: node build.mjs <shimdata.json> <out-dir> (which holds vocafuse.wasm and
-// wasm_exec.js already)
-// Writes vocafuse.mjs (ES module), vocafuse.js (classic script defining window.VocaFuse
-// and window.VocaFuseError) and vocafuse.d.ts, with what the Go packages say (the
-// catalogue's texts, the limits; see wasm/cmd/shimdata) inlined.
+// Builds the shim: node build.mjs <shimdata.json> <sdk-dir> <npm-dir>
+// <sdk-dir> holds vocafuse.wasm and wasm_exec.js already. Into it go vocafuse.mjs (ES
+// module), vocafuse.js (classic script defining window.VocaFuse and window.VocaFuseError),
+// the <vocafuse-recorder> element, the types and the worklet, with what the Go packages
+// say (the catalogue's texts, the limits; see wasm/cmd/shimdata) inlined: the copy the
+// demo server sends, whose URLs carry content hashes. <npm-dir> gets the same files
+// without the hashes (a bundler names files itself), with package.json, README and LICENSE:
+// the npm package (make pack).
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const [dataPath, outDir] = process.argv.slice(2);
-if (!dataPath || !outDir) {
-  console.error('usage: node build.mjs <shimdata.json> <out-dir>');
+const [dataPath, outDir, npmDir] = process.argv.slice(2);
+if (!dataPath || !outDir || !npmDir) {
+  console.error('usage: node build.mjs <shimdata.json> <sdk-dir> <npm-dir>');
   process.exit(2);
 }
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,18 +36,31 @@ const versions = {
 };
 
 const io = readFileSync(join(here, 'src', 'io.mjs'), 'utf8');
-const withCatalog = replaceOnce(replaceOnce(replaceOnce(source, '/*@IO@*/', io), '/*@SHIMDATA@*/ null', shimdata),
-  '/*@VERSIONS@*/ {}', JSON.stringify(versions));
-const moduleText = replaceOnce(withCatalog, '/*@BASE_URL@*/ import.meta.url', 'import.meta.url');
+const withCatalog = replaceOnce(replaceOnce(source, '/*@IO@*/', io), '/*@SHIMDATA@*/ null', shimdata);
 
-// The classic script: same code, no export keywords, its base from its own <script> tag.
-let classic = replaceOnce(withCatalog, '/*@BASE_URL@*/ import.meta.url',
-  "(document.currentScript && document.currentScript.src) || location.href");
-classic = classic.replace(/^export class /gm, 'class ');
-if (/^\s*(export|import)\s/m.test(classic)) throw new Error('build: the classic script still has import/export');
-classic = `(function () {\n'use strict';\n${classic}\nglobalThis.VocaFuse = VocaFuse;\nglobalThis.VocaFuseError = VocaFuseError;\n})();\n`;
+// The ES module, and the classic script: the same code, no export keywords, the files'
+// URLs relative to its own <script> tag.
+function shims(versions) {
+  const moduleText = replaceOnce(withCatalog, '/*@VERSIONS@*/ {}', JSON.stringify(versions));
+  let classic = moduleText.replaceAll('import.meta.url', 'SCRIPT_URL');
+  classic = classic.replace(/^export class /gm, 'class ');
+  if (/^\s*(export|import)\s/m.test(classic)) throw new Error('build: the classic script still has import/export');
+  classic = '(function () {\n\'use strict\';\n' +
+    'const SCRIPT_URL = (document.currentScript && document.currentScript.src) || location.href;\n' +
+    `${classic}\nglobalThis.VocaFuse = VocaFuse;\nglobalThis.VocaFuseError = VocaFuseError;\n})();\n`;
+  return { 'vocafuse.mjs': moduleText, 'vocafuse.js': classic };
+}
 
-mkdirSync(outDir, { recursive: true });
+// Copied as they are.
+const SOURCES = ['vocafuse.d.ts', 'vocafuse-worklet.js', 'vocafuse-recorder.mjs', 'vocafuse-recorder.d.ts'];
+
+function writeShims(dir, versions) {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(shims(versions))) writeFileSync(join(dir, name), text);
+  for (const name of SOURCES) copyFileSync(join(here, 'src', name), join(dir, name));
+}
+
+writeShims(outDir, versions);
 // The hints a page may put in its <head>, with this build's URLs (the wasm's and
 // wasm_exec.js's carry their hash; a hint for another URL would be a second download).
 writeFileSync(join(outDir, 'preload.html'), [
@@ -53,7 +69,9 @@ writeFileSync(join(outDir, 'preload.html'), [
   `<link rel="preload" href="/sdk/vocafuse.wasm?v=${versions['vocafuse.wasm']}" as="fetch" type="application/wasm" crossorigin>`,
   '',
 ].join('\n'));
-writeFileSync(join(outDir, 'vocafuse.mjs'), moduleText);
-writeFileSync(join(outDir, 'vocafuse.js'), classic);
-copyFileSync(join(here, 'src', 'vocafuse.d.ts'), join(outDir, 'vocafuse.d.ts'));
-copyFileSync(join(here, 'src', 'vocafuse-worklet.js'), join(outDir, 'vocafuse-worklet.js'));
+
+// The npm package: what a page needs and nothing else (package.json's "files" says the same).
+rmSync(npmDir, { recursive: true, force: true });
+writeShims(npmDir, {});
+for (const name of ['vocafuse.wasm', 'wasm_exec.js']) copyFileSync(join(outDir, name), join(npmDir, name));
+for (const name of ['package.json', 'README.md', 'LICENSE']) copyFileSync(join(here, 'package', name), join(npmDir, name));

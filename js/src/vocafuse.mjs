@@ -12,14 +12,23 @@
 const SHIMDATA = /*@SHIMDATA@*/ null;
 const CATALOG = SHIMDATA.catalog;
 const { maxDuration: MAX_DURATION, formats: FORMATS } = SHIMDATA.limits;
-// Where vocafuse.wasm and wasm_exec.js live by default: beside this file.
-const BASE_URL = /*@BASE_URL@*/ import.meta.url;
-// The build's content hashes of the files beside this one (name → hash): their URLs carry
-// it, so a server may let browsers keep them for good (a new build is a new URL).
+// The files the SDK loads, beside this one, each as a `new URL` of a literal relative path
+// and import.meta.url, the form Vite, webpack, Rollup and Parcel recognise: a bundler
+// copies the file into its output and rewrites the URL to where it put it.
+const SDK_FILES = {
+  'vocafuse.wasm': new URL('./vocafuse.wasm', import.meta.url),
+  'wasm_exec.js': new URL('./wasm_exec.js', import.meta.url),
+  'vocafuse-worklet.js': new URL('./vocafuse-worklet.js', import.meta.url),
+};
+// The build's content hashes of those files (name → hash), in the copy the demo server
+// sends (build/sdk): their URLs carry it, so browsers may keep them for good (a new build
+// is a new URL). Empty in the npm package, whose bundler names files by content itself.
 const VERSIONS = /*@VERSIONS@*/ {};
 
 function sdkFile(name) {
-  return new URL(VERSIONS[name] ? `${name}?v=${VERSIONS[name]}` : name, BASE_URL).href;
+  const url = new URL(SDK_FILES[name]);
+  if (VERSIONS[name] && /^https?:$/.test(url.protocol)) url.searchParams.set('v', VERSIONS[name]);
+  return url.href;
 }
 
 const SECRET = /^sk_(live|test)_/;
@@ -112,7 +121,7 @@ class Runtime {
     if (typeof globalThis.Go !== 'function') {
       const execUrl = sdkFile('wasm_exec.js');
       try {
-        await import(execUrl);
+        await import(/* @vite-ignore */ /* webpackIgnore: true */ execUrl);
       } catch (err) {
         throw sdkError('NETWORK_ERROR', { url: execUrl }, `could not load wasm_exec.js: ${err}`);
       }
