@@ -6,7 +6,8 @@ import type {
 /** What each `vocafuse-*` DOM event carries in `detail`: the same value the callback gets. */
 export interface VocaFuseRecorderEventMap {
   'vocafuse-statechange': CustomEvent<VocaFuseState>;
-  'vocafuse-start': CustomEvent<undefined>;
+  /** onStart has no argument: detail is null. */
+  'vocafuse-start': CustomEvent<null>;
   'vocafuse-progress': CustomEvent<{ elapsed: number; remaining: number }>;
   'vocafuse-level': CustomEvent<number>;
   'vocafuse-warning': CustomEvent<VocaFuseError>;
@@ -21,9 +22,11 @@ export interface VocaFuseRecorderEventMap {
  * pause, a countdown ring, a level meter, upload progress, the error's userMessage and the
  * stored note's playback, on `addVoiceNote`. Attributes: `token-endpoint`, `max-duration`
  * (seconds, default 60), `api-base-url`, `formats` (space-separated, e.g. "ogg webm wav").
- * Events bubble and cross shadow roots. Parts: record, pause, ring, remaining, meter, level,
- * status, progress, error, player. Custom properties: --vocafuse-accent, --vocafuse-danger,
- * --vocafuse-text, --vocafuse-muted, --vocafuse-surface, --vocafuse-track, --vocafuse-radius, --vocafuse-size.
+ * Events bubble and cross shadow roots. The host's `state` attribute mirrors the state.
+ * Parts: card, record, pause, ring, remaining, meter, level, status, warning, progress,
+ * error, player. Custom properties: --vocafuse-accent, --vocafuse-danger, --vocafuse-text,
+ * --vocafuse-muted, --vocafuse-surface, --vocafuse-track, --vocafuse-level, --vocafuse-radius,
+ * --vocafuse-size.
  */
 export declare class VocaFuseRecorderElement extends HTMLElement {
   /**

@@ -1,1 +1,322 @@
-export {};
+// <vocafuse-recorder token-endpoint="/api/token" max-duration="60">: the SDK as one line of
+// HTML. Everything it does goes through addVoiceNote on its inner record button; it only
+// draws what the callbacks report and re-dispatches each of them as a DOM event.
+import { VocaFuse } from './vocafuse.mjs';
+
+// Callback → DOM event. Each event's detail is the very value the callback got.
+const EVENTS = {
+  onStateChange: 'vocafuse-statechange',
+  onStart: 'vocafuse-start',
+  onProgress: 'vocafuse-progress',
+  onLevel: 'vocafuse-level',
+  onWarning: 'vocafuse-warning',
+  onStop: 'vocafuse-stop',
+  onUploadProgress: 'vocafuse-upload-progress',
+  onUploaded: 'vocafuse-uploaded',
+  onError: 'vocafuse-error',
+};
+
+const STATUS = {
+  idle: 'Ready to record',
+  requesting: 'Waiting for the microphone…',
+  recording: 'Recording',
+  paused: 'Paused',
+  processing: 'Finishing the recording…',
+  uploading: 'Uploading…',
+  uploaded: 'Saved',
+  error: '',
+};
+const LIVE = new Set(['recording', 'paused']);
+// Options are fixed per addVoiceNote: changes wait for a state without a recording.
+const SETTLED = new Set(['idle', 'uploaded', 'error']);
+const RING = 2 * Math.PI * 20; // the countdown circle's circumference (r = 20 in a 48 box)
+
+// One VocaFuse per token endpoint and API on the page, so that several elements share one
+// outbox courier, as one page with several addVoiceNote calls would.
+const shared = new Map();
+function sharedSDK(tokenEndpoint, apiBaseUrl) {
+  const key = `${tokenEndpoint}\n${apiBaseUrl || ''}`;
+  if (!shared.has(key)) {
+    shared.set(key, new VocaFuse(apiBaseUrl ? { tokenEndpoint, apiBaseUrl } : { tokenEndpoint }));
+  }
+  return shared.get(key);
+}
+
+const TEMPLATE = `
+<div class="card" part="card">
+  <div class="row">
+    <button type="button" class="record" part="record"><span class="icon" aria-hidden="true"></span><span class="label">Record</span></button>
+    <button type="button" class="pause" part="pause" hidden>Pause</button>
+    <div class="ring" part="ring" aria-hidden="true" hidden>
+      <svg viewBox="0 0 48 48" focusable="false"><circle class="track" cx="24" cy="24" r="20"></circle><circle class="arc" cx="24" cy="24" r="20"></circle></svg>
+      <span class="remaining" part="remaining"></span>
+    </div>
+  </div>
+  <div class="meter" part="meter" role="meter" aria-label="Microphone level" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0" hidden><span class="level" part="level"></span></div>
+  <progress class="progress" part="progress" max="100" value="0" aria-label="Upload progress" hidden></progress>
+  <p class="status" part="status" role="status" aria-live="polite"></p>
+  <p class="warning" part="warning" role="status" aria-live="polite"></p>
+  <p class="error" part="error" role="alert"></p>
+  <audio class="player" part="player" controls preload="metadata" hidden></audio>
+</div>`;
+
+// Constructable style sheets: a page whose CSP forbids inline style still allows them.
+const CSS = `
+:host { display: block; font: inherit; color: var(--vocafuse-text, #1d2330);
+  --_accent: var(--vocafuse-accent, #2346d6); --_danger: var(--vocafuse-danger, #b4232f);
+  --_muted: var(--vocafuse-muted, #4d5466); --_track: var(--vocafuse-track, #e3e6ef);
+  --_size: var(--vocafuse-size, 3rem); }
+:host([hidden]) { display: none; }
+[hidden] { display: none !important; }
+.card { display: grid; gap: .75rem; padding: 1rem; border-radius: var(--vocafuse-radius, 1rem);
+  background: var(--vocafuse-surface, #fff); }
+.row { display: flex; flex-wrap: wrap; align-items: center; gap: .75rem; }
+button { font: inherit; min-height: var(--_size); padding: 0 1.4rem; border-radius: calc(var(--_size) / 2);
+  cursor: pointer; display: inline-flex; align-items: center; gap: .6rem; }
+button:focus-visible { outline: 3px solid var(--_accent); outline-offset: 3px; }
+button:disabled { cursor: default; opacity: .6; }
+.record { border: 0; background: var(--_accent); color: #fff; font-weight: 600; font-size: 1.1rem; }
+.record .icon { width: .85rem; height: .85rem; border-radius: 50%; background: currentColor; }
+:host([state="recording"]) .record, :host([state="paused"]) .record { background: var(--_danger); }
+:host([state="recording"]) .record .icon, :host([state="paused"]) .record .icon { border-radius: 2px; }
+:host([state="recording"]) .record .icon { animation: vocafuse-pulse 1s infinite; }
+:host([state="requesting"]) .record, :host([state="processing"]) .record { background: var(--_muted); }
+.pause { border: 2px solid var(--_accent); background: transparent; color: var(--_accent); }
+.ring { position: relative; width: var(--_size); height: var(--_size); }
+.ring svg { width: 100%; height: 100%; transform: rotate(-90deg); }
+.ring circle { fill: none; stroke-width: 4; }
+.ring .track { stroke: var(--_track); }
+.ring .arc { stroke: var(--_danger); stroke-linecap: round; stroke-dasharray: ${RING.toFixed(2)};
+  stroke-dashoffset: 0; transition: stroke-dashoffset .2s linear; }
+.remaining { position: absolute; inset: 0; display: grid; place-items: center; font-size: .9rem;
+  font-variant-numeric: tabular-nums; font-weight: 600; }
+.meter { height: .5rem; border-radius: .25rem; background: var(--_track); overflow: hidden; }
+.level { display: block; height: 100%; background: var(--vocafuse-level, #1a7f45); transform: scaleX(0);
+  transform-origin: left; transition: transform 50ms linear; }
+.progress { width: 100%; height: .5rem; accent-color: var(--_accent); }
+p { margin: 0; }
+.status { color: var(--_muted); min-height: 1.4em; }
+.warning:not(:empty) { padding: .6rem .8rem; border-radius: .5rem; background: #fff4d6; color: #6b4200; }
+.error:not(:empty) { padding: .6rem .8rem; border-radius: .5rem; background: #fdecee; color: #8f1521; }
+.warning:empty, .error:empty { display: none; }
+.player { width: 100%; }
+@keyframes vocafuse-pulse { 50% { opacity: .35; } }
+@media (prefers-reduced-motion: reduce) {
+  :host([state="recording"]) .record .icon { animation: none; }
+  .level, .ring .arc { transition: none; }
+}`;
+
+let sheet;
+function adoptStyle(root) {
+  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+    }
+    root.adoptedStyleSheets = [sheet];
+    return;
+  }
+  const style = document.createElement('style');
+  style.textContent = CSS;
+  root.prepend(style);
+}
+
+export class VocaFuseRecorderElement extends HTMLElement {
+  static get observedAttributes() {
+    return ['token-endpoint', 'max-duration', 'api-base-url', 'formats'];
+  }
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: 'open' });
+    root.innerHTML = TEMPLATE;
+    adoptStyle(root);
+    this._parts = {};
+    for (const el of root.querySelectorAll('[part]')) this._parts[el.getAttribute('part')] = el;
+    this._sdk = null;
+    this._ownSDK = false;
+    this._control = null;
+    this._stale = false; // attributes or sdk changed while a recording was under way
+    this._voicenote = null;
+    this._previewUrl = null;
+    this._parts.pause.addEventListener('click', () => {
+      if (!this._control) return;
+      if (this._control.state === 'paused') this._control.resume();
+      else this._control.pause();
+    });
+  }
+
+  get sdk() {
+    if (!this._sdk) this._sdk = sharedSDK(this.getAttribute('token-endpoint'), this.getAttribute('api-base-url'));
+    return this._sdk;
+  }
+
+  set sdk(sdk) {
+    if (sdk === this._sdk) return;
+    this._sdk = sdk;
+    this._ownSDK = true;
+    this._reattach();
+  }
+
+  get control() {
+    return this._control;
+  }
+
+  get state() {
+    return this._control ? this._control.state : 'idle';
+  }
+
+  get voicenote() {
+    return this._voicenote;
+  }
+
+  connectedCallback() {
+    // A page that sets .sdk right after the import (same task) is served before a default
+    // instance is made.
+    queueMicrotask(() => {
+      if (this.isConnected && !this._control) this._attach();
+    });
+  }
+
+  disconnectedCallback() {
+    // Moved within the document (disconnected, then connected again in the same task):
+    // the recording goes on.
+    queueMicrotask(() => {
+      if (!this.isConnected) this._detach();
+    });
+  }
+
+  attributeChangedCallback(name, before, after) {
+    if (before === after) return;
+    // An instance made from the old attributes is replaced; one the page set stays.
+    if ((name === 'token-endpoint' || name === 'api-base-url') && !this._ownSDK) this._sdk = null;
+    this._reattach();
+  }
+
+  _options() {
+    const options = {};
+    const max = this.getAttribute('max-duration');
+    // Handed over as written: the SDK says INVALID_OPTION for a value it cannot take.
+    if (max !== null) options.maxDuration = max.trim() === '' ? NaN : Number(max);
+    const formats = this.getAttribute('formats');
+    if (formats !== null) options.formats = formats.split(/[\s,]+/).filter(Boolean);
+    for (const [callback, type] of Object.entries(EVENTS)) {
+      options[callback] = (detail) => {
+        this._show(callback, detail);
+        this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+      };
+    }
+    return options;
+  }
+
+  _attach() {
+    try {
+      this._control = this.sdk.addVoiceNote(this._parts.record, this._options());
+    } catch (error) {
+      // An attribute the SDK refuses (INVALID_OPTION), or no token endpoint.
+      this._control = null;
+      this._show('onError', error);
+      this.dispatchEvent(new CustomEvent('vocafuse-error', { detail: error, bubbles: true, composed: true }));
+      return;
+    }
+    this._show('onStateChange', this._control.state);
+    this.sdk.ready.catch((error) => {
+      this._parts.status.textContent = '';
+      this._parts.error.textContent = error.userMessage || String(error);
+    });
+  }
+
+  _detach() {
+    if (this._control) this._control.destroy();
+    this._control = null;
+  }
+
+  _reattach() {
+    if (!this.isConnected || !this._control) return;
+    if (!SETTLED.has(this._control.state)) {
+      this._stale = true;
+      return;
+    }
+    this._stale = false;
+    this._detach();
+    this._attach();
+  }
+
+  // Draws what a callback reported.
+  _show(callback, value) {
+    const p = this._parts;
+    switch (callback) {
+      case 'onStateChange': {
+        this.setAttribute('state', value);
+        p.status.textContent = STATUS[value] ?? value;
+        p.record.querySelector('.label').textContent = LIVE.has(value) ? 'Stop' : value === 'requesting' ? 'Cancel' : 'Record';
+        p.pause.textContent = value === 'paused' ? 'Resume' : 'Pause';
+        // Hiding a focused button would drop keyboard focus on the body.
+        if (!LIVE.has(value) && this.shadowRoot.activeElement === p.pause) p.record.focus();
+        p.pause.hidden = !LIVE.has(value);
+        p.ring.hidden = !LIVE.has(value);
+        if (!LIVE.has(value)) p.meter.hidden = true;
+        if (value === 'paused' || !LIVE.has(value)) this._level(0);
+        p.progress.hidden = value !== 'uploading';
+        if (value === 'requesting') {
+          p.error.textContent = '';
+          p.warning.textContent = '';
+          p.progress.value = 0;
+          this._countdown(1);
+        }
+        if (SETTLED.has(value) && this._stale) queueMicrotask(() => this._reattach());
+        break;
+      }
+      case 'onStart':
+        // Known only once recording: some browsers give no running AudioContext to measure with.
+        p.meter.hidden = !this._control.canMeasureLevel;
+        break;
+      case 'onProgress': {
+        p.remaining.textContent = String(Math.ceil(value.remaining));
+        const total = value.elapsed + value.remaining;
+        this._countdown(total > 0 ? value.remaining / total : 0);
+        break;
+      }
+      case 'onLevel':
+        this._level(value);
+        break;
+      case 'onWarning':
+        p.warning.textContent = value.userMessage;
+        break;
+      case 'onStop':
+        // Played from the browser at once; replaced by the stored copy once it is uploaded.
+        if (this._previewUrl) URL.revokeObjectURL(this._previewUrl);
+        this._previewUrl = URL.createObjectURL(value.blob);
+        p.player.src = this._previewUrl;
+        p.player.hidden = false;
+        break;
+      case 'onUploadProgress':
+        p.progress.value = value.percent;
+        break;
+      case 'onUploaded':
+        this._voicenote = value;
+        p.player.src = value.audio_url;
+        if (this._previewUrl) URL.revokeObjectURL(this._previewUrl);
+        this._previewUrl = null;
+        break;
+      case 'onError':
+        p.error.textContent = value.userMessage || value.message;
+        break;
+      default:
+    }
+  }
+
+  _level(level) {
+    // A -60..0 dBFS scale: speech fills the bar and silence (the SDK's -60 dBFS) reads as empty.
+    const db = level > 0 ? 20 * Math.log10(level) : -Infinity;
+    const fill = Math.min(1, Math.max(0, (db + 60) / 60));
+    this._parts.level.style.transform = `scaleX(${fill})`;
+    this._parts.meter.setAttribute('aria-valuenow', String(Math.round(fill * 100)));
+  }
+
+  _countdown(left) {
+    this._parts.ring.querySelector('.arc').style.strokeDashoffset = String(RING * (1 - left));
+  }
+}
+
+if (!customElements.get('vocafuse-recorder')) customElements.define('vocafuse-recorder', VocaFuseRecorderElement);

@@ -1,0 +1,192 @@
+// <vocafuse-recorder>, the drop-in element, in real browsers with the real MediaRecorder:
+// one line of HTML records, pauses, resumes, stops and uploads, by mouse and by keyboard
+// alone, and its DOM events carry what the SDK's callbacks received.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { browsers, closePage, newPage, setMicrophone, startServer } from './harness.mjs';
+import { assertNoLiveTracks } from './support.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const RECORD = 'vocafuse-recorder >>> [part=record]';
+const PAUSE = 'vocafuse-recorder >>> [part=pause]';
+
+let server;
+before(async () => {
+  server = await startServer({ testPagesDir: HERE });
+});
+after(async () => {
+  await server?.stop();
+});
+
+async function open(browser, mic = 'granted') {
+  const page = await newPage(browser);
+  await setMicrophone(browser, page, server.origin, mic);
+  await page.goto(`${server.origin}/test/pages/element.html`);
+  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000, polling: 100 });
+  await page.waitForFunction(() => document.querySelector('vocafuse-recorder').control !== null, { polling: 100 });
+  return page;
+}
+
+const stateIs = (page, state, timeout = 15_000) => page.waitForFunction(
+  (s) => document.querySelector('vocafuse-recorder').getAttribute('state') === s, { timeout, polling: 50 }, state);
+const recordedAtLeast = (page, seconds) => page.waitForFunction(
+  (s) => window.of('progress').some((e) => e.detail.elapsed >= s), { timeout: 15_000, polling: 50 }, seconds);
+
+// What the element shows, read from its shadow root.
+function shown(page) {
+  return page.evaluate(() => {
+    const el = document.querySelector('vocafuse-recorder');
+    const part = (name) => el.shadowRoot.querySelector(`[part=${name}]`);
+    return {
+      state: el.state,
+      record: part('record').textContent.trim(),
+      pressed: part('record').getAttribute('aria-pressed'),
+      pause: part('pause').hidden ? null : part('pause').textContent.trim(),
+      status: part('status').textContent,
+      error: part('error').textContent,
+      remaining: part('ring').hidden ? null : part('remaining').textContent,
+      player: part('player').hidden ? null : part('player').src,
+      focused: el.shadowRoot.activeElement?.getAttribute('part') ?? null,
+    };
+  });
+}
+
+// Every DOM event carries the very value its callback received, in the same order.
+async function assertEventsMatchCallbacks(page) {
+  const mismatch = await page.evaluate(() => {
+    const names = {
+      onStateChange: 'vocafuse-statechange', onStart: 'vocafuse-start', onProgress: 'vocafuse-progress',
+      onLevel: 'vocafuse-level', onWarning: 'vocafuse-warning', onStop: 'vocafuse-stop',
+      onUploadProgress: 'vocafuse-upload-progress', onUploaded: 'vocafuse-uploaded', onError: 'vocafuse-error',
+    };
+    if (window.calls.length !== window.events.length) return `${window.calls.length} callbacks, ${window.events.length} events`;
+    for (let i = 0; i < window.calls.length; i++) {
+      const call = window.calls[i];
+      const event = window.events[i];
+      // CustomEvent's detail is null where the callback got nothing (onStart).
+      if (names[call.name] !== event.type || (call.arg ?? null) !== event.detail) {
+        return `#${i}: ${call.name}(${JSON.stringify(call.arg)}) but ${event.type} ${JSON.stringify(event.detail)}`;
+      }
+    }
+    return null;
+  });
+  assert.equal(mismatch, null);
+}
+
+// The note the element says it stored, read back through its audio_url.
+async function assertStored(page) {
+  const note = await page.evaluate(async () => {
+    const el = document.querySelector('vocafuse-recorder');
+    const v = el.voicenote;
+    const audio = await fetch(v.audio_url, { cache: 'no-store' });
+    return { ...v, audioStatus: audio.status, audioBytes: (await audio.arrayBuffer()).byteLength };
+  });
+  assert.equal(note.audioStatus, 200);
+  assert.equal(note.audioBytes, note.size);
+  return note;
+}
+
+for (const { name, launch } of browsers()) {
+  describe(name, () => {
+    let browser;
+    before(async () => {
+      browser = await launch();
+    });
+    after(async () => {
+      await browser?.close();
+    });
+
+    test('one line of HTML records, pauses, resumes, stops and uploads; the events carry the callbacks\' values', async () => {
+      const page = await open(browser);
+      try {
+        assert.deepEqual(await shown(page), {
+          state: 'idle', record: 'Record', pressed: 'false', pause: null, status: 'Ready to record', error: '',
+          remaining: null, player: null, focused: null,
+        });
+        await page.click(RECORD);
+        await stateIs(page, 'recording');
+        await recordedAtLeast(page, 1);
+        const recording = await shown(page);
+        assert.equal(recording.record, 'Stop');
+        assert.equal(recording.pause, 'Pause');
+        assert.ok(Number(recording.remaining) <= 59 && Number(recording.remaining) >= 50, `ring shows ${recording.remaining} s left`);
+
+        await page.click(PAUSE);
+        await stateIs(page, 'paused');
+        assert.equal((await shown(page)).pause, 'Resume');
+        await page.click(PAUSE);
+        await stateIs(page, 'recording');
+        await recordedAtLeast(page, 2);
+        await page.click(RECORD);
+        await stateIs(page, 'uploaded');
+        await page.waitForFunction(() => document.querySelector('vocafuse-recorder').voicenote !== null, { polling: 100 });
+
+        const done = await shown(page);
+        assert.equal(done.status, 'Saved');
+        const note = await assertStored(page);
+        assert.equal(done.player, note.audio_url, 'the player plays the stored note');
+        assert.ok(note.duration >= 1.8 && note.duration < 4, `stored ${note.duration} s`);
+        const seen = await page.evaluate(() => window.events.map((e) => e.type)
+          .filter((t, i, all) => t !== 'vocafuse-level' && t !== 'vocafuse-progress' && t !== all[i - 1]));
+        for (const type of ['vocafuse-start', 'vocafuse-stop', 'vocafuse-uploaded']) assert.ok(seen.includes(type), `${type} in ${seen}`);
+        await assertEventsMatchCallbacks(page);
+        await assertNoLiveTracks(page, 'after the element\'s take');
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    test('keyboard only: Tab to the button, Enter records, Space pauses and resumes, Enter stops', async () => {
+      const page = await open(browser);
+      try {
+        await page.keyboard.press('Tab');
+        assert.equal((await shown(page)).focused, 'record');
+        await page.keyboard.press('Enter');
+        await stateIs(page, 'recording');
+        await recordedAtLeast(page, 1);
+        await page.keyboard.press('Tab');
+        assert.equal((await shown(page)).focused, 'pause');
+        await page.keyboard.press(' ');
+        await stateIs(page, 'paused');
+        await page.keyboard.press(' ');
+        await stateIs(page, 'recording');
+        await page.keyboard.down('Shift');
+        await page.keyboard.press('Tab');
+        await page.keyboard.up('Shift');
+        assert.equal((await shown(page)).focused, 'record');
+        await page.keyboard.press('Enter');
+        await stateIs(page, 'uploaded');
+        await page.waitForFunction(() => document.querySelector('vocafuse-recorder').voicenote !== null, { polling: 100 });
+        await assertStored(page);
+        // The pause button went away with the recording; focus stayed on the record button.
+        assert.equal((await shown(page)).focused, 'record');
+        await assertEventsMatchCallbacks(page);
+      } finally {
+        await closePage(page);
+      }
+    });
+
+    if (name === 'chromium') {
+      test('a refused microphone: the error\'s userMessage in an alert, the same error as a DOM event', async () => {
+        const page = await open(browser, 'denied');
+        try {
+          await page.click(RECORD);
+          await stateIs(page, 'error');
+          const [error] = await page.evaluate(() => window.of('error').map((e) => ({ code: e.detail.code, userMessage: e.detail.userMessage })));
+          assert.equal(error.code, 'PERMISSION_DENIED');
+          const view = await shown(page);
+          assert.equal(view.error, error.userMessage);
+          assert.equal(await page.evaluate(() => document.querySelector('vocafuse-recorder').shadowRoot
+            .querySelector('[part=error]').getAttribute('role')), 'alert');
+          await assertEventsMatchCallbacks(page);
+          await assertNoLiveTracks(page, 'after the refusal');
+        } finally {
+          await closePage(page);
+        }
+      });
+    }
+  });
+}
