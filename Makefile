@@ -95,7 +95,7 @@ test-wasm:
 
 # The browser tests also load the crashtest program (the SDK with a way to die) and the
 # panic program (the SDK with a panic injected at a boundary the page names).
-test-browser: build
+test-browser: build pack
 	$(WASMBUILD) -o js/test/pages/generated/crashtest.wasm ./wasm/cmd/crashtest
 	$(WASMBUILD) -tags vocafuse_panic -o js/test/pages/generated/panic.wasm ./wasm
 	cd js && node --test --test-concurrency=1 test/*.test.mjs

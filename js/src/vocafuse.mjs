@@ -18,7 +18,9 @@ const { maxDuration: MAX_DURATION, formats: FORMATS } = SHIMDATA.limits;
 const SDK_FILES = {
   'vocafuse.wasm': new URL('./vocafuse.wasm', import.meta.url),
   'wasm_exec.js': new URL('./wasm_exec.js', import.meta.url),
-  'vocafuse-worklet.js': new URL('./vocafuse-worklet.js', import.meta.url),
+  // A small file Vite would inline as a data: URL, which a CSP without data: refuses as a
+  // worklet; ?no-inline keeps it a file (other bundlers and servers ignore the query).
+  'vocafuse-worklet.js': new URL('./vocafuse-worklet.js?no-inline', import.meta.url),
 };
 // The build's content hashes of those files (name → hash), in the copy the demo server
 // sends (build/sdk): their URLs carry it, so browsers may keep them for good (a new build
