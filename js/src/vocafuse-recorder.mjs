@@ -95,7 +95,10 @@ button:disabled { cursor: default; opacity: .6; }
   transform-origin: left; transition: transform 50ms linear; }
 .progress { width: 100%; height: .5rem; accent-color: var(--_accent); }
 p { margin: 0; }
-.status { color: var(--_muted); min-height: 1.4em; }
+.status { color: var(--_muted); }
+/* Empty (the error state: the alert speaks), it takes no room but stays a live region. */
+.status:empty { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+.card { position: relative; }
 .warning:not(:empty) { padding: .6rem .8rem; border-radius: .5rem; background: #fff4d6; color: #6b4200; }
 .error:not(:empty) { padding: .6rem .8rem; border-radius: .5rem; background: #fdecee; color: #8f1521; }
 .warning:empty, .error:empty { display: none; }

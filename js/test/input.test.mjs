@@ -315,23 +315,26 @@ if (browsers().some((b) => b.name === 'chromium')) {
 
     test('the demo page says "We can\'t hear you", shows a meter and a pause button', async () => {
       const page = await newPage(browser);
+      const state = (s) => waitFor(page, (want) => document.querySelector('vocafuse-recorder').state === want, s);
+      const part = (name) => `vocafuse-recorder >>> [part=${name}]`;
       try {
         await setMicrophone(browser, page, server.origin, 'granted');
         await page.goto(`${server.origin}/`);
-        await waitFor(page, () => document.querySelector('#record-btn').dataset.state === 'idle');
-        await page.click('#record-btn');
-        await waitFor(page, () => document.querySelector('#record-btn').dataset.state === 'recording');
-        const shown = await page.evaluate(() => ({
-          pause: !document.querySelector('#pause-btn').hidden,
-          meter: !document.querySelector('#level').hidden,
-        }));
+        await waitFor(page, () => document.documentElement.dataset.recorder === 'ready');
+        await page.click(part('record'));
+        await state('recording');
+        const shown = await page.evaluate(() => {
+          const root = document.querySelector('vocafuse-recorder').shadowRoot;
+          return { pause: !root.querySelector('[part=pause]').hidden, meter: !root.querySelector('[part=meter]').hidden };
+        });
         assert.deepEqual(shown, { pause: true, meter: true });
-        await waitFor(page, () => document.querySelector('#warning').textContent.includes("We can't hear you"), undefined, 10_000);
-        await page.click('#pause-btn');
-        await waitFor(page, () => document.querySelector('#record-btn').dataset.state === 'paused');
-        assert.equal(await page.$eval('#pause-btn', (b) => b.textContent), 'Resume');
-        await page.click('#record-btn'); // a click while paused stops
-        await waitFor(page, () => ['uploading', 'uploaded'].includes(document.querySelector('#record-btn').dataset.state));
+        await waitFor(page, () => document.querySelector('vocafuse-recorder').shadowRoot
+          .querySelector('[part=warning]').textContent.includes("We can't hear you"), undefined, 10_000);
+        await page.click(part('pause'));
+        await state('paused');
+        assert.equal(await page.$eval(part('pause'), (b) => b.textContent), 'Resume');
+        await page.click(part('record')); // a click while paused stops
+        await waitFor(page, () => ['uploading', 'uploaded'].includes(document.querySelector('vocafuse-recorder').state));
       } finally {
         await closePage(page);
       }

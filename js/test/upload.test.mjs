@@ -96,26 +96,35 @@ for (const { name, launch } of browsers()) {
       }
     });
 
-    test('the demo page uploads a recording and plays the stored copy', async () => {
+    test('the demo page uploads a recording, plays the stored copy and lists it first', async () => {
       await fault(null);
       const page = await newPage(browser);
+      const state = (s, timeout = 15_000) => page.waitForFunction(
+        (want) => document.querySelector('vocafuse-recorder').state === want, { timeout, polling: 100 }, s);
       try {
         await setMicrophone(browser, page, server.origin, 'granted');
         await page.goto(`${server.origin}/`);
-        await page.waitForFunction(() => document.querySelector('#record-btn').dataset.state === 'idle', { timeout: 15_000 });
-        await page.click('#record-btn');
-        await page.waitForFunction(() => document.querySelector('#record-btn').dataset.state === 'recording');
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-        await page.click('#record-btn');
-        await page.waitForFunction(() => document.querySelector('#record-btn').dataset.state === 'uploaded', { timeout: 15_000 });
+        await page.waitForFunction(() => document.documentElement.dataset.recorder === 'ready', { timeout: 15_000, polling: 100 });
+        await page.click('vocafuse-recorder >>> [part=record]');
+        await state('recording');
+        // Two seconds by the element's own countdown (60 → 58 left).
+        await page.waitForFunction(() => {
+          const left = document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=remaining]').textContent;
+          return left !== '' && Number(left) <= 58;
+        }, { polling: 100 });
+        await page.click('vocafuse-recorder >>> [part=record]');
+        await state('uploaded');
         const shown = await page.evaluate(async () => {
-          const audio = document.querySelector('#playback');
+          const el = document.querySelector('vocafuse-recorder');
+          const audio = el.shadowRoot.querySelector('[part=player]');
           if (!(audio.duration > 0)) await new Promise((resolve) => { audio.onloadedmetadata = resolve; });
-          return { info: document.querySelector('#last-info').textContent, src: audio.src, duration: audio.duration };
+          return { id: el.voicenote.id, src: audio.src, duration: audio.duration };
         });
-        assert.match(shown.info, /stored as [0-9a-f-]{36}/);
         assert.match(shown.src, /\/v1\/voicenotes\/[0-9a-f-]{36}\/audio\?/);
+        assert.ok(shown.src.includes(shown.id), 'the player plays the note just stored');
         assert.ok(Number.isFinite(shown.duration) && shown.duration > 1, `stored copy plays ${shown.duration} s`);
+        await page.waitForFunction((id) => document.querySelector('#notes-list > li')?.dataset.id === id,
+          { polling: 100 }, shown.id);
       } finally {
         await closePage(page);
       }

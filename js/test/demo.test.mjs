@@ -1,0 +1,389 @@
+// The demo page (demo/web/static, served at /) as a visitor uses it, in Chromium at a desktop
+// (1280×800) and a phone (390×844) size: a recording listed at the top of "Your notes" with its
+// duration, played and deleted; the outbox ("Waiting to send") with uploads failing and offline,
+// and "Send now"; load errors. axe-core audits each state (the element's shadow root too), and
+// the screenshots of the main states are written to docs/screenshots/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { closePage, launchChromium, newPage, setMicrophone, startServer } from './harness.mjs';
+import { setFaults } from './support.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = path.resolve(HERE, '../../docs/screenshots');
+const AXE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+const RECORD = 'vocafuse-recorder >>> [part=record]';
+
+const waitFor = (page, fn, arg, timeout = 20_000) => page.waitForFunction(fn, { timeout, polling: 100 }, arg);
+
+let server;
+let browser;
+before(async () => {
+  await fs.mkdir(SHOTS, { recursive: true });
+  server = await startServer({ testPagesDir: HERE, extraArgs: ['--fault-injection'] });
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+// The demo page in a fresh context (a new visitor, nothing stored), once the SDK has
+// answered ready (or failed) and the notes list has loaded (or failed).
+async function open(viewport, { mic = 'granted', beforeLoad = async () => {} } = {}) {
+  const page = await newPage(browser);
+  await page.setViewport(viewport);
+  await setMicrophone(browser, page, server.origin, mic);
+  // What the element's events carry, for the checks the screen cannot show (the recording's id).
+  await page.evaluateOnNewDocument(() => {
+    window.seen = { stop: [], error: [], elapsed: 0, csp: [] };
+    // The page's CSP (no inline script or style): anything it refuses is a bug of the page.
+    addEventListener('securitypolicyviolation', (e) => window.seen.csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+    addEventListener('vocafuse-stop', (e) => window.seen.stop.push({ id: e.detail.id, duration: e.detail.duration }));
+    addEventListener('vocafuse-error', (e) => window.seen.error.push({ code: e.detail.code, userMessage: e.detail.userMessage }));
+    addEventListener('vocafuse-progress', (e) => { window.seen.elapsed = e.detail.elapsed; });
+  });
+  await beforeLoad(page);
+  await page.goto(server.url);
+  await waitFor(page, () => document.documentElement.dataset.recorder
+    && document.querySelector('#notes').getAttribute('aria-busy') === 'false');
+  return page;
+}
+
+const recorderState = (page) => page.evaluate(() => document.querySelector('vocafuse-recorder').state);
+const waitForState = (page, states, timeout) =>
+  waitFor(page, (s) => s.includes(document.querySelector('vocafuse-recorder').state), [states].flat(), timeout);
+
+// Starts a recording and waits until the level part shows the fake microphone's speech.
+async function startRecording(page) {
+  await page.locator(RECORD).click();
+  await waitForState(page, 'recording');
+  await waitFor(page, () => {
+    const root = document.querySelector('vocafuse-recorder').shadowRoot;
+    const meter = root.querySelector('[part=meter]');
+    const scale = /scaleX\(([\d.]+)\)/.exec(root.querySelector('[part=level]').style.transform);
+    return !meter.hidden && Number(meter.getAttribute('aria-valuenow')) > 0 && scale && Number(scale[1]) > 0;
+  });
+}
+
+// Stops once `seconds` have been recorded (the SDK's own clock); answers what onStop had.
+async function stopAfter(page, seconds) {
+  const before = await page.evaluate(() => window.seen.stop.length);
+  await waitFor(page, (s) => window.seen.elapsed >= s, seconds, seconds * 1000 + 15_000);
+  await page.locator(RECORD).click();
+  await waitFor(page, (n) => window.seen.stop.length > n, before);
+  return page.evaluate(() => window.seen.stop.at(-1));
+}
+
+// Finite animations (a new note slides in) have ended: contrast is measured, and pictures
+// taken, on what stays on screen.
+const settled = (page) => waitFor(page, () => document.getAnimations()
+  .every((a) => a.playState !== 'running' || a.effect.getTiming().iterations === Infinity));
+
+// No CSP violation so far, then axe-core over the whole document, the element's open shadow root included. Its source is
+// evaluated through the protocol, which the page's CSP does not govern (a <script> would be refused).
+async function audit(page, what) {
+  assert.deepEqual(await page.evaluate(() => window.seen.csp), [], `${what}: the CSP refused something`);
+  await settled(page);
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })),
+    }));
+  });
+  const report = violations.map((v) => `  ${v.id} (${v.impact}): ${v.help}\n` +
+    v.nodes.map((n) => `    ${JSON.stringify(n.target)}\n      ${(n.summary || '').replace(/\n/g, '\n      ')}`).join('\n'));
+  assert.equal(violations.length, 0, `axe, ${what}:\n${report.join('\n')}`);
+}
+
+// A screenshot of what the window shows, scrolled from the top just enough to show `selector`.
+async function shot(page, name, selector) {
+  await page.evaluate((sel) => {
+    window.scrollTo(0, 0);
+    document.querySelector(sel)?.scrollIntoView({ block: 'nearest' });
+  }, selector);
+  await settled(page);
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+// What the page shows, as the text a reader gets (white space collapsed).
+const text = (page, selector) => page.$eval(selector, (el) => el.textContent.replace(/\s+/g, ' ').trim());
+const noteItems = (page) => page.$$eval('#notes-list > li', (items) => items.map((li) => ({
+  id: li.dataset.id,
+  when: li.querySelector('.note-when').textContent,
+  meta: li.querySelector('.note-meta').textContent,
+  src: li.querySelector('audio').src,
+  deleteName: li.querySelector('.delete').textContent,
+})));
+const pendingItems = (page) => page.$$eval('#pending-list > li', (items) => items.map((li) => ({
+  id: li.dataset.id, text: li.textContent.replace(/\s+/g, ' ').trim(),
+})));
+const visible = (page, selector) => page.$eval(selector, (el) => el.checkVisibility());
+
+// A token of the page's visitor (its cookie), for reading the API from here.
+const visitorToken = (page) => page.evaluate(async () => (await (await fetch('/api/token', { method: 'POST' })).json()).token);
+
+// A short WAV (a 440 Hz tone, 8 kHz mono 16-bit), for notes stored through the API directly.
+function toneWAV(secs) {
+  const rate = 8000;
+  const samples = Math.round(rate * secs);
+  const wav = Buffer.alloc(44 + samples * 2);
+  wav.write('RIFF', 0); wav.writeUInt32LE(36 + samples * 2, 4); wav.write('WAVE', 8);
+  wav.write('fmt ', 12); wav.writeUInt32LE(16, 16); wav.writeUInt16LE(1, 20); wav.writeUInt16LE(1, 22);
+  wav.writeUInt32LE(rate, 24); wav.writeUInt32LE(rate * 2, 28); wav.writeUInt16LE(2, 32); wav.writeUInt16LE(16, 34);
+  wav.write('data', 36); wav.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i += 1) wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2);
+  return wav;
+}
+
+const seconds = (clock) => { const [m, s] = clock.split(':').map(Number); return m * 60 + s; };
+
+describe('the demo page', () => {
+  test('desktop: idle, recording, the note listed at the top, played and deleted', async () => {
+    await setFaults(server, null);
+    const page = await open(DESKTOP);
+    try {
+      assert.equal(await recorderState(page), 'idle');
+      assert.match(await text(page, '#notes-status'), /No notes yet/);
+      assert.equal(await visible(page, '#outbox'), false, 'an empty outbox is hidden');
+      assert.equal(await visible(page, '#offline .offline-text'), false, 'online: no banner');
+      await audit(page, 'idle, desktop');
+      await shot(page, 'desktop-idle');
+
+      await startRecording(page);
+      await audit(page, 'recording, desktop');
+      await shot(page, 'desktop-recording');
+      const stop = await stopAfter(page, 2.5);
+
+      // The note arrives at the top of the list, with what was recorded.
+      await waitFor(page, (id) => document.querySelector('#notes-list > li')?.dataset.id === id, stop.id);
+      await waitForState(page, 'uploaded');
+      const [top] = await noteItems(page);
+      const [clock, kb, format] = top.meta.split(' · ');
+      assert.ok(Math.abs(seconds(clock) - stop.duration) <= 1, `listed as ${clock}, recorded ${stop.duration} s`);
+      assert.match(kb, /^\d+(\.\d)? KB$/);
+      assert.match(format, /^(WEBM|OGG|WAV)$/);
+      assert.match(top.when, /^Today, /);
+      assert.match(top.deleteName, /^Delete the \d:\d\d note from today, /);
+      assert.match(top.src, new RegExp(`/v1/voicenotes/${stop.id}/audio\\?`));
+      assert.equal(await visible(page, '#outbox'), false, 'a delivered recording does not wait');
+      await audit(page, 'notes listed, desktop');
+      await shot(page, 'desktop-notes', '#notes');
+
+      // Its audio_url fetches as audio, and the list's player plays it.
+      const res = await fetch(top.src, { headers: { Range: 'bytes=0-' } });
+      assert.ok([200, 206].includes(res.status), `audio_url answered ${res.status}`);
+      assert.match(res.headers.get('content-type'), /^audio\//);
+      await page.evaluate(() => {
+        const audio = document.querySelector('#notes-list > li audio');
+        audio.muted = true;
+        return audio.play();
+      });
+      await waitFor(page, () => document.querySelector('#notes-list > li audio').currentTime > 0);
+      const played = await page.evaluate(() => {
+        const audio = document.querySelector('#notes-list > li audio');
+        audio.pause();
+        return { currentTime: audio.currentTime, duration: audio.duration, error: audio.error && audio.error.message };
+      });
+      assert.ok(played.currentTime > 0 && !played.error, `played ${JSON.stringify(played)}`);
+
+      // Delete: gone from the list (focus stays in the section) and from the API.
+      await page.locator(`#notes-list > li[data-id="${stop.id}"] .delete`).click();
+      await waitFor(page, (id) => !document.querySelector(`#notes-list > li[data-id="${id}"]`), stop.id);
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'notes-title');
+      assert.match(await text(page, '#notes-status'), /No notes yet/);
+      const token = await visitorToken(page);
+      const gone = await fetch(`${server.origin}/v1/voicenotes/${stop.id}`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(gone.status, 404);
+      assert.equal((await gone.json()).error.code, 6001);
+    } finally {
+      await closePage(page);
+    }
+  });
+
+  test('phone: recording, then the notes list, newest first, with "Load more"', async () => {
+    await setFaults(server, null);
+    const page = await open(PHONE);
+    try {
+      await audit(page, 'idle, phone');
+      await shot(page, 'phone-idle');
+      // Notes stored before the page loads are listed too, newest first: two recordings.
+      const ids = [];
+      for (let i = 0; i < 2; i += 1) {
+        await startRecording(page);
+        if (i === 0) {
+          await audit(page, 'recording, phone');
+          await shot(page, 'phone-recording', '.try');
+        }
+        await page.evaluate(() => { window.seen.elapsed = 0; });
+        const stop = await stopAfter(page, 1 + i);
+        await waitFor(page, (id) => document.querySelector('#notes-list > li')?.dataset.id === id, stop.id);
+        await waitForState(page, 'uploaded');
+        ids.unshift(stop.id);
+      }
+      assert.deepEqual((await noteItems(page)).map((n) => n.id), ids);
+      await audit(page, 'notes listed, phone');
+      await shot(page, 'phone-notes', '#notes');
+
+      // After a reload the API's list is the same, newest first.
+      await page.reload();
+      await waitFor(page, () => document.querySelectorAll('#notes-list > li').length === 2);
+      assert.deepEqual((await noteItems(page)).map((n) => n.id), ids);
+      assert.equal(await visible(page, '#load-more'), false);
+
+      // Past a page of 20: the first 20 are listed, and "Load more" brings the rest.
+      const token = await visitorToken(page);
+      for (let i = 0; i < 19; i += 1) {
+        const res = await fetch(`${server.origin}/v1/voicenotes/${crypto.randomUUID()}`, {
+          method: 'PUT', body: toneWAV(0.5), headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'audio/wav' },
+        });
+        assert.equal(res.status, 201);
+      }
+      await page.reload();
+      await waitFor(page, () => document.querySelectorAll('#notes-list > li').length === 20);
+      assert.equal(await visible(page, '#load-more'), true);
+      await page.locator('#load-more').click();
+      await waitFor(page, () => document.querySelectorAll('#notes-list > li').length === 21);
+      assert.equal(await visible(page, '#load-more'), false);
+      assert.deepEqual((await noteItems(page)).slice(-2).map((n) => n.id), ids, 'the oldest come last');
+      assert.ok(await page.evaluate(() => document.activeElement.classList.contains('delete')), 'focus on the first note loaded');
+    } finally {
+      await closePage(page);
+    }
+  });
+
+  test('the microphone refused: the element shows PERMISSION_DENIED\'s userMessage', async () => {
+    await setFaults(server, null);
+    for (const [viewport, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
+      const page = await open(viewport, { mic: 'denied' });
+      try {
+        await page.locator(RECORD).click();
+        await waitForState(page, 'error');
+        const [error] = await page.evaluate(() => window.seen.error);
+        assert.equal(error.code, 'PERMISSION_DENIED');
+        const shown = await page.evaluate(() => document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=error]').textContent);
+        assert.equal(shown, error.userMessage);
+        await audit(page, `microphone refused, ${name}`);
+        await shot(page, `${name}-error`, '.try');
+      } finally {
+        await closePage(page);
+      }
+    }
+  });
+
+  test('the token endpoint failing: "Your notes" says so, and "Try again" loads them', async () => {
+    await setFaults(server, { path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1 });
+    const page = await open(DESKTOP);
+    try {
+      await waitFor(page, () => !document.querySelector('#notes-error').hidden);
+      assert.match(await text(page, '#notes-error'), /could not be loaded\. The voice-note service is having trouble/);
+      await audit(page, 'notes failed to load, desktop');
+      await page.locator('#notes-retry').click();
+      await waitFor(page, () => document.querySelector('#notes-error').hidden
+        && /No notes yet/.test(document.querySelector('#notes-status').textContent));
+    } finally {
+      await closePage(page);
+    }
+  });
+
+  test('the SDK cannot load (no wasm): the page shows NETWORK_ERROR\'s userMessage once', async () => {
+    await setFaults(server, null);
+    const page = await open(DESKTOP, {
+      beforeLoad: async (p) => {
+        await p.setRequestInterception(true);
+        p.on('request', (req) => (/\/sdk\/vocafuse\.wasm/.test(req.url()) ? req.abort('failed') : req.continue()));
+      },
+    });
+    try {
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.recorder), 'failed');
+      const message = await text(page, '#page-error');
+      assert.match(message, /The recorder could not start\. \S/);
+      const part = await page.evaluate(() => {
+        const el = document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=error]');
+        return { text: el.textContent, shown: el.checkVisibility() };
+      });
+      assert.ok(message.endsWith(part.text), `the page shows ${message}, the SDK said ${part.text}`);
+      assert.equal(part.shown, false, 'said twice');
+      await audit(page, 'SDK failed to load, desktop');
+    } finally {
+      await closePage(page);
+    }
+  });
+
+  test('uploads failing: the recording waits with its last error; "Send now" delivers it', async () => {
+    await setFaults(server, { path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1000 });
+    const page = await open(DESKTOP);
+    try {
+      await startRecording(page);
+      const stop = await stopAfter(page, 1);
+      await waitForState(page, 'error', 40_000);
+      await waitFor(page, (id) => {
+        const item = document.querySelector(`#pending-list > li[data-id="${id}"]`);
+        return item && item.checkVisibility() && /Tried \d+ times?/.test(item.textContent);
+      }, stop.id);
+      const errors = await page.evaluate(() => window.seen.error);
+      const [item] = await pendingItems(page);
+      assert.ok(item.text.includes(errors.at(-1).userMessage), `${item.text} lacks ${errors.at(-1).userMessage}`);
+      assert.match(item.text, /^\d:\d\d recording · \d+(\.\d)? KB/);
+      assert.equal((await noteItems(page)).length, 0);
+      await audit(page, 'waiting to send, desktop');
+      await shot(page, 'desktop-outbox', '#outbox');
+
+      await setFaults(server, null);
+      await page.locator('#send-now').click();
+      await waitFor(page, (id) => document.querySelector('#notes-list > li')?.dataset.id === id
+        && document.querySelector('#outbox').hidden, stop.id);
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'notes-title');
+    } finally {
+      await setFaults(server, null);
+      await closePage(page);
+    }
+  });
+
+  test('offline: the banner, the recording waits; back online, "Send now" delivers it', async () => {
+    await setFaults(server, null);
+    for (const [viewport, name] of [[DESKTOP, 'desktop'], [PHONE, 'phone']]) {
+      const page = await open(viewport);
+      try {
+        await page.setOfflineMode(true);
+        await waitFor(page, () => document.querySelector('#offline .offline-text').checkVisibility());
+        assert.match(await text(page, '#offline'), /offline.*kept on this device and sent when the connection is back/);
+        assert.equal(await page.$eval('#offline', (el) => el.getAttribute('role')), 'status');
+
+        await startRecording(page);
+        const stop = await stopAfter(page, 1);
+        await waitFor(page, (id) => document.querySelector(`#pending-list > li[data-id="${id}"]`)?.checkVisibility(), stop.id);
+        await waitForState(page, 'error', 40_000);
+        await waitFor(page, (id) => /Tried \d+ times?/.test(document.querySelector(`#pending-list > li[data-id="${id}"]`)?.textContent), stop.id);
+        const errors = await page.evaluate(() => window.seen.error);
+        const [item] = await pendingItems(page);
+        assert.ok(item.text.includes(errors.at(-1).userMessage), `${item.text} lacks ${errors.at(-1).userMessage}`);
+        await audit(page, `offline with a recording waiting, ${name}`);
+        await shot(page, `${name}-offline`, '#outbox');
+
+        await page.setOfflineMode(false);
+        await waitFor(page, () => !document.querySelector('#offline .offline-text').checkVisibility());
+        // The SDK also retries on its own when the browser is back online, so the recording may
+        // already be sent; Send now is pressed if it is still there (checked and pressed at once).
+        await page.evaluate(() => {
+          const button = document.querySelector('#send-now');
+          if (button.checkVisibility() && !button.disabled) button.click();
+        });
+        await waitFor(page, (id) => document.querySelector('#notes-list > li')?.dataset.id === id
+          && document.querySelector('#outbox').hidden, stop.id, 30_000);
+      } finally {
+        await page.setOfflineMode(false).catch(() => {});
+        await closePage(page);
+      }
+    }
+  });
+});
