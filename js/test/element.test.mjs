@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { browsers, closePage, newPage, setMicrophone, startServer } from './harness.mjs';
-import { assertNoLiveTracks } from './support.mjs';
+import { browsers, closePage, startServer } from './harness.mjs';
+import { assertNoLiveTracks, openTestPage } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RECORD = 'vocafuse-recorder >>> [part=record]';
@@ -22,10 +22,7 @@ after(async () => {
 });
 
 async function open(browser, mic = 'granted') {
-  const page = await newPage(browser);
-  await setMicrophone(browser, page, server.origin, mic);
-  await page.goto(`${server.origin}/test/pages/element.html`);
-  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000, polling: 100 });
+  const page = await openTestPage(browser, server, 'element.html', mic);
   await page.waitForFunction(() => document.querySelector('vocafuse-recorder').control !== null, { polling: 100 });
   return page;
 }

@@ -13,7 +13,7 @@ import {
   blobFromPage, browsers, closePage, ffprobe, freshTmpDir, launchChromium, newPage, setMicrophone, startServer,
 } from './harness.mjs';
 import {
-  assertNoLiveTracks, attachPausingAt2s, audioRuns, errorsOf, waitFor, waitForEvent, waitForState,
+  assertNoLiveTracks, attachPausingAt2s, audioRuns, errorsOf, openTestPage, waitFor, waitForEvent, waitForState,
 } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -27,13 +27,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function open(browser, file = 'recorder.html') {
-  const page = await newPage(browser);
-  await setMicrophone(browser, page, server.origin, 'granted');
-  await page.goto(`${server.origin}/test/pages/${file}`);
-  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000 });
-  return page;
-}
+const open = (browser, file = 'recorder.html') => openTestPage(browser, server, file);
 
 // Waits until the SDK's own clock says `seconds` have been recorded (onProgress).
 const recorded = (page, seconds, timeout) => waitFor(page,

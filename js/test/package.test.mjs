@@ -4,7 +4,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { access, copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -158,7 +158,13 @@ describe('an app that installs the packed .tgz', () => {
   });
 
   test('the reference\'s TypeScript example type-checks against the package\'s types', { timeout: 60_000 }, async () => {
-    await copyFile(path.join(HERE, 'fixtures', 'reference-example.ts'), path.join(app, 'reference-example.ts'));
+    // The reference's onError example has one copy, the one the browser tests run.
+    const onError = (await readFile(path.join(HERE, 'fixtures', 'reference-onerror.js'), 'utf8'))
+      .replace('onError: (error) =>', 'onError: async (error) =>');
+    const example = (await readFile(path.join(HERE, 'fixtures', 'reference-example.ts'), 'utf8'))
+      .replace('/*@REFERENCE_ONERROR@*/', onError);
+    assert.ok(example.includes("case 'PERMISSION_DENIED'"), 'the example was not put in');
+    await writeFile(path.join(app, 'reference-example.ts'), example);
     const compilerOptions = {
       strict: true, noEmit: true, module: 'esnext', target: 'es2022', moduleResolution: 'bundler',
       lib: ['es2022', 'dom'], skipLibCheck: false,

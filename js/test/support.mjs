@@ -2,7 +2,17 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { blobFromPage, ffprobe } from './harness.mjs';
+import { blobFromPage, ffprobe, newPage, setMicrophone } from './harness.mjs';
+
+// A test page of js/test/pages served by `server`, the microphone `mic` ('granted',
+// 'denied'), once the page says it is ready.
+export async function openTestPage(browser, server, file, mic = 'granted') {
+  const page = await newPage(browser);
+  await setMicrophone(browser, page, server.origin, mic);
+  await page.goto(`${server.origin}/test/pages/${file}`);
+  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000, polling: 100 });
+  return page;
+}
 
 export const waitFor = (page, fn, arg, timeout = 15_000) => page.waitForFunction(fn, { timeout, polling: 50 }, arg);
 export const waitForEvent = (page, kind, count = 1, timeout) =>
