@@ -139,6 +139,7 @@ export class VocaFuseRecorderElement extends HTMLElement {
     this._sdk = null;
     this._ownSDK = false;
     this._control = null;
+    this._attached = false;
     this._stale = false; // attributes or sdk changed while a recording was under way
     this._voicenote = null;
     this._previewUrl = null;
@@ -213,8 +214,10 @@ export class VocaFuseRecorderElement extends HTMLElement {
   }
 
   _attach() {
+    this._attached = true; // tried, at least: attribute changes now re-attach
     try {
       this._control = this.sdk.addVoiceNote(this._parts.record, this._options());
+      this._parts.error.textContent = '';
     } catch (error) {
       // An attribute the SDK refuses (INVALID_OPTION), or no token endpoint.
       this._control = null;
@@ -232,11 +235,12 @@ export class VocaFuseRecorderElement extends HTMLElement {
   _detach() {
     if (this._control) this._control.destroy();
     this._control = null;
+    this._attached = false;
   }
 
   _reattach() {
-    if (!this.isConnected || !this._control) return;
-    if (!SETTLED.has(this._control.state)) {
+    if (!this.isConnected || !this._attached) return;
+    if (this._control && !SETTLED.has(this._control.state)) {
       this._stale = true;
       return;
     }

@@ -167,6 +167,32 @@ for (const { name, launch } of browsers()) {
     });
 
     if (name === 'chromium') {
+      test('attributes: a max-duration the SDK refuses is INVALID_OPTION on screen; a good one applies to the next take', async () => {
+        const page = await open(browser);
+        try {
+          await page.evaluate(() => document.querySelector('vocafuse-recorder').setAttribute('max-duration', '0'));
+          const refused = await page.evaluate(() => ({
+            codes: window.of('error').map((e) => e.detail.code),
+            control: document.querySelector('vocafuse-recorder').control,
+          }));
+          assert.deepEqual(refused, { codes: ['INVALID_OPTION'], control: null });
+          const userMessage = await page.evaluate(() => window.of('error')[0].detail.userMessage);
+          assert.equal((await shown(page)).error, userMessage);
+
+          await page.evaluate(() => document.querySelector('vocafuse-recorder').setAttribute('max-duration', '2'));
+          assert.equal((await shown(page)).error, '', 'the refusal is cleared once the attribute is good');
+          await page.click(RECORD);
+          await stateIs(page, 'uploaded', 20_000);
+          await page.waitForFunction(() => document.querySelector('vocafuse-recorder').voicenote !== null, { polling: 100 });
+          const limit = await page.evaluate(() => window.of('error').slice(1).map((e) => ({ code: e.detail.code, max: e.detail.details.max_duration })));
+          assert.deepEqual(limit, [{ code: 'DURATION_EXCEEDED', max: 2 }]);
+          const note = await assertStored(page);
+          assert.ok(note.duration <= 2.1 && note.duration > 1.5, `stored ${note.duration} s under a 2 s limit`);
+        } finally {
+          await closePage(page);
+        }
+      });
+
       test('a refused microphone: the error\'s userMessage in an alert, the same error as a DOM event', async () => {
         const page = await open(browser, 'denied');
         try {
