@@ -266,6 +266,7 @@ export class VocaFuseRecorderElement extends HTMLElement {
         if (value === 'paused' || !LIVE.has(value)) this._level(0);
         p.progress.hidden = value !== 'uploading';
         if (value === 'requesting') {
+          this._warnedEnd = false;
           p.error.textContent = '';
           p.warning.textContent = '';
           p.progress.value = 0;
@@ -279,7 +280,13 @@ export class VocaFuseRecorderElement extends HTMLElement {
         p.meter.hidden = !this._control.canMeasureLevel;
         break;
       case 'onProgress': {
-        p.remaining.textContent = String(Math.ceil(value.remaining));
+        const left = Math.ceil(value.remaining);
+        p.remaining.textContent = String(left);
+        // The ring is not read out; the status says once when the end is near.
+        if (left <= 10 && value.elapsed + value.remaining > 10 && !this._warnedEnd) {
+          this._warnedEnd = true;
+          p.status.textContent = `Recording, ${left} second${left === 1 ? '' : 's'} left`;
+        }
         const total = value.elapsed + value.remaining;
         this._countdown(total > 0 ? value.remaining / total : 0);
         break;

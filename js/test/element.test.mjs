@@ -193,6 +193,28 @@ for (const { name, launch } of browsers()) {
         }
       });
 
+      test('ten seconds before the limit, the status (a live region) says so once', async () => {
+        const page = await open(browser);
+        try {
+          await page.evaluate(() => document.querySelector('vocafuse-recorder').setAttribute('max-duration', '12'));
+          await page.click(RECORD);
+          await stateIs(page, 'recording');
+          await page.waitForFunction(() => /left/.test(document.querySelector('vocafuse-recorder').shadowRoot
+            .querySelector('[part=status]').textContent), { timeout: 15_000, polling: 100 });
+          const said = await page.evaluate(() => {
+            const status = document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=status]');
+            return { text: status.textContent, live: status.getAttribute('aria-live'), elapsed: window.of('progress').at(-1).detail.elapsed };
+          });
+          assert.equal(said.text, 'Recording, 10 seconds left');
+          assert.equal(said.live, 'polite');
+          assert.ok(said.elapsed >= 1.5 && said.elapsed < 3, `said at ${said.elapsed} s of 12`);
+          await page.click(RECORD);
+          await stateIs(page, 'uploaded', 20_000);
+        } finally {
+          await closePage(page);
+        }
+      });
+
       test('a refused microphone: the error\'s userMessage in an alert, the same error as a DOM event', async () => {
         const page = await open(browser, 'denied');
         try {
