@@ -204,13 +204,14 @@ export class VocaFuseRecorderElement extends HTMLElement {
     if (max !== null) options.maxDuration = max.trim() === '' ? NaN : Number(max);
     const formats = this.getAttribute('formats');
     if (formats !== null) options.formats = formats.split(/[\s,]+/).filter(Boolean);
-    for (const [callback, type] of Object.entries(EVENTS)) {
-      options[callback] = (detail) => {
-        this._show(callback, detail);
-        this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
-      };
-    }
+    for (const callback of Object.keys(EVENTS)) options[callback] = (detail) => this._report(callback, detail);
     return options;
+  }
+
+  // What a callback reported: drawn, then dispatched with the very value as the detail.
+  _report(callback, detail) {
+    this._show(callback, detail);
+    this.dispatchEvent(new CustomEvent(EVENTS[callback], { detail, bubbles: true, composed: true }));
   }
 
   _attach() {
@@ -221,8 +222,7 @@ export class VocaFuseRecorderElement extends HTMLElement {
     } catch (error) {
       // An attribute the SDK refuses (INVALID_OPTION), or no token endpoint.
       this._control = null;
-      this._show('onError', error);
-      this.dispatchEvent(new CustomEvent('vocafuse-error', { detail: error, bubbles: true, composed: true }));
+      this._report('onError', error);
       return;
     }
     this._show('onStateChange', this._control.state);

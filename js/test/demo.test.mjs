@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { closePage, launchChromium, newPage, setMicrophone, startServer } from './harness.mjs';
-import { setFaults } from './support.mjs';
+import { setFaults, waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.resolve(HERE, '../../docs/screenshots');
@@ -21,7 +21,6 @@ const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const RECORD = 'vocafuse-recorder >>> [part=record]';
 
-const waitFor = (page, fn, arg, timeout = 20_000) => page.waitForFunction(fn, { timeout, polling: 100 }, arg);
 
 let server;
 let browser;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { closePage, freshTmpDir, launchChromium, newPage, setMicrophone, startServer } from './harness.mjs';
+import { waitFor } from './support.mjs';
 
 const execFileP = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -21,7 +22,6 @@ const TGZ = path.resolve(JS, `../build/${PKG.name.replace(/^@/, '').replace('/',
 const VITE = path.join(JS, 'node_modules/vite/bin/vite.js');
 const TSC = path.join(JS, 'node_modules/.bin/tsc');
 
-const waitFor = (page, fn, arg, timeout = 30_000) => page.waitForFunction(fn, { timeout, polling: 100 }, arg);
 
 test('npm pack lists only what a user needs', { timeout: 60_000 }, async (t) => {
   const { stdout } = await execFileP('npm', ['pack', '--dry-run', '--json'], { cwd: NPM_DIR });

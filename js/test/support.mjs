@@ -14,7 +14,9 @@ export async function openTestPage(browser, server, file, mic = 'granted') {
   return page;
 }
 
-export const waitFor = (page, fn, arg, timeout = 15_000) => page.waitForFunction(fn, { timeout, polling: 50 }, arg);
+// A generous default: on a loaded two-core machine a page can take long to get there; a
+// test that passes waits only as long as it must.
+export const waitFor = (page, fn, arg, timeout = 30_000) => page.waitForFunction(fn, { timeout, polling: 50 }, arg);
 export const waitForEvent = (page, kind, count = 1, timeout) =>
   waitFor(page, ([k, n]) => window.events(k).length >= n, [kind, count], timeout);
 export const waitForState = (page, state, timeout) =>
