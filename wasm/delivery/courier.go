@@ -112,7 +112,7 @@ type Courier struct {
 // run is one recording's delivery on its own goroutine, holding the recording's lock.
 type run struct {
 	wake     chan struct{}   // an early end to the wait (online, retryPending, discard, close)
-	waiters  []chan struct{} // closed when the next attempt has been made
+	waiters  []chan struct{} // closed when the next attempt to start has been made
 	discard  bool
 	progress any
 }
@@ -281,9 +281,7 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 		waiters := rn.waiters
 		rn.waiters = nil
 		c.mu.Unlock()
-		for _, w := range waiters {
-			close(w)
-		}
+		closeAll(waiters)
 		release()
 	}()
 
@@ -299,6 +297,9 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 			}
 			return
 		}
+		// Who waits now waits for this attempt; who comes while it is on the wire waits for
+		// the next one (retryPending must not answer with an attempt begun before it).
+		waiting := c.takeWaiters(rn)
 		resp, token, failure := c.attempt(r, rn.progress, deadline)
 		if failure == errOtherOwner {
 			// Recorded by someone else: it waits, untried, for a token of theirs.
@@ -306,6 +307,7 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 				w.Heard(catalog.Newf(catalog.AuthenticationFailed, map[string]any{"reason": "recorded under another identity"},
 					time.Now(), "the recording belongs to another identity than the page's token"), true)
 			}
+			closeAll(waiting)
 			return
 		}
 		if failure == nil {
@@ -319,7 +321,7 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 			if w := c.forget(r.ID); w != nil {
 				w.Delivered(resp.Resource)
 			}
-			c.attempted(rn)
+			closeAll(waiting)
 			return
 		}
 		now := time.Now()
@@ -354,7 +356,7 @@ func (c *Courier) deliver(r *Record, release func(), progress any, firstDone cha
 				w.Heard(r.LastError, d.Final)
 			}
 		}
-		c.attempted(rn)
+		closeAll(waiting)
 		if !d.Retry || (!keep && reported) {
 			if !keep {
 				c.forget(r.ID)
@@ -427,12 +429,16 @@ func (c *Courier) stopping(rn *run) bool {
 	return c.closed || rn.discard
 }
 
-// attempted closes the waiters of an attempt that has just been made.
-func (c *Courier) attempted(rn *run) {
+// takeWaiters hands over who waits for the attempt about to start.
+func (c *Courier) takeWaiters(rn *run) []chan struct{} {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	waiters := rn.waiters
 	rn.waiters = nil
-	c.mu.Unlock()
+	return waiters
+}
+
+func closeAll(waiters []chan struct{}) {
 	for _, w := range waiters {
 		close(w)
 	}

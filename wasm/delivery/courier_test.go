@@ -205,6 +205,25 @@ func TestRetryWakesAWaitingDelivery(t *testing.T) {
 	})
 }
 
+// retryPending() while an attempt is on the wire answers after an attempt made after the
+// call: the one under way started before it (the Send now that reported "still waiting"
+// for a recording delivered a moment later).
+func TestRetryWaitsForAnAttemptStartedAfterIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slowOK := ok201()
+		slowOK.delay = 10 * time.Second
+		net := &fakeNetwork{script: []reply{{status: 503, body: `{"error":{"code":5002,"message":"m"}}`, delay: 10 * time.Second}, slowOK}}
+		c := newTab(t, newStore(), newLocks(), net)
+		w := &fakeWatcher{}
+		c.Send(record("a"), w, nil)
+		after(time.Second) // the first attempt is on the wire
+		c.Retry(false)
+		if n := len(net.attempts()); n != 2 || w.deliveries() != 1 {
+			t.Fatalf("Retry answered after %d attempts, %d deliveries", n, w.deliveries())
+		}
+	})
+}
+
 // Two tabs start with one recording left in the outbox: one of them sends it, once.
 func TestTwoTabsDeliverOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

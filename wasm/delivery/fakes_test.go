@@ -111,7 +111,8 @@ type reply struct {
 	retryAfter time.Duration
 	noAnswer   bool
 	panics     bool
-	hang       bool // no answer until the attempt's timeout
+	hang       bool          // no answer until the attempt's timeout
+	delay      time.Duration // the answer comes this long after the request
 }
 
 func ok201() reply { return reply{status: 201, body: `{"id":"x","status":"uploaded"}`} }
@@ -155,6 +156,7 @@ func (n *fakeNetwork) Put(r Request) (Response, error) {
 	n.puts = append(n.puts, sent{at: time.Now(), token: r.Token, timeout: r.Timeout, url: r.URL})
 	a := n.script[min(len(n.puts), len(n.script))-1]
 	n.mu.Unlock()
+	time.Sleep(a.delay)
 	switch {
 	case a.panics:
 		panic("the glue broke")
