@@ -168,7 +168,7 @@ export declare class VocaFuse {
   }): Promise<VoiceNote>;
   /** The recordings not yet confirmed by the server, this page's and earlier loads'. */
   pending(): Promise<PendingRecording[]>;
-  /** Tries every pending recording now, held ones too; resolves to what is still pending once each has had its attempt. */
+  /** Tries every pending recording now, held ones too; resolves to what is still pending once each has had an attempt begun after the call. */
   retryPending(): Promise<PendingRecording[]>;
   /** Removes a pending recording without uploading it; resolves to whether there was one. */
   discardPending(id: string): Promise<boolean>;
