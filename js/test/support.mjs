@@ -149,3 +149,20 @@ export function attachPausingAt2s(options) {
     },
   });
 }
+
+// Runs in the page (recorder.html): attaches, and at the SDK's own 2 s ends the microphone's
+// track as an unplugged device does (stop() fires no `ended`, so it is dispatched), without
+// a test driver's round trip recorded in between.
+export function attachLosingTheMicrophoneAt2s() {
+  let lost = false;
+  window.attach({
+    onProgress: (p) => {
+      window.log.push({ kind: 'progress', arg: p, t: performance.now(), now: Date.now() });
+      if (lost || p.elapsed < 2) return;
+      lost = true;
+      const track = window.openedTracks[window.openedTracks.length - 1];
+      track.stop();
+      track.dispatchEvent(new Event('ended'));
+    },
+  });
+}
