@@ -140,7 +140,7 @@ for (const { name, launch } of browsers()) {
       try {
         await page.evaluate(() => window.attach({ maxDuration: 2 }));
         await page.click('#record-btn');
-        await waitForEvent(page, 'stop', 1, 10_000);
+        await waitForEvent(page, 'stop');
         const r = await page.evaluate(() => {
           const start = window.events('start')[0].t;
           const limit = window.events('error')[0];
@@ -158,9 +158,9 @@ for (const { name, launch } of browsers()) {
         assert.equal(err.retryable, false);
         // The SDK's clock starts just before it calls onStart, and the page notes the time
         // inside that callback: on a loaded machine the page's reading lags by a few
-        // milliseconds (one busy-core run measured 1.9969 s), as with the 60-second test.
-        assert.ok(r.stoppedAfter >= 1.99 && r.stoppedAfter <= 2.4, `stopped ${r.stoppedAfter} s after onStart`);
-        assert.ok(r.errorAfter >= 1.99 && r.errorAfter <= 2.4, `onError ${r.errorAfter} s after onStart`);
+        // milliseconds (one busy-core run measured 1.9969 s; 50 ms are allowed), as with the 60-second test.
+        assert.ok(r.stoppedAfter >= 1.95 && r.stoppedAfter <= 2.4, `stopped ${r.stoppedAfter} s after onStart`);
+        assert.ok(r.errorAfter >= 1.95 && r.errorAfter <= 2.4, `onError ${r.errorAfter} s after onStart`);
         const probe = await ffprobe(await blobFromPage(page, 'window.lastBlob'));
         // The recording at the limit is no longer than the limit plus 0.25 s, read from its container.
         assert.ok(probe.duration > 1.8 && probe.duration <= 2.25, `ffprobe duration ${probe.duration}`);
@@ -311,7 +311,7 @@ for (const { name, launch } of browsers()) {
         assert.equal(await page.$eval('#record-div', (d) => d.getAttribute('role')), 'button');
         await page.focus('#record-div');
         await page.keyboard.press('Enter');
-        await waitForEvent(page, 'stop', 1, 10_000); // maxDuration 1.5 stops it
+        await waitForEvent(page, 'stop'); // maxDuration 1.5 stops it
         const r = await page.evaluate(() => ({
           error: window.events('error')[0].arg.code,
           isError: window.events('error')[0].arg instanceof window.VocaFuseError,
@@ -351,7 +351,7 @@ for (const { name, launch } of browsers()) {
           const queued = fresh.addVoiceNote('#record-btn', { onStateChange: (s) => states.push(s) });
           queued.start();
           const freshReady = await settle(fresh);
-          for (let i = 0; i < 100 && !states.includes('recording'); i++) await pause(50);
+          for (let i = 0; i < 400 && !states.includes('recording'); i++) await pause(50); // up to 20 s: a loaded machine
           queued.destroy();
 
           // The wasm cannot be fetched: ready rejects, and a click queued before that hears why.
@@ -474,7 +474,7 @@ for (const { name, launch } of browsers()) {
         await page.evaluate(() => { window.log.length = 0; window.control.destroy(); });
         await page.evaluate(() => window.attach({ formats: ['wav'], maxDuration: 1.5 }));
         await page.click('#record-btn');
-        await waitForEvent(page, 'stop', 1, 10_000);
+        await waitForEvent(page, 'stop');
         const limited = await page.evaluate(() => ({
           code: window.events('error')[0].arg.code, duration: window.events('stop')[0].arg.duration,
         }));
@@ -534,7 +534,7 @@ for (const { name, launch } of browsers()) {
           // Both times are when the page's MutationObserver saw data-state change: at the end
           // of the JavaScript task in which the SDK changed it, so each lags the SDK's own
           // clock by a few milliseconds, unevenly (one run measured 59.995 s).
-          assert.ok(r.after >= 59.98 && r.after <= 60.4, `stopped ${r.after} s after recording began`);
+          assert.ok(r.after >= 59.95 && r.after <= 60.4, `stopped ${r.after} s after recording began`);
           // The recording at the limit is uploaded like any other.
           await waitFor(page, () => document.querySelector('#record-btn').dataset.state === 'uploaded');
         } finally {
