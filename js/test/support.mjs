@@ -138,7 +138,7 @@ export function attachPausingAt2s(options) {
   window.attach({
     ...options,
     onProgress: (p) => {
-      window.log.push({ kind: 'progress', arg: p, t: performance.now(), now: Date.now() });
+      window.note('progress')(p);
       if (plan.pauseAt !== null && p.elapsed >= plan.pauseAt) {
         plan.pauseAt = null;
         window.control.pause();
@@ -157,7 +157,7 @@ export function attachLosingTheMicrophoneAt2s() {
   let lost = false;
   window.attach({
     onProgress: (p) => {
-      window.log.push({ kind: 'progress', arg: p, t: performance.now(), now: Date.now() });
+      window.note('progress')(p);
       if (lost || p.elapsed < 2) return;
       lost = true;
       const track = window.openedTracks[window.openedTracks.length - 1];
