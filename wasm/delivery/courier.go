@@ -104,15 +104,18 @@ type Courier struct {
 
 	mu            sync.Mutex
 	runs          map[string]*run    // deliveries under way in this page, by id
+	awaiting      map[string]bool    // outbox recordings whose lock another tab holds, waited for
 	watchers      map[string]Watcher // who recorded what, until it lands or is discarded
 	closed        bool
 	storageWarned bool
 }
 
-// run is one recording's delivery on its own goroutine, holding the recording's lock.
+// run is one recording's delivery by this page, on its own goroutine, from asking for the
+// recording's lock until giving it back.
 type run struct {
 	wake     chan struct{}   // an early end to the wait (online, retryPending, discard, close)
 	waiters  []chan struct{} // closed when the next attempt to start has been made
+	holding  bool            // the recording's lock is taken: the attempts are this run's
 	discard  bool
 	progress any
 }
@@ -124,6 +127,7 @@ func New(store Store, locks Locks, net Network, baseURL string, policy Policy) *
 		tokens:   NewCache(net.Token),
 		baseURL:  strings.TrimRight(baseURL, "/"),
 		runs:     map[string]*run{},
+		awaiting: map[string]bool{},
 		watchers: map[string]Watcher{},
 	}
 }
@@ -142,30 +146,56 @@ func (c *Courier) SendHeld(r *Record, w Watcher, progress any, held func()) {
 		c.watchers[r.ID] = w
 	}
 	c.mu.Unlock()
-	go c.guard(r.ID, func() {
-		release := held
-		if release == nil {
-			release, _ = c.locks.Lock(r.ID, true)
-		}
+	lock := func() (func(), bool) { return c.locks.Lock(r.ID, true) }
+	if held != nil {
+		lock = func() (func(), bool) { return held, true }
+	}
+	keep := func() *Record {
 		if err := c.store.Put(r); err != nil {
 			c.storageTrouble(r.ID, err)
 		} else if c.Kept != nil {
 			c.Kept(r.ID)
 		}
-		c.deliver(r, release, progress, nil, true)
+		return r
+	}
+	c.startHeld(r.ID, progress, lock, keep)
+}
+
+// Resume delivers the outbox's recording id under the lock the caller holds, one a Retry
+// found taken and left: a journal's recovery held it, or another tab. A recording the
+// API refused stays held, as Retry(false) leaves it.
+func (c *Courier) Resume(id string, held func()) {
+	c.startHeld(id, nil, func() (func(), bool) { return held, true }, func() *Record {
+		if r := c.store.Get(id); r != nil && !r.Held {
+			return r
+		}
+		return nil
 	})
+}
+
+// startHeld starts a delivery whose lock the caller holds or waits for. This page may
+// already be at the recording: a Retry asking for that very lock, which will find it
+// taken and end. The delivery starts when that has ended.
+func (c *Courier) startHeld(id string, progress any, lock func() (func(), bool), read func() *Record) {
+	go func() {
+		for {
+			ended := make(chan struct{})
+			if c.start(id, progress, ended, true, lock, read) {
+				return
+			}
+			<-ended
+		}
+	}()
 }
 
 // Upload delivers a file the page already has (sdk.upload): the same attempts and
 // answers as a recording, but nothing is kept: the outcome is the page's to act on, and
 // it hears it through w once.
 func (c *Courier) Upload(r *Record, w Watcher, progress any) {
-	go c.guard(r.ID, func() {
-		c.mu.Lock()
-		c.watchers[r.ID] = w
-		c.mu.Unlock()
-		c.deliver(r, func() {}, progress, nil, false)
-	})
+	c.mu.Lock()
+	c.watchers[r.ID] = w
+	c.mu.Unlock()
+	c.start(r.ID, progress, nil, false, func() (func(), bool) { return func() {}, true }, func() *Record { return r })
 }
 
 // Retry makes one attempt now for every recording in the outbox that this tab can take
@@ -173,48 +203,105 @@ func (c *Courier) Upload(r *Record, w Watcher, progress any) {
 // each has been tried. It is what the SDK's start, the `online` event and
 // retryPending() call.
 func (c *Courier) Retry(all bool) {
-	var attempted []chan struct{}
+	var tried []chan struct{}
 	for _, r := range c.store.List() {
 		if r.Held && !all {
 			continue
 		}
-		done := make(chan struct{})
-		if c.kick(r.ID, done) {
-			attempted = append(attempted, done)
-			continue
+		id, done := r.ID, make(chan struct{})
+		tried = append(tried, done)
+		lock := func() (func(), bool) {
+			release, ok := c.locks.Lock(id, false)
+			if !ok {
+				c.awaitLock(id)
+			}
+			return release, ok
 		}
-		release, ok := c.locks.Lock(r.ID, false)
-		if !ok {
-			continue // another tab is delivering it
-		}
-		// Read again under the lock: the tab that held it may have delivered it.
-		fresh := c.store.Get(r.ID)
-		if fresh == nil || (fresh.Held && !all) {
-			release()
-			continue
-		}
-		fresh.Held = false
-		attempted = append(attempted, done)
-		go c.guard(fresh.ID, func() { c.deliver(fresh, release, nil, done, true) })
+		c.start(id, nil, done, true, lock, func() *Record {
+			// Read again under the lock: the tab that held it may have delivered it.
+			fresh := c.store.Get(id)
+			if fresh == nil || (fresh.Held && !all) {
+				return nil
+			}
+			fresh.Held = false
+			return fresh
+		})
 	}
-	for _, done := range attempted {
+	for _, done := range tried {
 		<-done
 	}
 }
 
-// kick wakes this page's delivery of id, if there is one, and has done closed after its
-// next attempt.
-func (c *Courier) kick(id string, done chan struct{}) bool {
+// awaitLock waits in the background for the lock of an outbox recording another tab
+// holds. That tab delivers it and lets go, or is closed (or dies) first, and this page
+// takes over: a page reopened at once after one closed mid-upload still sends it.
+func (c *Courier) awaitLock(id string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	rn := c.runs[id]
-	if rn == nil {
+	if c.awaiting[id] || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.awaiting[id] = true
+	c.mu.Unlock()
+	go c.guard(id, func() {
+		release, ok := c.locks.Lock(id, true)
+		c.mu.Lock()
+		delete(c.awaiting, id)
+		c.mu.Unlock()
+		if ok {
+			c.Resume(id, release)
+		}
+	})
+}
+
+// start runs a delivery of id by this page on its own goroutine: lock takes the
+// recording's lock (false: another tab has it), then read answers the record to deliver
+// (nil: nothing to deliver). done, if not nil, is closed after the delivery's next
+// attempt, or when it ends without one.
+//
+// The delivery is registered before the lock is asked for, so that a Retry meanwhile
+// joins it rather than find the lock taken (by this very page) and answer without an
+// attempt. When this page is already at id, done joins that delivery, which is woken
+// for an attempt now, and start answers false.
+func (c *Courier) start(id string, progress any, done chan struct{}, keep bool, lock func() (func(), bool), read func() *Record) bool {
+	c.mu.Lock()
+	if rn := c.runs[id]; rn != nil {
+		if done != nil {
+			rn.waiters = append(rn.waiters, done)
+		}
+		c.mu.Unlock()
+		wake(rn.wake)
 		return false
 	}
+	rn := &run{wake: make(chan struct{}, 1), progress: progress}
 	if done != nil {
 		rn.waiters = append(rn.waiters, done)
 	}
-	wake(rn.wake)
+	c.runs[id] = rn
+	c.mu.Unlock()
+	go c.guard(id, func() {
+		release := func() {}
+		defer func() {
+			c.mu.Lock()
+			delete(c.runs, id)
+			waiters := rn.waiters
+			rn.waiters = nil
+			c.mu.Unlock()
+			closeAll(waiters)
+			release()
+		}()
+		held, ok := lock()
+		if !ok {
+			return // another tab is delivering it
+		}
+		release = held
+		if r := read(); r != nil {
+			c.mu.Lock()
+			rn.holding = true
+			c.mu.Unlock()
+			c.deliver(r, rn, keep)
+		}
+	})
 	return true
 }
 
@@ -231,11 +318,12 @@ func wake(ch chan struct{}) {
 // another tab is delivering it.
 func (c *Courier) Discard(id string) bool {
 	c.mu.Lock()
-	if rn := c.runs[id]; rn != nil {
+	// A delivery still asking for the lock may not get it: the lock below decides.
+	if rn := c.runs[id]; rn != nil && rn.holding {
 		rn.discard = true
 		delete(c.watchers, id)
 		c.mu.Unlock()
-		c.kick(id, nil)
+		wake(rn.wake)
 		return true
 	}
 	c.mu.Unlock()
@@ -255,36 +343,15 @@ func (c *Courier) Discard(id string) bool {
 func (c *Courier) Close() {
 	c.mu.Lock()
 	c.closed = true
-	ids := make([]string, 0, len(c.runs))
-	for id := range c.runs {
-		ids = append(ids, id)
+	for _, rn := range c.runs {
+		wake(rn.wake)
 	}
 	c.mu.Unlock()
-	for _, id := range ids {
-		c.kick(id, nil)
-	}
 }
 
 // deliver makes attempts until the recording is stored, held, discarded or the courier
 // closed. keep: the recording is in the outbox (not a page's own file).
-func (c *Courier) deliver(r *Record, release func(), progress any, firstDone chan struct{}, keep bool) {
-	rn := &run{wake: make(chan struct{}, 1), progress: progress}
-	if firstDone != nil {
-		rn.waiters = append(rn.waiters, firstDone)
-	}
-	c.mu.Lock()
-	c.runs[r.ID] = rn
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.runs, r.ID)
-		waiters := rn.waiters
-		rn.waiters = nil
-		c.mu.Unlock()
-		closeAll(waiters)
-		release()
-	}()
-
+func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 	var (
 		first                       time.Time
 		deadline                    time.Time

@@ -224,6 +224,95 @@ func TestRetryWaitsForAnAttemptStartedAfterIt(t *testing.T) {
 	})
 }
 
+// retryPending() just after the page loaded, while the SDK's own Retry has the
+// recording's lock and reads it again: it waits for that delivery's attempt, instead of
+// finding the lock taken (by its own page) and answering with nothing tried.
+func TestRetryJoinsThePagesDeliveryTakingTheLock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newStore()
+		_ = store.Put(record("a"))
+		store.slowGet = time.Second
+		net := &fakeNetwork{script: []reply{ok201()}}
+		c := newTab(t, store, newLocks(), net)
+		go c.Retry(false) // the SDK's start
+		after(time.Millisecond)
+		c.Retry(false) // retryPending()
+		if n := len(net.attempts()); n != 1 || store.has("a") {
+			t.Fatalf("Retry answered after %d attempts, in the outbox: %v", n, store.has("a"))
+		}
+	})
+}
+
+// A recording handed over with its lock (a journal's) while this page's Retry is asking
+// for that lock: the Retry finds it taken and gives up, and the delivery goes on.
+func TestSendHeldWhileARetryAsksForItsLock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		_ = store.Put(record("a"))
+		release, _ := locks.Lock("a", false)
+		locks.slow = time.Second
+		c := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
+		go c.Retry(false)
+		after(time.Millisecond)
+		w := &fakeWatcher{}
+		c.SendHeld(record("a"), w, nil, release)
+		after(2 * time.Second)
+		if w.deliveries() != 1 || store.has("a") || locks.isHeld("a") {
+			t.Fatalf("delivered %d, in the outbox %v, lock held %v", w.deliveries(), store.has("a"), locks.isHeld("a"))
+		}
+	})
+}
+
+// A journal whose recording had reached the outbox: this load's Retry left the
+// recording, whose lock the journal's recovery held, and the recovery hands that lock to
+// its delivery. One the API refused stays held, and the lock is given back.
+func TestResumeDeliversWhatRetryFoundLocked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		_ = store.Put(record("a"))
+		refused := record("b")
+		refused.Held = true
+		_ = store.Put(refused)
+		net := &fakeNetwork{script: []reply{ok201()}}
+		c := newTab(t, store, locks, net)
+		releaseA, _ := locks.Lock("a", false) // the journals' recovery
+		releaseB, _ := locks.Lock("b", false)
+		c.Retry(false) // the SDK's start
+		if n := len(net.attempts()); n != 0 {
+			t.Fatalf("%d attempts under another holder's lock", n)
+		}
+		c.Resume("a", releaseA)
+		c.Resume("b", releaseB)
+		after(time.Second)
+		if n := len(net.attempts()); n != 1 || store.has("a") || !store.has("b") || locks.isHeld("a") || locks.isHeld("b") {
+			t.Fatalf("%d attempts; in the outbox a %v, b %v; locks held a %v, b %v", n, store.has("a"), store.has("b"), locks.isHeld("a"), locks.isHeld("b"))
+		}
+	})
+}
+
+// A page reopened while the one before still holds a recording's lock (it was closed
+// mid-upload and has not quite gone): this page's Retry finds the lock taken, answers,
+// and sends the recording once the lock is let go.
+func TestRetryTakesOverWhatAClosingTabLeaves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		_ = store.Put(record("a"))
+		closing, _ := locks.Lock("a", false)
+		net := &fakeNetwork{script: []reply{ok201()}}
+		c := newTab(t, store, locks, net)
+		c.Retry(false)
+		c.Retry(false) // online: still one wait for the lock
+		if n := len(net.attempts()); n != 0 {
+			t.Fatalf("%d attempts under the closing tab's lock", n)
+		}
+		closing()
+		after(time.Second)
+		if n := len(net.attempts()); n != 1 || store.has("a") || locks.isHeld("a") {
+			t.Fatalf("%d attempts; in the outbox %v; lock held %v", n, store.has("a"), locks.isHeld("a"))
+		}
+	})
+}
+
 // Two tabs start with one recording left in the outbox: one of them sends it, once.
 func TestTwoTabsDeliverOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -22,6 +22,7 @@ type fakeStore struct {
 	records map[string]Record
 	failPut error // every Put answers it (the record is kept anyway, as the shim keeps it in memory)
 	puts    int
+	slowGet time.Duration // Get answers this long after it is asked, as IndexedDB does
 }
 
 func newStore() *fakeStore { return &fakeStore{records: map[string]Record{}} }
@@ -35,6 +36,7 @@ func (s *fakeStore) Put(r *Record) error {
 }
 
 func (s *fakeStore) Get(id string) *Record {
+	time.Sleep(s.slowGet)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.records[id]
@@ -67,11 +69,13 @@ func (s *fakeStore) has(id string) bool { return s.Get(id) != nil }
 type fakeLocks struct {
 	mu   sync.Mutex
 	held map[string]chan struct{} // closed on release
+	slow time.Duration            // Lock answers this long after it is asked
 }
 
 func newLocks() *fakeLocks { return &fakeLocks{held: map[string]chan struct{}{}} }
 
 func (l *fakeLocks) Lock(id string, wait bool) (func(), bool) {
+	time.Sleep(l.slow)
 	for {
 		l.mu.Lock()
 		released, taken := l.held[id]
