@@ -118,6 +118,7 @@ function openStore(persist) {
     return next;
   };
   const journalRange = (id) => IDBKeyRange.bound([id, 0], [id, Infinity]);
+  const dropJournal = (id) => journalOp(id, (db) => inTransaction(db, 'readwrite', (store) => store.delete(journalRange(id)), JOURNAL_STORE));
   return {
     // journal(id, head) starts a recording's journal and answers append(value): each
     // chunk is one small write, in order; nothing grows and nothing is rewritten.
@@ -135,9 +136,7 @@ function openStore(persist) {
     journalHead(id, head) {
       return journalOp(id, (db) => putStorable(db, JOURNAL_STORE, { id, seq: 0, value: head }, 'value'));
     },
-    dropJournal(id) {
-      return journalOp(id, (db) => inTransaction(db, 'readwrite', (store) => store.delete(journalRange(id)), JOURNAL_STORE));
-    },
+    dropJournal,
     // The journals left by pages that died while recording: [{ id, head, chunks }].
     async journals() {
       const db = await opened;
@@ -180,6 +179,9 @@ function openStore(persist) {
         // Left behind, it is sent again later and the server answers 200: stored once.
         console.error('VocaFuse: could not remove an uploaded recording from the outbox', err);
       }
+      // A journal left with it (its page died between the outbox and the journal's
+      // removal) would be rebuilt and sent again. It goes before the lock does.
+      await dropJournal(id);
     },
     async list() {
       const db = await opened;

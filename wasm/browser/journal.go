@@ -158,10 +158,18 @@ func (c *Control) dropTape(t *take) {
 func (s *SDK) recoverJournals() {
 	for _, id := range s.journalIDs() {
 		release, ok := s.locks.Lock(id, false)
-		if !ok {
-			continue // being written, or rebuilt by another tab
+		if ok {
+			s.recoverJournal(id, release)
+			continue
 		}
-		s.recoverJournal(id, release)
+		// Being written by a live tab, rebuilt by another, or held by a tab still closing
+		// (a page reopened at once): wait for its lock. The others let go of it with the
+		// journal gone; a closing page lets go with the journal left to rebuild.
+		s.b.spawn(func() {
+			if release, ok := s.locks.Lock(id, true); ok {
+				s.recoverJournal(id, release)
+			}
+		})
 	}
 }
 
@@ -204,23 +212,26 @@ func (s *SDK) recoverJournal(id string, release func()) {
 			j = candidate
 		}
 	}
-	drop := func() {
+	dropJournal := func() {
 		if p, err := s.store.Call("dropJournal", id); err == nil {
 			_, _ = s.b.await(p)
 		}
-		release()
 	}
 	if j.Type() != safejs.TypeObject {
 		release()
 		return
 	}
 	if s.courier.Pending(id) {
-		drop() // its recording reached the outbox before the page died
+		// Its recording reached the outbox before the page died. This load's first
+		// Retry found the lock taken (here) and left it: its delivery starts here.
+		dropJournal()
+		s.courier.Resume(id, release)
 		return
 	}
 	rec, problem := s.rebuild(id, j)
 	if problem != "" {
-		drop()
+		dropJournal()
+		release()
 		s.emit("error", errorValue(catalog.Newf(catalog.AudioProcessingFailed, map[string]any{"id": id, "reason": problem},
 			time.Now(), "a recording interrupted while it was made could not be rebuilt: %s", problem)))
 		return
