@@ -309,12 +309,15 @@ const execFileP = promisify(execFile);
 
 // Starts a recording and answers its id once the SDK's clock says `seconds` are recorded
 // and the journal holds it.
+// The journal keeps all but the last second: the test waits until the chunks before that
+// are on disk (a loaded machine's IndexedDB can be a second behind the recorder), and
+// answers the recording's id.
 async function recordUnstopped(page, seconds) {
   await page.bringToFront();
   await page.click('#record-btn');
   await waitFor(page, (s) => window.events('progress').some((e) => e.arg.elapsed >= s), seconds, 20_000);
   const seen = performance.now();
-  await waitFor(page, async () => (await window.journalIds()).length > 0);
+  await waitFor(page, async (s) => Object.values(await window.journalChunks()).some((n) => n >= s - 1), seconds);
   const [id] = await page.evaluate(() => window.journalIds());
   // The page records on until the test has crashed or killed it: this says how much longer.
   return { id, recordedSince: () => (performance.now() - seen) / 1000 };
@@ -347,6 +350,7 @@ async function recovered(page, id, settle) {
 
 // 5 s were recorded when the test saw them, and `more` until the recording was cut off.
 function assertLength(probe, rec, more) {
+  console.log(`rebuilt ${probe.duration} s of 5 (+ ${more.toFixed(2)}) recorded; onRecovered said ${rec.duration} s`);
   assert.ok(probe.duration >= 4 && probe.duration <= 5.3 + more, `rebuilt ${probe.duration} s of 5 (+ ${more.toFixed(2)}) recorded`);
   assert.ok(Math.abs(rec.duration - probe.duration) < 0.1, `onRecovered ${rec.duration} s, file ${probe.duration} s`);
 }
@@ -495,6 +499,38 @@ for (const { name, launch } of browsers()) {
           const made = await next.evaluate(() => window.made);
           if (made.length > 0) await settle(next, made);
           else matrix.push({ row: 'page closed while recording', browser: name, outcome: 'ok (kept by pagehide)', made: 1, stored: 1, duplicates: 0, lost: 0 });
+        } finally {
+          await closePage(keep);
+        }
+      }));
+
+    test('a page reopened before the closed one has let go of its recording: recovered once it has', () =>
+      row('reopened while the closed page lets go', name, async (settle) => {
+        const page = await firstTab(browser);
+        const keep = await anotherTab(page, '?persist=0');
+        try {
+          const { id } = await recordUnstopped(page, 3);
+          // keep plays the closed page that has not quite gone: it takes the recording's
+          // lock as the page lets go of it, and holds it while the next page starts.
+          await keep.evaluate((lockName) => {
+            window.lockTaken = new Promise((taken) => {
+              navigator.locks.request(lockName, () => {
+                taken();
+                return new Promise((letGo) => { window.letGo = letGo; });
+              });
+            });
+          }, `vocafuse-outbox:${id}`);
+          await page.close();
+          await keep.evaluate(() => window.lockTaken);
+          const next = await anotherTab(keep);
+          assert.equal(putsOf(id).length, 0, 'sent while another page held its lock');
+          await keep.evaluate(() => window.letGo());
+          for (let i = 0; i < 300 && !putsOf(id).some((e) => e.status < 300); i++) await delay(100);
+          await drained(next);
+          assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'uploaded once');
+          const made = await next.evaluate(() => window.made);
+          if (made.length > 0) await settle(next, made);
+          else matrix.push({ row: 'reopened while the closed page lets go', browser: name, outcome: 'ok (kept by pagehide)', made: 1, stored: 1, duplicates: 0, lost: 0 });
         } finally {
           await closePage(keep);
         }
