@@ -259,8 +259,11 @@ function refreshOutbox() {
       return item;
     }));
     const wasHidden = $('outbox').hidden;
+    const focusInside = $('outbox').contains(document.activeElement);
     $('outbox').hidden = pending.length === 0;
     if (wasHidden && pending.length) announce(`${plural(pending.length, 'recording')} waiting to send.`);
+    // Sent in the background while "Send now" had focus: it must not fall to the body.
+    if (!wasHidden && !pending.length && focusInside) $('notes-title').focus();
     clearTimeout(poll);
     if (pending.length) poll = setTimeout(refreshOutbox, 5000);
   }).catch((error) => console.warn('outbox', error)); // one failed read must not end the chain
