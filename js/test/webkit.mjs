@@ -45,10 +45,12 @@ export async function launchWebKit() {
     // The driver's and the browser's complaints, the last few kept for a failing test's
     // report (the sound-card and logging noise of a machine with no audio left out).
     const said = [];
+    said.glibAborts = 0; // see WebKit.glibAborted
     driver.stderr.on('data', (d) => {
       if (process.env.WEBKIT_DEBUG) process.stderr.write(`[webkit driver] ${d}`);
       for (const line of String(d).split('\n')) {
         if (line.trim() && !/ALSA|AL lib|Unknown logging channel|dbus-launch|automatic-eos/.test(line)) said.push(line.trim());
+        if (/GLib-ERROR.*getauxval \(\) failed/.test(line)) said.glibAborts++;
       }
       said.splice(0, said.length - 12);
     });
@@ -100,6 +102,13 @@ export class WebKit {
 
   lastWords() {
     return this.said.join(' | ');
+  }
+
+  // A web process of this browser aborted in GLib as it started ("getauxval () failed:
+  // Interrupted system call": GLib takes a stray errno for a failure, a bug of GLib's,
+  // whatever the page does).
+  glibAborted() {
+    return this.said.glibAborts > 0;
   }
 
   // A new visitor for the server: its identity is a cookie.
