@@ -348,6 +348,18 @@ async function recovered(page, id, settle) {
   return { rec, probe };
 }
 
+// A page closed while recording may have got its recording into the outbox itself
+// (pagehide stops it), or left a journal the next load rebuilds; either way the next page
+// stores it once, whole. The server's log says when it is.
+async function storedOnceBy(next, id, settle, rowName, browserName) {
+  for (let i = 0; i < 300 && !putsOf(id).some((e) => e.status < 300); i++) await delay(100);
+  await drained(next);
+  assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'uploaded once');
+  const made = await next.evaluate(() => window.made);
+  if (made.length > 0) await settle(next, made);
+  else matrix.push({ row: rowName, browser: browserName, outcome: 'ok (kept by pagehide)', made: 1, stored: 1, duplicates: 0, lost: 0 });
+}
+
 // 5 s were recorded when the test saw them, and `more` until the recording was cut off.
 function assertLength(probe, rec, more) {
   console.log(`rebuilt ${probe.duration} s of 5 (+ ${more.toFixed(2)}) recorded; onRecovered said ${rec.duration} s`);
@@ -490,15 +502,7 @@ for (const { name, launch } of browsers()) {
           const { id } = await recordUnstopped(page, 5);
           await page.close(); // no stop, no wait
           const next = await anotherTab(keep);
-          // The closing page may have got its recording into the outbox itself (pagehide
-          // stops it), or left a journal the next load rebuilds; either way it is stored
-          // once, whole. The server's log says when it is.
-          for (let i = 0; i < 300 && !putsOf(id).some((e) => e.status < 300); i++) await delay(100);
-          await drained(next);
-          assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'uploaded once');
-          const made = await next.evaluate(() => window.made);
-          if (made.length > 0) await settle(next, made);
-          else matrix.push({ row: 'page closed while recording', browser: name, outcome: 'ok (kept by pagehide)', made: 1, stored: 1, duplicates: 0, lost: 0 });
+          await storedOnceBy(next, id, settle, 'page closed while recording', name);
         } finally {
           await closePage(keep);
         }
@@ -525,12 +529,7 @@ for (const { name, launch } of browsers()) {
           const next = await anotherTab(keep);
           assert.equal(putsOf(id).length, 0, 'sent while another page held its lock');
           await keep.evaluate(() => window.letGo());
-          for (let i = 0; i < 300 && !putsOf(id).some((e) => e.status < 300); i++) await delay(100);
-          await drained(next);
-          assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'uploaded once');
-          const made = await next.evaluate(() => window.made);
-          if (made.length > 0) await settle(next, made);
-          else matrix.push({ row: 'reopened while the closed page lets go', browser: name, outcome: 'ok (kept by pagehide)', made: 1, stored: 1, duplicates: 0, lost: 0 });
+          await storedOnceBy(next, id, settle, 'reopened while the closed page lets go', name);
         } finally {
           await closePage(keep);
         }
