@@ -44,15 +44,14 @@ export async function launchWebKit() {
     procs.push(driver);
     // The driver's and the browser's complaints, the last few kept for a failing test's
     // report (the sound-card and logging noise of a machine with no audio left out).
-    const said = [];
-    said.glibAborts = 0; // see WebKit.glibAborted
+    const said = { lines: [], glibAborted: false }; // see WebKit.glibAborted
     driver.stderr.on('data', (d) => {
       if (process.env.WEBKIT_DEBUG) process.stderr.write(`[webkit driver] ${d}`);
       for (const line of String(d).split('\n')) {
-        if (line.trim() && !/ALSA|AL lib|Unknown logging channel|dbus-launch|automatic-eos/.test(line)) said.push(line.trim());
-        if (/GLib-ERROR.*getauxval \(\) failed/.test(line)) said.glibAborts++;
+        if (line.trim() && !/ALSA|AL lib|Unknown logging channel|dbus-launch|automatic-eos/.test(line)) said.lines.push(line.trim());
+        if (/GLib-ERROR.*getauxval \(\) failed/.test(line)) said.glibAborted = true;
       }
-      said.splice(0, said.length - 12);
+      said.lines.splice(0, said.lines.length - 12);
     });
     const base = `http://127.0.0.1:${port}`;
     await until('WebKitWebDriver', async () => (await fetch(`${base}/status`)).ok);
@@ -101,14 +100,14 @@ export class WebKit {
   }
 
   lastWords() {
-    return this.said.join(' | ');
+    return this.said.lines.join(' | ');
   }
 
   // A web process of this browser aborted in GLib as it started ("getauxval () failed:
   // Interrupted system call": GLib takes a stray errno for a failure, a bug of GLib's,
   // whatever the page does).
   glibAborted() {
-    return this.said.glibAborts > 0;
+    return this.said.glibAborted;
   }
 
   // A new visitor for the server: its identity is a cookie.
