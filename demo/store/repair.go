@@ -79,6 +79,9 @@ func (s *Store) dropRecordsWithoutAudio() (lost []string, err error) {
 			if err := order.Delete(orderKey(n.Owner, n.Seq)); err != nil {
 				return err
 			}
+			if err := deleteAccountIndex(tx, n); err != nil {
+				return err
+			}
 			lost = append(lost, string(n.Owner)+"/"+n.ID)
 		}
 		return nil

@@ -46,6 +46,9 @@ var (
 	orderBucket   = []byte("by_owner")      // owner, sequence (8 bytes, big-endian) → id
 	handlesBucket = []byte("owner_handles") // handle → owner (see Handle)
 	metaBucket    = []byte("meta")          // "handle_key" → the random key of Handle
+	// The account-wide indexes, for a backend that reads every identity's voice notes.
+	seqBucket = []byte("by_seq") // sequence (8 bytes, big-endian) → owner "/" id
+	idBucket  = []byte("by_id")  // id "/" owner → sequence (8 bytes)
 )
 
 // ErrConflict is Commit's answer when the id already holds other bytes.
@@ -63,7 +66,37 @@ type VoiceNote struct {
 	Metadata  json.RawMessage `json:"metadata,omitempty"`
 	SHA256    string          `json:"sha256"` // of the audio: what makes a repeated PUT idempotent
 	CreatedAt time.Time       `json:"created_at"`
-	Seq       uint64          `json:"seq"` // insertion order, for newest-first listing
+	UpdatedAt time.Time       `json:"updated_at,omitzero"` // zero: never changed since CreatedAt
+	// Status is VocaFuse's: "" (as every record written before statuses existed) is
+	// StatusProcessing, the state from the upload until a transcription ends.
+	Status string `json:"status,omitempty"`
+	Seq    uint64 `json:"seq"` // insertion order, for newest-first listing
+}
+
+// The statuses of a voice note (VocaFuse's).
+const (
+	StatusProcessing  = "processing"
+	StatusTranscribed = "transcribed"
+	StatusFailed      = "failed"
+)
+
+// Statuses lists them, for validating a filter.
+var Statuses = []string{StatusProcessing, StatusTranscribed, StatusFailed}
+
+// State is the voice note's status, StatusProcessing where none was recorded.
+func (n VoiceNote) State() string {
+	if n.Status == "" {
+		return StatusProcessing
+	}
+	return n.Status
+}
+
+// Updated is when the voice note last changed.
+func (n VoiceNote) Updated() time.Time {
+	if n.UpdatedAt.IsZero() {
+		return n.CreatedAt
+	}
+	return n.UpdatedAt
 }
 
 // Store is a data directory opened for use. Its methods are safe for concurrent use.
@@ -101,6 +134,9 @@ func Open(dir string) (*Store, Repair, error) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
+		}
+		if err := indexAccount(tx); err != nil {
+			return err
 		}
 		return s.loadHandles(tx)
 	})
@@ -180,6 +216,9 @@ func (s *Store) Commit(u *Upload, n VoiceNote, events ...EventFunc) (stored Voic
 			return err
 		}
 		if err := tx.Bucket(orderBucket).Put(orderKey(n.Owner, seq), []byte(n.ID)); err != nil {
+			return err
+		}
+		if err := putAccountIndex(tx, n); err != nil {
 			return err
 		}
 		return recordEvents(tx, n, events)
@@ -269,6 +308,9 @@ func (s *Store) Delete(owner Owner, id string, events ...EventFunc) (found bool,
 		if err := tx.Bucket(orderBucket).Delete(orderKey(owner, n.Seq)); err != nil {
 			return err
 		}
+		if err := deleteAccountIndex(tx, n); err != nil {
+			return err
+		}
 		return recordEvents(tx, n, events)
 	})
 	if err != nil {
@@ -290,32 +332,7 @@ var (
 // List returns up to limit of the owner's voice notes, newest first, starting after the
 // one whose Seq is before (0: from the newest), and whether more follow.
 func (s *Store) List(owner Owner, limit int, before uint64) (page []VoiceNote, more bool, err error) {
-	if before == 0 {
-		before = ^uint64(0)
-	}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		notes := tx.Bucket(notesBucket)
-		c := tx.Bucket(orderBucket).Cursor()
-		// Seek finds the first key at or after the bound; the page starts just before it.
-		k, v := c.Seek(orderKey(owner, before))
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && len(k) == ownerLen+8 && Owner(k[:ownerLen]) == owner; k, v = c.Prev() {
-			if len(page) == limit {
-				more = true
-				break
-			}
-			var n VoiceNote
-			if err := json.Unmarshal(notes.Get(noteKey(owner, string(v))), &n); err != nil {
-				return err
-			}
-			page = append(page, n)
-		}
-		return nil
-	})
+	page, _, more, err = s.Page(Filter{Owner: owner, Before: before}, 0, limit)
 	return page, more, err
 }
 
