@@ -14,27 +14,28 @@ import (
 // carries no header. A signed URL that is expired or altered is 404 / 6001, like a
 // voice note that does not exist: it grants nothing, so it reveals nothing.
 func (s *Server) audio(w http.ResponseWriter, r *http.Request) {
-	var owner store.Owner
-	if q := r.URL.Query(); q.Has(auth.ParamSignature) {
-		if !s.allowOn(w, s.audioLimiter, "url:"+clientKey(r)) {
-			return
-		}
-		var ok bool
-		owner, ok = s.signedOwner(w, r)
-		if !ok {
-			return
-		}
-	} else {
-		c, ok := s.authenticate(w, r, auth.ScopeRead)
-		if !ok {
-			return
-		}
-		owner = store.OwnerOf(c.Identity)
+	if q := r.URL.Query(); !q.Has(auth.ParamSignature) {
+		s.tokenOrKey(auth.ScopeRead, func(w http.ResponseWriter, r *http.Request, c caller) {
+			if n, ok := s.findVoiceNote(w, r, c); ok {
+				s.serveAudio(w, r, n)
+			}
+		})(w, r)
+		return
 	}
-	n, ok := s.findVoiceNote(w, r, owner)
+	if !s.allowOn(w, s.audioLimiter, "url:"+clientKey(r)) {
+		return
+	}
+	owner, ok := s.signedOwner(w, r)
 	if !ok {
 		return
 	}
+	if n, ok := s.findVoiceNote(w, r, caller{identityOwner: owner}); ok {
+		s.serveAudio(w, r, n)
+	}
+}
+
+// serveAudio answers the voice note's audio, with ranges and conditional requests.
+func (s *Server) serveAudio(w http.ResponseWriter, r *http.Request, n store.VoiceNote) {
 	f, err := s.store.OpenAudio(n)
 	if err != nil {
 		s.internal(w, r, "open audio", err)

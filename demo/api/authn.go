@@ -62,3 +62,54 @@ func bearerToken(r *http.Request) (string, bool) {
 	token = strings.TrimSpace(token)
 	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
 }
+
+// caller is who asks for voice notes: a browser, with a token for one identity, or the
+// account's backend, with an API key, which sees every identity's (docs/api.md, "Two
+// kinds of caller").
+type caller struct {
+	identity string // the token's; "" for the backend
+	keyID    string // the API key's id; "" for a browser
+	// identityOwner is the owner a signed audio URL names, where there is no identity.
+	identityOwner store.Owner
+}
+
+// backend reports whether the caller is the account's backend.
+func (c caller) backend() bool { return c.keyID != "" }
+
+// filter is what of the store the caller may see.
+func (c caller) filter() store.Filter {
+	switch {
+	case c.backend():
+		return store.Filter{}
+	case c.identityOwner != "":
+		return store.Filter{Owner: c.identityOwner}
+	}
+	return store.Filter{Owner: store.OwnerOf(c.identity)}
+}
+
+// callerHandler is a route that a browser's token or the backend's key may call.
+type callerHandler func(w http.ResponseWriter, r *http.Request, c caller)
+
+// tokenOrKey guards a voice-note route: a bearer token as authed checks it (scope
+// included), or else the API key and secret (HTTP Basic or VocaFuse's headers), which
+// carry every scope and are rate-limited per key. Neither is 1001.
+func (s *Server) tokenOrKey(scope string, next callerHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, isBearer := bearerToken(r); !isBearer {
+			if key, secret, ok := apiCredentials(r); ok {
+				keyID, ok := s.checkAPIKey(key, secret)
+				if !ok {
+					writeError(w, catalog.InvalidToken, nil)
+					return
+				}
+				if s.allow(w, "key:"+keyID) {
+					next(w, r, caller{keyID: keyID})
+				}
+				return
+			}
+		}
+		if c, ok := s.authenticate(w, r, scope); ok {
+			next(w, r, caller{identity: c.Identity})
+		}
+	}
+}

@@ -77,47 +77,55 @@ func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if !s.receive(w, r, upload, body, slot) {
 		return
 	}
+	stored, created, ok := s.checkAndCommit(w, r, upload, store.VoiceNote{
+		ID: id, Owner: store.OwnerOf(c.Identity), Identity: c.Identity, Metadata: metadata})
+	switch {
+	case !ok:
+	case created:
+		w.Header().Set("Location", "/v1/voicenotes/"+id)
+		s.writeVoiceNote(w, r, http.StatusCreated, stored)
+	default:
+		// The same id and the same bytes again: the upload was repeated, nothing changes.
+		s.writeVoiceNote(w, r, http.StatusOK, stored)
+	}
+}
+
+// checkAndCommit checks the received bytes as every upload route does (docs/api.md:
+// what they are, whether they can be read, how long they last) and commits them as the
+// voice note n (its ID, Owner, Identity and Metadata set by the caller) with its
+// voicenote.created event. It answers the request itself when ok is false: a refusal
+// in the catalogue's terms, 409 for an id that holds other bytes, or a storage failure.
+func (s *Server) checkAndCommit(w http.ResponseWriter, r *http.Request, upload *store.Upload, n store.VoiceNote) (stored store.VoiceNote, created, ok bool) {
 	info, probeErr := audio.Probe(upload, upload.Size())
 	if pe := (*audio.ProbeError)(nil); errors.As(probeErr, &pe) && pe.Err != nil {
 		// The temporary file could not be read back: the server's fault, not the upload's.
 		s.log.Error("probe upload", "error", probeErr, "request_id", w.Header().Get("X-Request-Id"))
 		writeErrorStatus(w, http.StatusInternalServerError, catalog.AudioProcessingFailed, nil)
-		return
+		return stored, false, false
 	}
 	if p := validate.Audio(info, probeErr); p != nil {
 		writeProblem(w, p)
-		return
+		return stored, false, false
 	}
 	if info.Duration <= 0 {
 		// A container with no audio in it (a header alone, a stream cut before its
 		// first frame) is not a voice note: docs/api.md's "no audio track" case of 3004.
 		writeError(w, catalog.AudioProcessingFailed, nil)
-		return
+		return stored, false, false
 	}
-	note := store.VoiceNote{
-		ID:        id,
-		Owner:     store.OwnerOf(c.Identity),
-		Identity:  c.Identity,
-		Format:    string(info.Format),
-		MimeType:  canonicalTypes[info.Format],
-		Duration:  info.Duration,
-		Metadata:  metadata,
-		CreatedAt: s.now().UTC(),
-	}
-	stored, created, err := s.commitVoiceNote(r, upload, note)
+	n.Format, n.MimeType, n.Duration = string(info.Format), canonicalTypes[info.Format], info.Duration
+	n.CreatedAt = s.now().UTC()
+	stored, created, err := s.commitVoiceNote(r, upload, n)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		writeErrorStatus(w, http.StatusConflict, catalog.InvalidFieldValue, map[string]any{
-			"field": "voicenote_id", "value": id, "reason": "already used for a different recording"})
+			"field": "voicenote_id", "value": n.ID, "reason": "already used for a different recording"})
+		return stored, false, false
 	case err != nil:
 		s.storageFailure(w, r, "commit upload", err)
-	case created:
-		w.Header().Set("Location", "/v1/voicenotes/"+id)
-		writeJSON(w, http.StatusCreated, s.resourceOf(r, stored))
-	default:
-		// The same id and the same bytes again: the upload was repeated, nothing changes.
-		writeJSON(w, http.StatusOK, s.resourceOf(r, stored))
+		return stored, false, false
 	}
+	return stored, created, true
 }
 
 // receive streams the body into the upload, answering the request itself (and returning

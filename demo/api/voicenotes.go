@@ -4,26 +4,27 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
-// resource is a voice note as the API shows it (docs/api.md).
+// resource is a voice note as the API shows it (docs/api.md): VocaFuse's fields first,
+// then this API's own. size is file_size under the name this API's first clients read.
 type resource struct {
 	ID        string          `json:"id"`
-	Identity  string          `json:"identity"`
-	Format    string          `json:"format"`
-	MimeType  string          `json:"mime_type"`
-	Size      int64           `json:"size"`
-	Duration  float64         `json:"duration"`
-	Metadata  json.RawMessage `json:"metadata"`
 	Status    string          `json:"status"`
 	CreatedAt string          `json:"created_at"`
-	AudioURL  string          `json:"audio_url"`
+	UpdatedAt string          `json:"updated_at"`
+	Duration  float64         `json:"duration"`
+	FileSize  int64           `json:"file_size"`
+	Metadata  json.RawMessage `json:"metadata"`
+	Format    string          `json:"format"`
+	MimeType  string          `json:"mime_type"`
+	Identity  string          `json:"identity"`
+	AudioURL  string          `json:"audio_url,omitempty"`
+	Size      int64           `json:"size"`
 }
 
 // resourceOf shows a stored voice note, with a freshly signed audio_url. The URL is
@@ -38,16 +39,33 @@ func (s *Server) resourceOf(r *http.Request, n store.VoiceNote) resource {
 	query := s.urls.Sign(s.store.Handle(n.Owner), n.ID, s.audioURLTTL)
 	return resource{
 		ID:        n.ID,
-		Identity:  n.Identity,
+		Status:    n.State(),
+		CreatedAt: n.CreatedAt.UTC().Format(time.RFC3339),
+		UpdatedAt: n.Updated().UTC().Format(time.RFC3339),
+		Duration:  math.Round(n.Duration*1000) / 1000,
+		FileSize:  n.Size,
+		Metadata:  metadata,
 		Format:    n.Format,
 		MimeType:  n.MimeType,
-		Size:      n.Size,
-		Duration:  math.Round(n.Duration*1000) / 1000,
-		Metadata:  metadata,
-		Status:    "uploaded",
-		CreatedAt: n.CreatedAt.UTC().Format(time.RFC3339),
+		Identity:  n.Identity,
 		AudioURL:  s.publicURL + "/v1/voicenotes/" + n.ID + "/audio?" + query.Encode(),
+		Size:      n.Size,
 	}
+}
+
+// writeVoiceNote answers one voice note as VocaFuse's clients read it, under "data",
+// with the same fields at the top level as well, where this API's first clients read them.
+func (s *Server) writeVoiceNote(w http.ResponseWriter, r *http.Request, status int, n store.VoiceNote) {
+	writeSingle(w, status, s.resourceOf(r, n))
+}
+
+// writeSingle answers a single resource: { "data": res } with res's fields beside it.
+func writeSingle(w http.ResponseWriter, status int, res any) {
+	raw, _ := json.Marshal(res)
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	body["data"] = res
+	writeJSON(w, status, body)
 }
 
 // voiceNoteNotFound is 6001 with the id as sent, as the reference shows it ("rec_invalid123"):
@@ -56,17 +74,24 @@ func voiceNoteNotFound(w http.ResponseWriter, rawID string) {
 	writeError(w, catalog.RecordingNotFound, map[string]any{"voicenote_id": rawID})
 }
 
-// findVoiceNote looks up the caller's voice note named in the path, answering 6001
-// itself when there is none. Another identity's voice note is looked for in the caller's
-// namespace, so it is missing in exactly the same way.
-func (s *Server) findVoiceNote(w http.ResponseWriter, r *http.Request, owner store.Owner) (store.VoiceNote, bool) {
+// findVoiceNote looks up the voice note named in the path among those the caller may
+// see, answering 6001 itself when there is none. Another identity's voice note is
+// looked for in the caller's namespace, so it is missing in exactly the same way.
+func (s *Server) findVoiceNote(w http.ResponseWriter, r *http.Request, c caller) (store.VoiceNote, bool) {
 	rawID := r.PathValue("id")
 	id, ok := store.ParseID(rawID)
 	if !ok {
 		voiceNoteNotFound(w, rawID)
 		return store.VoiceNote{}, false
 	}
-	n, found, err := s.store.Get(owner, id)
+	var n store.VoiceNote
+	var found bool
+	var err error
+	if owner := c.filter().Owner; owner != "" {
+		n, found, err = s.store.Get(owner, id)
+	} else {
+		n, found, err = s.store.Find(id)
+	}
 	if err != nil {
 		s.internal(w, r, "get voice note", err)
 		return store.VoiceNote{}, false
@@ -78,26 +103,24 @@ func (s *Server) findVoiceNote(w http.ResponseWriter, r *http.Request, owner sto
 }
 
 // getVoiceNote is GET /v1/voicenotes/{id}.
-func (s *Server) getVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Claims) {
-	if n, ok := s.findVoiceNote(w, r, store.OwnerOf(c.Identity)); ok {
-		writeJSON(w, http.StatusOK, s.resourceOf(r, n))
+func (s *Server) getVoiceNote(w http.ResponseWriter, r *http.Request, c caller) {
+	if n, ok := s.findVoiceNote(w, r, c); ok {
+		s.writeVoiceNote(w, r, http.StatusOK, n)
 	}
 }
 
 // deleteVoiceNote is DELETE /v1/voicenotes/{id}.
-func (s *Server) deleteVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Claims) {
-	rawID := r.PathValue("id")
-	id, ok := store.ParseID(rawID)
+func (s *Server) deleteVoiceNote(w http.ResponseWriter, r *http.Request, c caller) {
+	n, ok := s.findVoiceNote(w, r, c)
 	if !ok {
-		voiceNoteNotFound(w, rawID)
 		return
 	}
-	found, err := s.removeVoiceNote(r, store.OwnerOf(c.Identity), id)
+	found, err := s.removeVoiceNote(r, n.Owner, n.ID)
 	switch {
 	case err != nil:
 		s.internal(w, r, "delete voice note", err)
 	case !found:
-		voiceNoteNotFound(w, rawID)
+		voiceNoteNotFound(w, r.PathValue("id"))
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -105,44 +128,22 @@ func (s *Server) deleteVoiceNote(w http.ResponseWriter, r *http.Request, c auth.
 
 // transcription is GET /v1/voicenotes/{id}/transcription: the local server does not
 // transcribe, so a voice note that exists has none (6002); one that does not is 6001.
-func (s *Server) transcription(w http.ResponseWriter, r *http.Request, c auth.Claims) {
-	if n, ok := s.findVoiceNote(w, r, store.OwnerOf(c.Identity)); ok {
+func (s *Server) transcription(w http.ResponseWriter, r *http.Request, c caller) {
+	if n, ok := s.findVoiceNote(w, r, c); ok {
 		writeError(w, catalog.TranscriptionNotFound, map[string]any{"voicenote_id": n.ID})
 	}
 }
 
-// List paging.
-const (
-	defaultPageSize = 20
-	maxPageSize     = 100
-)
-
-// listVoiceNotes is GET /v1/voicenotes?limit=N&cursor=C: the caller's own, newest first.
-// The cursor is opaque: the position of the page's last voice note, sealed for the
-// caller's identity (cursors), so it tells nothing of how many voice notes the server
-// holds and means nothing to another identity.
-func (s *Server) listVoiceNotes(w http.ResponseWriter, r *http.Request, c auth.Claims) {
-	q := r.URL.Query()
-	limit := defaultPageSize
-	if raw := q.Get("limit"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 || n > maxPageSize {
-			writeError(w, catalog.InvalidFieldValue, map[string]any{"field": "limit", "value": raw,
-				"reason": "must be an integer between 1 and 100"})
-			return
-		}
-		limit = n
+// listVoiceNotes is GET /v1/voicenotes: newest first, the caller's own (a browser) or
+// the account's (the backend), in numbered pages (?page=0&limit=50) with VocaFuse's
+// filters. A cursor (?cursor=, this API's first scheme) is still taken: see listQuery.
+func (s *Server) listVoiceNotes(w http.ResponseWriter, r *http.Request, c caller) {
+	q, apiErr := s.parseListQuery(r.URL.Query(), c)
+	if apiErr != nil {
+		apiErr.write(w)
+		return
 	}
-	var before uint64
-	if raw := q.Get("cursor"); raw != "" {
-		var ok bool
-		if before, ok = s.cursors.decode(store.OwnerOf(c.Identity), raw); !ok {
-			writeError(w, catalog.InvalidFieldValue, map[string]any{"field": "cursor", "value": raw,
-				"reason": "must be a next_cursor from an earlier page"})
-			return
-		}
-	}
-	page, more, err := s.store.List(store.OwnerOf(c.Identity), limit, before)
+	page, total, more, err := s.store.Page(q.filter, q.page*q.limit, q.limit)
 	if err != nil {
 		s.internal(w, r, "list voice notes", err)
 		return
@@ -153,7 +154,12 @@ func (s *Server) listVoiceNotes(w http.ResponseWriter, r *http.Request, c auth.C
 	}
 	var next any // null on the last page
 	if more {
-		next = s.cursors.encode(store.OwnerOf(c.Identity), page[len(page)-1].Seq)
+		next = s.cursors.encode(q.cursorOwner, page[len(page)-1].Seq)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "has_more": more, "next_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data":        data,
+		"pagination":  map[string]any{"page": q.page, "limit": q.limit, "total": total, "has_more": more},
+		"has_more":    more,
+		"next_cursor": next,
+	})
 }

@@ -23,7 +23,7 @@ func TestUploadAnswersTheResource(t *testing.T) {
 		}})
 	v := decode[voiceNote](t, resp, 201)
 	want := voiceNote{ID: noteID, Identity: "user_42", Format: "wav", MimeType: "audio/wav", Size: int64(len(wavBytes)),
-		Duration: 2.5, Metadata: []byte(`{"lesson":3,"tags":["a"]}`), Status: "uploaded", CreatedAt: "2026-03-01T12:00:00Z"}
+		Duration: 2.5, Metadata: []byte(`{"lesson":3,"tags":["a"]}`), Status: "processing", CreatedAt: "2026-03-01T12:00:00Z"}
 	got := v
 	got.AudioURL = ""
 	if fmt.Sprint(got) != fmt.Sprint(want) {
