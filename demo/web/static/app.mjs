@@ -121,7 +121,7 @@ function announce(text) {
 // ---- Your notes ----
 
 const list = $('notes-list');
-let cursor = null;
+let nextPage = 0; // the API's numbered pages, from 0
 
 function noteItem(note) {
   const item = $('note-template').content.firstElementChild.cloneNode(true);
@@ -140,7 +140,7 @@ function noteItem(note) {
     if (audio.dataset.renewed) return;
     audio.dataset.renewed = 'yes';
     const fresh = await api(`/v1/voicenotes/${note.id}`).catch(() => null);
-    if (fresh) audio.src = fresh.audio_url;
+    if (fresh) audio.src = fresh.data.audio_url;
   });
   item.querySelector('.delete-what').textContent = ` the ${label}`;
   item.querySelector('.delete').addEventListener('click', (event) => remove(item, note, event.currentTarget));
@@ -165,15 +165,17 @@ function addNote(note) {
 async function loadNotes(more = false) {
   $('notes').setAttribute('aria-busy', 'true');
   $('notes-error').hidden = true;
-  const params = new URLSearchParams({ limit: '20' });
-  if (more && cursor) params.set('cursor', cursor);
+  const params = new URLSearchParams({ page: String(more ? nextPage : 0), limit: '20' });
   try {
     const page = await api(`/v1/voicenotes?${params}`);
-    const items = page.data.map(noteItem);
+    // A note recorded since the first page moves the later pages down: one already
+    // shown is not shown twice.
+    const shown = (note) => more && list.querySelector(`[data-id="${CSS.escape(note.id)}"]`);
+    const items = page.data.filter((note) => !shown(note)).map(noteItem);
     if (more) list.append(...items);
     else list.replaceChildren(...items);
-    cursor = page.has_more ? page.next_cursor : null;
-    $('load-more').hidden = !cursor;
+    nextPage = page.pagination.page + 1;
+    $('load-more').hidden = !page.pagination.has_more;
     showNotesState();
     return items;
   } catch (error) {
