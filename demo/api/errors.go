@@ -47,12 +47,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// notFound answers a path the API does not have. There is no "no such route" code in
-// the reference; 6001 is its only general 404 and what the SDK already maps a bare 404
-// to, so an unknown path (or a known path with a method it does not take) gets 6001
-// without details.
+// notFound answers a path the API does not have (or a method a path does not take).
+// The reference has no "no such route" code, and its 404 codes each say that a voice
+// note, a transcription or a webhook is missing, which an unknown route is not: it is
+// a request the API cannot take, 2001, answered with 404 and the reason.
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, catalog.RecordingNotFound, nil)
+	writeErrorStatus(w, http.StatusNotFound, catalog.InvalidRequestFormat, map[string]any{"reason": "no such route"})
 }
 
 // jsonPageErrors makes the page server's plain-text errors envelopes too, so that every

@@ -27,7 +27,7 @@ func TestFaultsAbsentWithoutTheFlag(t *testing.T) {
 	h := newHarness(t)
 	for _, method := range []string{"GET", "POST", "DELETE"} {
 		resp := h.do(request{method: method, path: "/_faults", body: strings.NewReader(`{"path_prefix":"/","code":5001}`)})
-		expectError(t, resp, 404, 6001, nil)
+		expectError(t, resp, 404, 2001, noSuchRoute)
 	}
 }
 

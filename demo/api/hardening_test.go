@@ -227,7 +227,7 @@ func TestEveryAnswerIsJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		expectError(t, resp, 404, 6001, nil)
+		expectError(t, resp, 404, 2001, noSuchRoute)
 	}
 	// A redirect of the page server keeps no HTML body.
 	req, _ := http.NewRequest("GET", h.url+"/sdk", nil)

@@ -19,7 +19,7 @@ func TestUnknownRoutesAnswerAnEnvelope(t *testing.T) {
 		{method: "GET", path: "/no-such-page.html"},
 		{method: "POST", path: "/index.html"},
 	} {
-		expectError(t, h.do(rq), 404, 6001, nil)
+		expectError(t, h.do(rq), 404, 2001, noSuchRoute)
 	}
 }
 
@@ -112,3 +112,6 @@ func TestLogLinesKeepSecrets(t *testing.T) {
 		t.Errorf("%d request lines for 3 requests:\n%s", n, logs)
 	}
 }
+
+// noSuchRoute is the details of an unknown route's 404 (docs/api.md, "Envelope").
+var noSuchRoute = map[string]any{"reason": "no such route"}
