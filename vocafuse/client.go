@@ -33,14 +33,20 @@ const (
 // Client calls the VocaFuse API on behalf of a backend, with its API key and secret.
 // It is safe for concurrent use; make one and share it.
 type Client struct {
-	// Tokens mints tokens for the browser SDK (POST /v1/tokens).
+	// Tokens mints tokens for the browser SDK (POST /v1/token, and the older
+	// POST /v1/tokens).
 	Tokens *Tokens
 	// Webhooks manages the account's webhooks (/v1/webhooks).
 	Webhooks *Webhooks
+	// Account reads and updates the account (/v1/account).
+	Account *AccountService
+	// APIKeys manages the account's API keys (/v1/account/api-keys).
+	APIKeys *APIKeys
 
 	key, secret string
 	base        *url.URL
-	http        *http.Client
+	http        *http.Client // as WithHTTPClient gave it
+	keyHTTP     *http.Client // http, keeping the key and secret from another host on a redirect
 	log         *slog.Logger
 	retries     int
 	backoff     time.Duration
@@ -121,12 +127,46 @@ func NewClient(apiKey, apiSecret string, opts ...Option) *Client {
 	}
 	c.Tokens = &Tokens{c: c}
 	c.Webhooks = &Webhooks{c: c}
+	c.Account = &AccountService{c: c}
+	c.APIKeys = &APIKeys{c: c}
+	c.keyHTTP = keepCredentialsHome(c.http)
 	return c
+}
+
+// The headers VocaFuse's own SDKs send the API key and secret in.
+const (
+	headerAPIKey    = "X-VocaFuse-API-Key"
+	headerAPISecret = "X-VocaFuse-API-Secret"
+)
+
+// keepCredentialsHome returns a copy of hc whose redirects to another host drop the
+// API key and secret headers, as net/http drops an Authorization header: a redirect
+// (to a storage host for audio, say) must not carry the secret away. The caller's
+// own CheckRedirect, if any, still decides whether to follow.
+func keepCredentialsHome(hc *http.Client) *http.Client {
+	cp := *hc
+	next := hc.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && req.URL.Host != via[0].URL.Host {
+			req.Header.Del(headerAPIKey)
+			req.Header.Del(headerAPISecret)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cp
 }
 
 // auth is how a request proves who sends it.
 type auth struct {
-	identity string // "": the API key and secret (HTTP Basic); else a token for this identity
+	// identity "": the API key and secret, in the X-VocaFuse-API-Key and
+	// X-VocaFuse-API-Secret headers; else a token for this identity.
+	identity string
 }
 
 // call is one API request as the client makes it, possibly more than once.
@@ -137,7 +177,7 @@ type call struct {
 	auth         auth // whose credentials
 	// repeatable says the request may be sent again after a failure that may have
 	// reached the server (a 5001, a 503, a cut connection): GET, PUT, DELETE, and
-	// POST /v1/tokens, which changes nothing. A 4003 is retried whatever the request:
+	// minting a token (POST /v1/token, /v1/tokens), which changes nothing. A 4003 is retried whatever the request:
 	// a rate-limited request was refused before anything happened.
 	repeatable bool
 	stream     bool // keep the answer's body open for the caller (audio)
@@ -252,8 +292,12 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (*http.Respo
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "vocafuse-go/"+Version)
+	hc := c.http
 	if cl.auth.identity == "" {
-		req.SetBasicAuth(c.key, c.secret)
+		// As VocaFuse's SDKs send them; the local API takes HTTP Basic as well.
+		req.Header.Set(headerAPIKey, c.key)
+		req.Header.Set(headerAPISecret, c.secret)
+		hc = c.keyHTTP
 	} else {
 		token, err := c.tokenFor(ctx, cl.auth.identity)
 		if err != nil {
@@ -262,7 +306,7 @@ func (c *Client) attempt(ctx context.Context, cl call, body []byte) (*http.Respo
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	c.log.DebugContext(ctx, "vocafuse: request", "method", cl.method, "path", cl.path)
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err() // the caller's context ended: not a failure to retry
@@ -313,6 +357,20 @@ func errorFrom(cl call, resp *http.Response) *Error {
 		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return e
+}
+
+// inData decodes a single resource into v from { "data": { … } }, as the API wraps
+// it, or from the answer itself where there is no "data" object (older answers).
+type inData struct{ v any }
+
+func (d inData) UnmarshalJSON(raw []byte) error {
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(raw, &env) == nil && len(env.Data) > 0 && env.Data[0] == '{' {
+		return json.Unmarshal(env.Data, d.v)
+	}
+	return json.Unmarshal(raw, d.v)
 }
 
 // decode reads a 2xx answer into out.

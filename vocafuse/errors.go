@@ -75,7 +75,10 @@ var (
 	ErrProcessing     = errors.New("vocafuse: processing error")     // 3xxx
 	ErrRateLimit      = errors.New("vocafuse: rate limit exceeded")  // 4xxx: 4003
 	ErrServer         = errors.New("vocafuse: server error")         // 5xxx, including 5005
-	ErrNotFound       = errors.New("vocafuse: not found")            // 6xxx
+	// ErrNotFound matches 6xxx, and any other answer with HTTP status 404 besides its
+	// code's own category: an API key that does not exist is 404 with 2003 (the
+	// reference has no code for it), which matches ErrNotFound and ErrValidation.
+	ErrNotFound = errors.New("vocafuse: not found")
 	// ErrConflict matches any answer with HTTP status 409: 5005 WEBHOOK_ALREADY_EXISTS,
 	// and 2003 for a voice note id reused for other bytes. It is matched besides the
 	// code's own category.
@@ -149,6 +152,10 @@ func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrConflict:
 		return e.StatusCode == http.StatusConflict
+	case ErrNotFound:
+		if e.StatusCode == http.StatusNotFound {
+			return true
+		}
 	case ErrNetwork:
 		return e.StatusCode == 0 && e.Code == 0
 	}

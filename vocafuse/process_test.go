@@ -5,6 +5,7 @@ package vocafuse_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -534,4 +535,472 @@ func serve(h http.Handler, method, body string, headers map[string]string) *reco
 	rec := &recorder{header: http.Header{}}
 	h.ServeHTTP(rec, req)
 	return rec
+}
+
+// queryTransport records the query string of each GET /v1/voicenotes.
+type queryTransport struct {
+	mu      sync.Mutex
+	queries []string
+}
+
+func (q *queryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == "GET" && r.URL.Path == "/v1/voicenotes" {
+		q.mu.Lock()
+		q.queries = append(q.queries, r.URL.RawQuery)
+		q.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (q *queryTransport) take() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	got := q.queries
+	q.queries = nil
+	return got
+}
+
+// The account's voice notes, read with the API key and secret and no identity, as
+// VocaFuse's SDKs read them: numbered pages, filters, the iterator, and each call on
+// one voice note, another identity's included.
+func TestAccountVoiceNotes(t *testing.T) {
+	s := demoproc.Start(t, "")
+	queries := &queryTransport{}
+	c := newClient(s, vocafuse.WithHTTPClient(&http.Client{Transport: queries}))
+	ctx := ctxFor(t, 2*time.Minute)
+	before := time.Now().Add(-2 * time.Second)
+	var ids []string
+	for i := range 5 {
+		id := newID()
+		upload(t, s, c, []string{"user_a", "user_b"}[i%2], id) // a, b, a, b, a
+		ids = append(ids, id)
+	}
+	after := time.Now().Add(2 * time.Second)
+	notes := c.VoiceNotes()
+
+	page, err := notes.List(ctx, vocafuse.ListParams{Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (vocafuse.Pagination{Page: 0, Limit: 2, Total: 5, HasMore: true}); page.Pagination != want || !page.HasMore {
+		t.Errorf("pagination %+v, want %+v", page.Pagination, want)
+	}
+	if len(page.Data) != 2 || page.Data[0].ID != ids[4] || page.Data[1].ID != ids[3] {
+		t.Errorf("page 0: %v, want the newest two of %v", idsOf(page.Data), ids)
+	}
+	if q := queries.take(); len(q) != 1 || q[0] != "limit=2&page=0" {
+		t.Errorf("queries %q", q)
+	}
+
+	// The iterator asks page 0, 1, 2 and stops where has_more is false.
+	var got []string
+	for note, err := range notes.All(ctx, vocafuse.ListParams{Limit: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, note.ID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{ids[4], ids[3], ids[2], ids[1], ids[0]}) {
+		t.Errorf("All: %v, want newest first of %v", got, ids)
+	}
+	if q := queries.take(); fmt.Sprint(q) != "[limit=2&page=0 limit=2&page=1 limit=2&page=2]" {
+		t.Errorf("All asked %q", q)
+	}
+	// Breaking out fetches nothing more.
+	for range notes.All(ctx, vocafuse.ListParams{Limit: 2}) {
+		break
+	}
+	if q := queries.take(); len(q) != 1 {
+		t.Errorf("a loop left at once asked %q", q)
+	}
+	// Pages from a later page.
+	n := 0
+	for page, err := range notes.Pages(ctx, vocafuse.ListParams{Page: 1, Limit: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; page.Pagination.Page != n {
+			t.Errorf("page %d numbered %d", n, page.Pagination.Page)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d pages from page 1, want 2", n)
+	}
+
+	// The identity filter.
+	page, err = notes.List(ctx, vocafuse.ListParams{Identity: "user_b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Pagination.Total != 2 || len(page.Data) != 2 || page.Data[0].ID != ids[3] || page.Data[1].ID != ids[1] {
+		t.Errorf("user_b: %v (%+v)", idsOf(page.Data), page.Pagination)
+	}
+	for _, n := range page.Data {
+		if n.Identity != "user_b" {
+			t.Errorf("%s is %s's", n.ID, n.Identity)
+		}
+	}
+
+	// The status filter: every note is in exactly one status.
+	total := 0
+	for _, status := range []string{vocafuse.StatusProcessing, vocafuse.StatusTranscribed, vocafuse.StatusFailed} {
+		for note, err := range notes.All(ctx, vocafuse.ListParams{Status: status}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if note.Status != status {
+				t.Errorf("status=%s listed %s, %s", status, note.ID, note.Status)
+			}
+			total++
+		}
+	}
+	// A note may move from processing to its end between two listings, so it may be
+	// counted twice, never missed.
+	if total < 5 {
+		t.Errorf("%d notes over the three statuses, want 5", total)
+	}
+
+	// The date filters, both ends included.
+	queries.take()
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		want     int
+	}{
+		{"around the uploads", before, after, 5},
+		{"from later", after, time.Time{}, 0},
+		{"until earlier", time.Time{}, before, 0},
+		{"from earlier", before, time.Time{}, 5},
+	} {
+		page, err := notes.List(ctx, vocafuse.ListParams{DateFrom: tc.from, DateTo: tc.to})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if page.Pagination.Total != tc.want || len(page.Data) != tc.want {
+			t.Errorf("%s: %d (%+v), want %d", tc.name, len(page.Data), page.Pagination, tc.want)
+		}
+	}
+	if q := queries.take(); !strings.Contains(q[0], "date_from="+before.UTC().Format("2006-01-02T15")) {
+		t.Errorf("date_from sent as %q", q[0])
+	}
+
+	// Filters the API cannot apply are 2003, never ignored.
+	_, err = notes.List(ctx, vocafuse.ListParams{Status: "completed"})
+	checkError(t, err, 2003, 0, map[string]any{"field": "status", "value": "completed"})
+	_, err = notes.List(ctx, vocafuse.ListParams{Limit: 101})
+	checkError(t, err, 2003, 0, map[string]any{"field": "limit"})
+	_, err = notes.List(ctx, vocafuse.ListParams{DateFrom: after, DateTo: before})
+	checkError(t, err, 2003, 0, map[string]any{"field": "date_to"})
+
+	// One voice note, user_a's, read with the key.
+	note, err := notes.Get(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(wav(1)))
+	if note.ID != ids[0] || note.Identity != "user_a" || note.Format != "wav" || note.MimeType != "audio/wav" ||
+		note.FileSize != size || note.Size != size || note.Duration != 1 || note.CreatedAt.IsZero() ||
+		note.UpdatedAt.Before(note.CreatedAt) || note.AudioURL == "" {
+		t.Errorf("%+v", note)
+	}
+	switch note.Status {
+	case vocafuse.StatusProcessing, vocafuse.StatusTranscribed, vocafuse.StatusFailed:
+	default:
+		t.Errorf("status %q", note.Status)
+	}
+	audio, err := notes.Audio(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(audio)
+	audio.Close()
+	if !bytes.Equal(b, wav(1)) || audio.ContentType != "audio/wav" {
+		t.Errorf("audio: %d bytes of %s", len(b), audio.ContentType)
+	}
+	missing := newID()
+	_, err = notes.Get(ctx, missing)
+	checkError(t, err, 6001, 0, map[string]any{"voicenote_id": missing})
+	_, err = notes.Transcription(ctx, missing)
+	checkError(t, err, 6001, 0, map[string]any{"voicenote_id": missing})
+
+	// Deleted with the key: gone for the key and for its identity.
+	if err := notes.Delete(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = notes.Get(ctx, ids[2])
+	checkError(t, err, 6001, 0, nil)
+	_, err = c.VoiceNotes("user_a").Get(ctx, ids[2])
+	checkError(t, err, 6001, 0, nil)
+	err = notes.Delete(ctx, ids[2])
+	checkError(t, err, 6001, 0, nil)
+	if page, err := notes.List(ctx, vocafuse.ListParams{}); err != nil || page.Pagination.Total != 4 {
+		t.Errorf("after the delete: %+v %v", page, err)
+	}
+
+	// A wrong secret is 1001 on every voice-note call.
+	bad := vocafuse.NewClient(demoproc.APIKey, "wrong-secret-wrong", vocafuse.WithBaseURL(s.URL))
+	_, err = bad.VoiceNotes().List(ctx, vocafuse.ListParams{})
+	checkError(t, err, 1001, 0, nil)
+	_, err = bad.VoiceNotes().Get(ctx, ids[0])
+	checkError(t, err, 1001, 0, nil)
+}
+
+// A voice note's transcription with the key: 6002 while it is processing, then the
+// transcription (or 3003 when it failed), in VocaFuse's shape.
+func TestAccountTranscription(t *testing.T) {
+	s := demoproc.Start(t, "")
+	c := newClient(s)
+	ctx := ctxFor(t, 2*time.Minute)
+	id := newID()
+	upload(t, s, c, "user_tr", id)
+	notes := c.VoiceNotes()
+	var note *vocafuse.VoiceNote
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var err error
+		if note, err = notes.Get(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if note.Status != vocafuse.StatusProcessing || time.Now().After(deadline) {
+			break
+		}
+	}
+	tr, err := notes.Transcription(ctx, id)
+	t.Logf("status %s: %v", note.Status, err)
+	switch note.Status {
+	case vocafuse.StatusProcessing:
+		// The note may have ended since; only a 6002 is a finding here.
+		if err == nil || errors.Is(err, vocafuse.ErrProcessing) {
+			t.Errorf("still processing after 45 s, then %v", err)
+			break
+		}
+		checkError(t, err, 6002, 0, map[string]any{"voicenote_id": id})
+		t.Errorf("the voice note is still processing after 45 s: the server does not transcribe yet")
+	case vocafuse.StatusFailed:
+		// A sine has no speech.
+		checkError(t, err, 3003, 422, map[string]any{"voicenote_id": id})
+	case vocafuse.StatusTranscribed:
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.VoiceNoteID != id || tr.ID == "" || tr.CreatedAt.IsZero() || tr.Language == "" ||
+			tr.Confidence < 0 || tr.Confidence > 1 || len(tr.Raw) == 0 {
+			t.Errorf("%+v", tr)
+		}
+		for _, w := range tr.Words {
+			if w.Word == "" || w.EndTime < w.StartTime || w.Confidence < 0 || w.Confidence > 1 {
+				t.Errorf("word %+v", w)
+			}
+		}
+	default:
+		t.Errorf("status %q", note.Status)
+	}
+}
+
+// POST /v1/token, as VocaFuse's AccessToken.generate() calls it: the token uploads as
+// the user_id, and the API's checks come back as *Error.
+func TestGenerateToken(t *testing.T) {
+	s := demoproc.Start(t, "")
+	counter := &countingTransport{}
+	c := newClient(s, vocafuse.WithHTTPClient(&http.Client{Transport: counter}))
+	ctx := ctxFor(t, time.Minute)
+
+	tok, err := c.Tokens.Generate(ctx, vocafuse.AccessTokenParams{UserID: "user_gen", ExpiresIn: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counter.count("POST /v1/token") != 1 || counter.count("POST /v1/tokens") != 0 {
+		t.Errorf("requests %v", counter.n)
+	}
+	if tok.JWTToken == "" || tok.TokenType != "Bearer" || tok.ExpiresIn != 600 || tok.Identity != "user_gen" ||
+		tok.ExpiresAt.Sub(time.Now().Add(10*time.Minute)).Abs() > time.Minute {
+		t.Errorf("%+v", tok)
+	}
+	if sub := jwtClaim(t, tok.JWTToken, "sub"); sub != "user_gen" {
+		t.Errorf("sub %v", sub)
+	}
+	// The default scope uploads.
+	id := newID()
+	req, _ := http.NewRequest("PUT", s.URL+"/v1/voicenotes/"+id, bytes.NewReader(wav(1)))
+	req.Header.Set("Authorization", "Bearer "+tok.JWTToken)
+	req.Header.Set("Content-Type", "audio/wav")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("upload with a generated token: %d %s", resp.StatusCode, body)
+	}
+	if note, err := c.VoiceNotes().Get(ctx, id); err != nil || note.Identity != "user_gen" {
+		t.Errorf("%+v %v", note, err)
+	}
+
+	// Scopes as given; the API's default lifetime is an hour.
+	tok, err = c.Tokens.Generate(ctx, vocafuse.AccessTokenParams{UserID: "user_gen",
+		Scopes: []string{vocafuse.ScopeUploadVoiceNote}})
+	if err != nil || tok.ExpiresIn != 3600 {
+		t.Errorf("%+v %v", tok, err)
+	}
+
+	_, err = c.Tokens.Generate(ctx, vocafuse.AccessTokenParams{})
+	checkError(t, err, 2002, 0, map[string]any{"field": "user_id"})
+	_, err = c.Tokens.Generate(ctx, vocafuse.AccessTokenParams{UserID: "u", ExpiresIn: 30 * time.Second})
+	checkError(t, err, 2003, 0, map[string]any{"field": "expires_in", "value": 30,
+		"reason": "must be an integer between 60 and 86400"})
+	_, err = c.Tokens.Generate(ctx, vocafuse.AccessTokenParams{UserID: "u", Scopes: []string{"voice-api.everything"}})
+	checkError(t, err, 2003, 0, nil)
+	bad := vocafuse.NewClient(demoproc.APIKey, "wrong-secret-wrong", vocafuse.WithBaseURL(s.URL), vocafuse.WithRetries(0))
+	_, err = bad.Tokens.Generate(ctx, vocafuse.AccessTokenParams{UserID: "u"})
+	checkError(t, err, 1001, 0, nil)
+}
+
+// jwtClaim reads one claim of a JWT's payload, unverified.
+func jwtClaim(t *testing.T, jwt, claim string) any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims[claim]
+}
+
+// GET and PUT /v1/account: the account, its settings merged, its usage counted.
+func TestAccount(t *testing.T) {
+	s := demoproc.Start(t, "")
+	c := newClient(s)
+	ctx := ctxFor(t, time.Minute)
+	upload(t, s, c, "user_acc", newID())
+
+	acc, err := c.Account.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.ID == "" || acc.TenantID == "" || acc.Plan == "" || acc.CreatedAt.IsZero() || acc.Usage.VoiceNotesCount != 1 ||
+		acc.Usage.TotalDuration != 1 || acc.Usage.APICallsCount < 1 {
+		t.Errorf("%+v", acc)
+	}
+
+	acc, err = c.Account.Update(ctx, vocafuse.AccountUpdate{Name: "My Company",
+		Settings: vocafuse.AccountSettingsUpdate{DefaultLanguage: new("en-US")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Name != "My Company" || acc.Settings.DefaultLanguage != "en-US" {
+		t.Errorf("%+v", acc)
+	}
+	// Only what is set changes.
+	acc, err = c.Account.Update(ctx, vocafuse.AccountUpdate{Settings: vocafuse.AccountSettingsUpdate{
+		NotificationsEnabled: new(true), WebhookURL: new("https://example.com/hooks")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := vocafuse.AccountSettings{DefaultLanguage: "en-US", WebhookURL: "https://example.com/hooks", NotificationsEnabled: true}
+	if acc.Name != "My Company" || acc.Settings != want {
+		t.Errorf("%+v", acc)
+	}
+	acc, err = c.Account.Update(ctx, vocafuse.AccountUpdate{Settings: vocafuse.AccountSettingsUpdate{NotificationsEnabled: new(false)}})
+	if err != nil || acc.Settings.NotificationsEnabled || acc.Settings.DefaultLanguage != "en-US" {
+		t.Errorf("%+v %v", acc, err)
+	}
+	if again, err := c.Account.Get(ctx); err != nil || again.Name != "My Company" || again.Settings != acc.Settings {
+		t.Errorf("%+v %v", again, err)
+	}
+	bad := vocafuse.NewClient(demoproc.APIKey, "wrong-secret-wrong", vocafuse.WithBaseURL(s.URL))
+	_, err = bad.Account.Get(ctx)
+	checkError(t, err, 1001, 0, nil)
+}
+
+// /v1/account/api-keys: a new key works at once, its secret is shown once, a deleted
+// key is refused at once.
+func TestAPIKeys(t *testing.T) {
+	s := demoproc.Start(t, "")
+	c := newClient(s)
+	ctx := ctxFor(t, time.Minute)
+
+	keys, err := c.APIKeys.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].Key != demoproc.APIKey || keys[0].Secret != "" || keys[0].ID == "" {
+		t.Fatalf("%+v", keys)
+	}
+	created, err := c.APIKeys.Create(ctx, vocafuse.APIKeyParams{Name: "CI key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(created.ID, "ak_") || created.Name != "CI key" || created.Key == "" || created.Secret == "" ||
+		created.CreatedAt.IsZero() || created.LastUsedAt != nil {
+		t.Errorf("%+v", created)
+	}
+
+	// It works at once, for every call of the key.
+	other := vocafuse.NewClient(created.Key, created.Secret, vocafuse.WithBaseURL(s.URL), vocafuse.WithRetries(0))
+	if _, err := other.Account.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.VoiceNotes().List(ctx, vocafuse.ListParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Tokens.Generate(ctx, vocafuse.AccessTokenParams{UserID: "u"}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := c.APIKeys.Get(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != created.ID || got.Key != created.Key || got.Secret != "" || got.LastUsedAt == nil {
+		t.Errorf("%+v", got)
+	}
+	keys, err = c.APIKeys.List(ctx)
+	if err != nil || len(keys) != 2 || keys[1].ID != created.ID || keys[1].Secret != "" {
+		t.Errorf("%+v %v", keys, err)
+	}
+
+	if err := c.APIKeys.Delete(ctx, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.Account.Get(ctx)
+	checkError(t, err, 1001, 0, nil)
+	_, err = c.APIKeys.Get(ctx, created.ID)
+	var e *vocafuse.Error
+	if !errors.As(err, &e) || e.StatusCode != 404 || !errors.Is(err, vocafuse.ErrNotFound) {
+		t.Errorf("a deleted key: %v", err)
+	}
+	err = c.APIKeys.Delete(ctx, created.ID)
+	if !errors.Is(err, vocafuse.ErrNotFound) {
+		t.Errorf("deleting it again: %v", err)
+	}
+	// A browser's token is not the key.
+	tok, err := c.Tokens.Generate(ctx, vocafuse.AccessTokenParams{UserID: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/v1/account/api-keys", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.JWTToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("a browser token listed the keys: %d", resp.StatusCode)
+	}
+}
+
+func idsOf(notes []*vocafuse.VoiceNote) []string {
+	var ids []string
+	for _, n := range notes {
+		ids = append(ids, n.ID)
+	}
+	return ids
 }

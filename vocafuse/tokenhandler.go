@@ -13,8 +13,10 @@ import (
 
 // TokenHandler returns the browser SDK's token endpoint (its tokenEndpoint option):
 // for each POST it asks identity who the caller is (from the backend's own session)
-// and answers a fresh token for them, { "token", "expires_in" } (with "identity" and
-// "expires_at" besides), minted through the API with the client's key and secret.
+// and answers a fresh token for them in VocaFuse's browser shape, { "success": true,
+// "data": { "id_token", "jwt_token", "token_type", "expires_in" } }, with this SDK's
+// { "token", "expires_in", "identity", "expires_at" } beside it, minted through the API
+// with the client's key and secret.
 //
 //	client := vocafuse.NewClient(os.Getenv("VOCAFUSE_API_KEY"), os.Getenv("VOCAFUSE_API_SECRET"))
 //	http.Handle("POST /api/token", vocafuse.TokenHandler(client, func(r *http.Request) (string, error) { return userID(r) }))
@@ -76,7 +78,12 @@ func (e *TokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
+	// VocaFuse's browser SDKs read success and data.id_token; this project's SDK reads
+	// token, as its releases before VocaFuse's shape did.
 	_ = json.NewEncoder(w).Encode(map[string]any{
+		"success": true,
+		"data": map[string]any{"id_token": tok.Token, "jwt_token": tok.Token, "token_type": "Bearer",
+			"expires_in": tok.ExpiresIn},
 		"token":      tok.Token,
 		"identity":   tok.Identity,
 		"expires_in": tok.ExpiresIn,

@@ -7,8 +7,58 @@ import (
 )
 
 // Tokens mints the short-lived tokens the browser SDK uploads with. Get it from
-// Client.Tokens.
+// Client.Tokens. Generate is VocaFuse's call (POST /v1/token); Create is the local
+// API's first one (POST /v1/tokens), kept for the callers written against it.
 type Tokens struct{ c *Client }
+
+// Scopes of the tokens Generate mints.
+const (
+	ScopeUploadVoiceNote = "voice-api.upload_voicenote" // upload voice notes (VocaFuse's default)
+)
+
+// AccessTokenParams are what Generate mints a token for (VocaFuse's AccessToken and its
+// generate() options).
+type AccessTokenParams struct {
+	// UserID is the user the token acts for, as the backend knows them ("user_42"):
+	// the voice notes it uploads are that identity's. Required.
+	UserID string
+	// ExpiresIn is the token's lifetime, in whole seconds between 60 and 86400; 0 leaves
+	// the API's default (one hour).
+	ExpiresIn time.Duration
+	// Scopes are what the token may do, such as ScopeUploadVoiceNote; nil sends
+	// [ScopeUploadVoiceNote], as VocaFuse's SDK does. An unknown scope is 2003.
+	Scopes []string
+}
+
+// AccessToken is a token minted by Generate: its JWTToken goes to the browser.
+type AccessToken struct {
+	JWTToken  string    `json:"jwt_token"`  // the JWT, for the browser SDK
+	TokenType string    `json:"token_type"` // "Bearer"
+	ExpiresIn int       `json:"expires_in"` // its lifetime in seconds
+	Identity  string    `json:"identity"`   // the UserID it acts for
+	ExpiresAt time.Time `json:"expires_at"` // when it expires; zero where the API did not say
+}
+
+// Generate mints a token for a user (POST /v1/token), as VocaFuse's
+// AccessToken.generate() does. Errors: 2002 without a UserID
+// (Details["field"] = "user_id"), 2003 for an ExpiresIn outside 60 s..24 h or an
+// unknown scope, 1001 for a wrong API key or secret.
+func (t *Tokens) Generate(ctx context.Context, p AccessTokenParams) (*AccessToken, error) {
+	scopes := p.Scopes
+	if scopes == nil {
+		scopes = []string{ScopeUploadVoiceNote}
+	}
+	body := map[string]any{"user_id": p.UserID, "scopes": scopes}
+	if p.ExpiresIn != 0 {
+		body["expires_in"] = int64(p.ExpiresIn / time.Second)
+	}
+	var tok AccessToken
+	// Minting changes nothing on the server, so it is safe to repeat.
+	if _, err := t.c.do(ctx, call{method: http.MethodPost, path: "/v1/token", body: body, repeatable: true}, &inData{&tok}); err != nil {
+		return nil, err
+	}
+	return &tok, nil
+}
 
 // TokenParams are what a token is for.
 type TokenParams struct {
@@ -31,7 +81,8 @@ type Token struct {
 	ExpiresAt time.Time `json:"expires_at"` // when it expires
 }
 
-// Create mints a token (POST /v1/tokens). Errors: 2002 without an identity, 2003 for an
+// Create mints a token with the local API's first call (POST /v1/tokens); Generate is
+// VocaFuse's, and the one to prefer. Errors: 2002 without an identity, 2003 for an
 // ExpiresIn outside 60 s..24 h, 1001 for a wrong API key or secret.
 func (t *Tokens) Create(ctx context.Context, p TokenParams) (*Token, error) {
 	body := map[string]any{"identity": p.Identity}

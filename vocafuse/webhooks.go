@@ -12,8 +12,8 @@ import (
 const (
 	EventVoiceNoteCreated     = "voicenote.created"
 	EventVoiceNoteDeleted     = "voicenote.deleted"
-	EventVoiceNoteTranscribed = "voicenote.transcribed" // not sent by the local server, which does not transcribe
-	EventVoiceNoteFailed      = "voicenote.failed"      // likewise
+	EventVoiceNoteTranscribed = "voicenote.transcribed" // the transcription is ready; data has it
+	EventVoiceNoteFailed      = "voicenote.failed"      // no transcription; data has the error
 )
 
 // Webhook is a URL the API posts events to.

@@ -179,6 +179,7 @@ func TestAccessTokenAsVocaFuseNodeGeneratesIt(t *testing.T) {
 	body := decode[struct {
 		Data struct {
 			JWT       string `json:"jwt_token"`
+			IDToken   string `json:"id_token"`
 			Type      string `json:"token_type"`
 			ExpiresIn int    `json:"expires_in"`
 			Identity  string `json:"identity"`
@@ -186,7 +187,7 @@ func TestAccessTokenAsVocaFuseNodeGeneratesIt(t *testing.T) {
 		} `json:"data"`
 	}](t, resp, 201)
 	d := body.Data
-	if d.Type != "Bearer" || d.ExpiresIn != 900 || d.Identity != "user_42" || d.ExpiresAt != "2026-03-01T12:15:00Z" {
+	if d.Type != "Bearer" || d.IDToken != d.JWT || d.ExpiresIn != 900 || d.Identity != "user_42" || d.ExpiresAt != "2026-03-01T12:15:00Z" {
 		t.Errorf("token answer %+v", d)
 	}
 	claims, err := h.issuer.Verify(d.JWT)

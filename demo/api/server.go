@@ -23,9 +23,10 @@ type Config struct {
 	Store       *store.Store
 	Credentials auth.Credentials
 
-	Deliveries     Waker    // told when webhook deliveries were recorded (the dispatcher); may be nil
-	AllowOrigins   []string // CORS: origins whose scripts may call the API ("*" for any)
-	FaultInjection bool     // serve /_faults (tests only)
+	Deliveries     Waker       // told when webhook deliveries were recorded (the dispatcher); may be nil
+	Transcripts    Transcriber // told of new and deleted voice notes (the transcription queue); may be nil
+	AllowOrigins   []string    // CORS: origins whose scripts may call the API ("*" for any)
+	FaultInjection bool        // serve /_faults (tests only)
 
 	// PublicURL is the server's address as clients reach it ("http://127.0.0.1:8080"):
 	// audio_url is built from it, never from a request's Host, and it is the origin the
@@ -81,7 +82,10 @@ type Server struct {
 	maxConns                            int
 	cursors                             cursors
 	deliveries                          Waker                   // webhooks.go
+	transcripts                         Transcriber             // transcription.go
 	demoTokens                          *vocafuse.TokenEndpoint // demotoken.go
+	keys                                *apiKeys                // apikeys.go: the account's API keys
+	sessions                            *uploadSessions         // presign.go: VocaFuse's two-step upload
 }
 
 // NewHandler builds the server from c.
@@ -109,6 +113,7 @@ func NewHandler(c Config) *Server {
 		maxConns:      c.MaxConns,
 		cursors:       newCursors(c.Credentials.TokenSecret),
 		deliveries:    c.Deliveries,
+		transcripts:   c.Transcripts,
 	}
 	u, err := url.Parse(strings.TrimRight(c.PublicURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -119,6 +124,8 @@ func NewHandler(c Config) *Server {
 	s.publicHost = u.Host
 	s.secureCookie = s.secureCookie || u.Scheme == "https"
 	s.demoTokens = s.newDemoTokens()
+	s.keys = newAPIKeys(c)
+	s.sessions = newUploadSessions(s, c)
 	if c.FaultInjection {
 		s.faults = &faultPlan{rateDetails: s.rateDetails}
 	}
@@ -179,18 +186,21 @@ func withDefaults(c Config) Config {
 func (s *Server) routes(mux *http.ServeMux, c Config) {
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.HandleFunc("POST /v1/tokens", s.createToken)
+	mux.HandleFunc("POST /v1/token", s.createAccessToken)
 	mux.HandleFunc("POST /api/token", s.demoToken)
-	mux.HandleFunc("GET /v1/voicenotes", s.authed(auth.ScopeRead, s.listVoiceNotes))
+	mux.HandleFunc("GET /v1/voicenotes", s.tokenOrKey(auth.ScopeRead, s.listVoiceNotes))
 	mux.HandleFunc("PUT /v1/voicenotes/{id}", s.authed(auth.ScopeWrite, s.putVoiceNote))
-	mux.HandleFunc("GET /v1/voicenotes/{id}", s.authed(auth.ScopeRead, s.getVoiceNote))
-	mux.HandleFunc("DELETE /v1/voicenotes/{id}", s.authed(auth.ScopeWrite, s.deleteVoiceNote))
+	mux.HandleFunc("GET /v1/voicenotes/{id}", s.tokenOrKey(auth.ScopeRead, s.getVoiceNote))
+	mux.HandleFunc("DELETE /v1/voicenotes/{id}", s.tokenOrKey(auth.ScopeWrite, s.deleteVoiceNote))
 	mux.HandleFunc("GET /v1/voicenotes/{id}/audio", s.audio) // a token or a signed URL (and HEAD)
-	mux.HandleFunc("GET /v1/voicenotes/{id}/transcription", s.authed(auth.ScopeRead, s.transcription))
+	mux.HandleFunc("GET /v1/voicenotes/{id}/transcription", s.tokenOrKey(auth.ScopeRead, s.transcription))
 	mux.HandleFunc("POST /v1/webhooks", s.keyed(s.createWebhook))
 	mux.HandleFunc("GET /v1/webhooks", s.keyed(s.listWebhooks))
 	mux.HandleFunc("GET /v1/webhooks/{id}", s.keyed(s.getWebhook))
 	mux.HandleFunc("PUT /v1/webhooks/{id}", s.keyed(s.updateWebhook))
 	mux.HandleFunc("DELETE /v1/webhooks/{id}", s.keyed(s.deleteWebhook))
+	s.accountRoutes(mux)
+	s.uploadRoutes(mux)
 	// Anything else under the API's prefixes is an envelope, never the page server's 404.
 	mux.HandleFunc("/v1/", notFound)
 	mux.HandleFunc("/api/", notFound)

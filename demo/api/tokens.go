@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -37,16 +38,57 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	// No WWW-Authenticate header on the 401: a browser would pop up a login box.
 	key, secret, ok := apiCredentials(r)
-	if !ok || !s.creds.CheckAPIKey(key, secret) {
+	if !ok || !s.keyAccepted(key, secret) {
 		writeError(w, catalog.InvalidToken, nil)
 		return
 	}
-	req, apiErr := readTokenRequest(w, r, true, defaultTokenTTL)
+	req, apiErr := readTokenRequest(w, r, "identity")
 	if apiErr != nil {
 		apiErr.write(w)
 		return
 	}
-	s.mint(w, r, req)
+	token, expiresAt, ok := s.mint(w, r, req)
+	if ok {
+		writeJSON(w, http.StatusCreated, map[string]any{
+			"token":      token,
+			"identity":   req.identity,
+			"expires_in": req.ttl,
+			"expires_at": expiresAt.UTC().Format(time.RFC3339),
+		})
+	}
+}
+
+// createAccessToken is POST /v1/token, as VocaFuse's Node SDK calls it
+// (AccessToken.generate): { user_id, expires_in, scopes } → { data: { jwt_token, … } }.
+// Guarded and checked as /v1/tokens, with user_id for identity.
+func (s *Server) createAccessToken(w http.ResponseWriter, r *http.Request) {
+	if !s.allow(w, clientKey(r)) {
+		return
+	}
+	key, secret, ok := apiCredentials(r)
+	if !ok || !s.keyAccepted(key, secret) {
+		writeError(w, catalog.InvalidToken, nil)
+		return
+	}
+	req, apiErr := readTokenRequest(w, r, "user_id")
+	if apiErr != nil {
+		apiErr.write(w)
+		return
+	}
+	token, expiresAt, ok := s.mint(w, r, req)
+	if ok {
+		// id_token is the same JWT under the name VocaFuse's browser SDKs read, so a backend
+		// that passes this answer through to the page (as vocafuse-node's quickstart does)
+		// serves those SDKs too.
+		writeJSON(w, http.StatusCreated, map[string]any{"data": map[string]any{
+			"jwt_token":  token,
+			"id_token":   token,
+			"token_type": "Bearer",
+			"expires_in": req.ttl,
+			"identity":   req.identity,
+			"expires_at": expiresAt.UTC().Format(time.RFC3339),
+		}})
+	}
 }
 
 const visitorCookie = "vocafuse_visitor"
@@ -90,19 +132,19 @@ type tokenRequest struct {
 	scopes   []string
 }
 
-// readTokenRequest reads { identity, expires_in, scope } in the reference's terms: not
-// JSON → 2001, no identity → 2002, a bad value → 2003 with the value as sent. An empty
-// body counts as {}, so that a bare POST says which field is missing.
-func readTokenRequest(w http.ResponseWriter, r *http.Request, wantIdentity bool, defaultTTL int) (req tokenRequest, apiErr *apiError) {
-	req = tokenRequest{ttl: defaultTTL, scopes: auth.AllScopes}
+// readTokenRequest reads { <identityField>, expires_in, scope | scopes } in the
+// reference's terms: not JSON → 2001, no identity → 2002, a bad value → 2003 with the
+// value as sent. An empty body counts as {}, so that a bare POST says which field is
+// missing. scope is this API's space-separated string, scopes VocaFuse's array; both
+// name this API's scopes or VocaFuse's (vocafuseScopes).
+func readTokenRequest(w http.ResponseWriter, r *http.Request, identityField string) (req tokenRequest, apiErr *apiError) {
+	req = tokenRequest{ttl: defaultTokenTTL, scopes: auth.AllScopes}
 	fields, apiErr := readFields(w, r, maxTokenRequest)
 	if apiErr != nil {
 		return req, apiErr
 	}
-	if wantIdentity {
-		if req.identity, apiErr = readIdentity(fields); apiErr != nil {
-			return req, apiErr
-		}
+	if req.identity, apiErr = readIdentity(fields, identityField); apiErr != nil {
+		return req, apiErr
 	}
 	if raw, ok := present(fields, "expires_in"); ok {
 		v, ok := jsonInteger(raw)
@@ -111,25 +153,67 @@ func readTokenRequest(w http.ResponseWriter, r *http.Request, wantIdentity bool,
 		}
 		req.ttl = int(v)
 	}
+	const scopeReason = "must name scopes among voicenotes:read, voicenotes:write, voice-api.upload_voicenote, voice-api.upload, voice-api.read_voicenote"
 	if raw, ok := present(fields, "scope"); ok {
 		var scope string
-		if err := json.Unmarshal(raw, &scope); err != nil || !validScopes(scope) {
-			return req, invalidField("scope", raw, "must be one or more of voicenotes:read, voicenotes:write, separated by spaces")
+		if json.Unmarshal(raw, &scope) != nil {
+			return req, invalidField("scope", raw, scopeReason)
 		}
-		req.scopes = strings.Fields(scope)
+		if req.scopes, ok = grantedScopes(strings.Fields(scope)); !ok {
+			return req, invalidField("scope", raw, scopeReason)
+		}
+	}
+	if raw, ok := present(fields, "scopes"); ok {
+		var scopes []string
+		if json.Unmarshal(raw, &scopes) != nil {
+			return req, invalidField("scopes", raw, scopeReason)
+		}
+		if req.scopes, ok = grantedScopes(scopes); !ok {
+			return req, invalidField("scopes", raw, scopeReason)
+		}
 	}
 	return req, nil
 }
 
+// vocafuseScopes are VocaFuse's scope names (its Node SDK asks for
+// voice-api.upload_voicenote, its browser SDKs' token endpoints for voice-api.upload)
+// as this API's scopes: uploading is writing; reading is reading.
+var vocafuseScopes = map[string]string{
+	"voice-api.upload_voicenote": auth.ScopeWrite,
+	"voice-api.upload":           auth.ScopeWrite,
+	"voice-api.upload_recording": auth.ScopeWrite,
+	"voice-api.read_voicenote":   auth.ScopeRead,
+	"voice-api.read_recording":   auth.ScopeRead,
+}
+
+// grantedScopes maps the scopes asked for to this API's, refusing an unknown one and
+// an empty list.
+func grantedScopes(asked []string) ([]string, bool) {
+	var granted []string
+	for _, a := range asked {
+		scope := a
+		if mapped, ok := vocafuseScopes[a]; ok {
+			scope = mapped
+		}
+		if !auth.KnownScope(scope) {
+			return nil, false
+		}
+		if !slices.Contains(granted, scope) {
+			granted = append(granted, scope)
+		}
+	}
+	return granted, len(granted) > 0
+}
+
 // readIdentity reads the identity a token is for: absent, null or "" is missing (2002).
-func readIdentity(fields map[string]json.RawMessage) (string, *apiError) {
-	raw, ok := present(fields, "identity")
+func readIdentity(fields map[string]json.RawMessage, field string) (string, *apiError) {
+	raw, ok := present(fields, field)
 	if !ok || string(raw) == `""` {
-		return "", missingField("identity")
+		return "", missingField(field)
 	}
 	var identity string
 	if json.Unmarshal(raw, &identity) != nil || !validIdentity(identity) {
-		return "", invalidField("identity", raw, "must be a string of 1 to 128 characters, not only spaces")
+		return "", invalidField(field, raw, "must be a string of 1 to 128 characters, not only spaces")
 	}
 	return identity, nil
 }
@@ -163,31 +247,16 @@ func validIdentity(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
-func validScopes(scope string) bool {
-	fields := strings.Fields(scope)
-	for _, f := range fields {
-		if !auth.KnownScope(f) {
-			return false
-		}
-	}
-	return len(fields) > 0
-}
-
-// mint answers 201 with a new token.
-func (s *Server) mint(w http.ResponseWriter, r *http.Request, req tokenRequest) {
+// mint makes the token a request asked for, answering 500 itself when it cannot.
+func (s *Server) mint(w http.ResponseWriter, r *http.Request, req tokenRequest) (token string, expiresAt time.Time, ok bool) {
 	token, expiresAt, err := s.issuer.Mint(req.identity, time.Duration(req.ttl)*time.Second, req.scopes)
 	if err != nil {
 		s.internal(w, r, "mint token", err)
-		return
+		return "", time.Time{}, false
 	}
 	notesOf(r).identity = req.identity
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"token":      token,
-		"identity":   req.identity,
-		"expires_in": req.ttl,
-		"expires_at": expiresAt.UTC().Format(time.RFC3339),
-	})
+	return token, expiresAt, true
 }
 
 // readFields reads a request body of at most max bytes as one JSON object's fields. An

@@ -54,15 +54,9 @@ func webhookOf(w store.Webhook, withSecret bool) webhookResource {
 	return res
 }
 
-// writeWebhook answers one webhook: its fields at the top level, as docs/api.md shows
-// them, and the same object under "data", where VocaFuse's Node SDK reads a single
-// resource (its ApiResponse<Webhook>), so that both kinds of client find it.
+// writeWebhook answers one webhook as every single resource is answered (writeSingle).
 func writeWebhook(w http.ResponseWriter, status int, res webhookResource) {
-	raw, _ := json.Marshal(res)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
-	body["data"] = res
-	writeJSON(w, status, body)
+	writeSingle(w, status, res)
 }
 
 // keyed guards a route of the API key and secret: the client address's rate limit
@@ -75,7 +69,7 @@ func (s *Server) keyed(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		key, secret, ok := apiCredentials(r)
-		if !ok || !s.creds.CheckAPIKey(key, secret) {
+		if !ok || !s.keyAccepted(key, secret) {
 			writeError(w, catalog.InvalidToken, nil)
 			return
 		}
@@ -258,25 +252,26 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 func (s *Server) voiceNoteEvent(r *http.Request, event string) store.EventFunc {
 	return func(n store.VoiceNote) (string, []byte, error) {
 		res := s.resourceOf(r, n)
-		var data any = res
 		if event == "voicenote.deleted" {
-			raw, _ := json.Marshal(res)
-			var m map[string]any
-			_ = json.Unmarshal(raw, &m)
-			delete(m, "audio_url")
-			data = m
+			res.AudioURL = "" // nothing left to play
 		}
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		err := enc.Encode(map[string]any{
-			"id":         "evt_" + newEventID(),
-			"event":      event,
-			"created_at": s.now().UTC().Format(time.RFC3339),
-			"data":       data,
-		})
-		return event, bytes.TrimSpace(b.Bytes()), err
+		body, err := s.eventBody(event, res)
+		return event, body, err
 	}
+}
+
+// eventBody is an event as every delivery of it is sent and signed.
+func (s *Server) eventBody(event string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(map[string]any{
+		"id":         "evt_" + newEventID(),
+		"event":      event,
+		"created_at": s.now().UTC().Format(time.RFC3339),
+		"data":       data,
+	})
+	return bytes.TrimSpace(b.Bytes()), err
 }
 
 func newEventID() string {
@@ -291,6 +286,9 @@ func (s *Server) commitVoiceNote(r *http.Request, u *store.Upload, n store.Voice
 	if created && s.deliveries != nil {
 		s.deliveries.Wake()
 	}
+	if created && s.transcripts != nil {
+		s.transcripts.Wake()
+	}
 	return stored, created, err
 }
 
@@ -299,6 +297,9 @@ func (s *Server) removeVoiceNote(r *http.Request, owner store.Owner, id string) 
 	found, err := s.store.Delete(owner, id, s.voiceNoteEvent(r, "voicenote.deleted"))
 	if found && s.deliveries != nil {
 		s.deliveries.Wake()
+	}
+	if found && s.transcripts != nil {
+		s.transcripts.Drop(id)
 	}
 	return found, err
 }
