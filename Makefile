@@ -8,9 +8,11 @@ GOROOT   := $(shell $(GO) env GOROOT)
 WASMEXEC := $(GOROOT)/lib/wasm
 # Release flags: no symbol table, no DWARF, no local paths.
 WASMBUILD := GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w'
+# The local API's speech recogniser and its decoder (demo/transcribe), for make demo too.
+ENGINE_PACKAGES := pocketsphinx pocketsphinx-en-us ffmpeg
 # WebKit (Safari's engine): WebKitGTK's MiniBrowser and WebKitWebDriver, on a virtual display,
 # with GStreamer for its media.
-APT_PACKAGES := chromium firefox-esr espeak-ng sox ffmpeg \
+APT_PACKAGES := chromium firefox-esr espeak-ng sox $(ENGINE_PACKAGES) pocketsphinx-testdata \
 	webkit2gtk-driver xvfb gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Fuzzing runs a number of inputs, not a duration: on Go 1.26 a duration can end in a bare
@@ -21,7 +23,7 @@ FUZZN    ?= 1
 SIZE_BUDGET ?= 1.3
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: all build sdk pack server demo test test-go test-fuzz test-wasm test-size test-browser deps size bench bench-go bench-browser fuzz clean
+.PHONY: all build sdk pack server demo engine test test-go test-fuzz test-wasm test-size test-browser deps size bench bench-go bench-browser fuzz clean
 
 all: build
 
@@ -46,17 +48,23 @@ server:
 	@mkdir -p $(BUILD)
 	$(GO) build -trimpath -o $(BUILD)/vocafuse-demo ./demo
 
-demo: build
+demo: build engine
 	$(BUILD)/vocafuse-demo --addr $(ADDR)
 
-# Everything the tests need, installed only where missing.
-deps:
-	@missing=""; \
-	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Debian packages, installed only where missing.
+apt_install = missing=""; \
+	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+engine:
+	@$(call apt_install,$(ENGINE_PACKAGES))
+
+# Everything the tests need, installed only where missing.
+deps:
+	@$(call apt_install,$(APT_PACKAGES))
 	@if [ ! -d js/node_modules ] || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then \
 	  cd js && npm ci --no-audit --no-fund; \
 	fi
@@ -74,7 +82,7 @@ timed = s=$$(date +%s); $(2) || exit $$?; echo "== test group $(1): $$(( $$(date
 test-go:
 	@unformatted=$$(gofmt -l wasm demo vocafuse internal); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	VOCAFUSE_REQUIRE_ENGINE=1 $(GO) test -race -count=1 ./...
 
 # Each fuzz target for a fixed number of inputs (a few seconds each); `make fuzz FUZZN=50`
 # runs fifty times as many.
@@ -88,6 +96,7 @@ test-fuzz fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSubject$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzOggCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzWebMCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzParseWordTimes$$' -fuzztime $$((20000 * $(FUZZN)))x ./demo/transcribe
 
 # The Go packages again, compiled to wasm and run under Node, including the glue's tests.
 test-wasm:
@@ -115,9 +124,10 @@ test-size size:
 # what a page pays in a browser (see js/bench/browser.mjs; the browsers come from make test).
 bench: bench-go bench-browser
 
-bench-go:
+bench-go: engine
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	VOCAFUSE_BENCH=1 $(GO) test -count=1 -v -run '^TestLoad(ConcurrentUploads|SlowClients)$$' ./demo | grep -E 'concurrent uploads|slow clients|^(ok|FAIL)'
+	VOCAFUSE_BENCH=1 VOCAFUSE_REQUIRE_ENGINE=1 $(GO) test -count=1 -v -run '^TestWERTable$$' ./demo/transcribe | grep -vE '^(=== RUN|--- PASS)'
 
 # The SDK as the demo server sends it, beside the bare program, the yardstick of size and
 # of start-up.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/vocafuse/recorder/demo/api"
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
+	"github.com/vocafuse/recorder/demo/transcribe"
+	"github.com/vocafuse/recorder/demo/transcription"
 	"github.com/vocafuse/recorder/demo/web"
 	"github.com/vocafuse/recorder/demo/webhooks"
 )
@@ -52,6 +55,8 @@ func run(log *slog.Logger) error {
 	webhookFirstRetry := flag.Duration("webhook-first-retry", webhooks.DefaultFirstRetry,
 		"wait before a failed webhook delivery's second attempt; each next wait is 5 times longer")
 	webhookAttempts := flag.Int("webhook-attempts", webhooks.DefaultMaxAttempts, "attempts before a webhook delivery is given up")
+	transcribers := flag.Int("transcribe-workers", defaultTranscribers(), "voice notes transcribed at once")
+	transcribeTimeout := flag.Duration("transcribe-timeout", 2*time.Minute, "the longest one voice note's transcription may take")
 	flag.Parse()
 
 	// The store claims the data directory first: a directory that is not the server's is
@@ -78,6 +83,13 @@ func run(log *slog.Logger) error {
 	deliveries := webhooks.New(voicenotes, webhooks.Config{Log: log, FirstRetry: *webhookFirstRetry, MaxAttempts: *webhookAttempts})
 	deliveries.Start()
 	defer deliveries.Stop(context.Background())
+	engine := transcribe.NewPocketSphinx(transcribe.Config{})
+	if err := engine.Check(); err != nil {
+		// Said once here; each voice note then fails with this reason (3003).
+		log.Warn("transcription is unavailable: every voice note will fail with 3003 until it is installed", "reason", err.Error())
+	}
+	transcripts := transcription.New(transcription.Config{Store: voicenotes, Engine: engine, Workers: *transcribers,
+		Timeout: *transcribeTimeout, Ended: deliveries.Wake, Log: log})
 	listener, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -91,6 +103,7 @@ func run(log *slog.Logger) error {
 		Store:                 voicenotes,
 		Credentials:           creds,
 		Deliveries:            deliveries,
+		Transcripts:           transcripts,
 		AllowOrigins:          origins,
 		FaultInjection:        *faults,
 		PublicURL:             *publicURL,
@@ -103,6 +116,9 @@ func run(log *slog.Logger) error {
 		UploadTimeout:         *uploadTimeout,
 		NewVisitorLimit:       *newVisitors,
 	})
+	transcripts.Render = handler.TranscriptEvent
+	transcripts.Start()
+	defer transcripts.Stop()
 	// Every phase of a connection is bounded (api.ConfigureHTTPServer); an upload's body
 	// has its own minimum rate and deadline, a playback its own write deadline.
 	server := handler.HTTPServer()
@@ -137,6 +153,9 @@ func run(log *slog.Logger) error {
 	log.Info("stopped")
 	return nil
 }
+
+// defaultTranscribers leaves a core to the server: recognition takes a whole core.
+func defaultTranscribers() int { return max(1, runtime.NumCPU()-1) }
 
 // defaultPublicHost is the listening address as a browser would reach it: an
 // unspecified address (0.0.0.0, ::) is reached as 127.0.0.1 from the same machine.

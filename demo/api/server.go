@@ -273,5 +273,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // health is GET /v1/health. While draining, the drain middleware answers 503 / 5002
 // instead, which is what a load balancer wants to hear.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	body := map[string]any{"status": "ok"}
+	if s.transcripts != nil {
+		running, workers := s.transcripts.Load()
+		body["transcription"] = map[string]any{"running": running, "workers": workers}
+	}
+	writeJSON(w, http.StatusOK, body)
 }

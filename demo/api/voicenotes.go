@@ -126,14 +126,6 @@ func (s *Server) deleteVoiceNote(w http.ResponseWriter, r *http.Request, c calle
 	}
 }
 
-// transcription is GET /v1/voicenotes/{id}/transcription: the local server does not
-// transcribe, so a voice note that exists has none (6002); one that does not is 6001.
-func (s *Server) transcription(w http.ResponseWriter, r *http.Request, c caller) {
-	if n, ok := s.findVoiceNote(w, r, c); ok {
-		writeError(w, catalog.TranscriptionNotFound, map[string]any{"voicenote_id": n.ID})
-	}
-}
-
 // listVoiceNotes is GET /v1/voicenotes: newest first, the caller's own (a browser) or
 // the account's (the backend), in numbered pages (?page=0&limit=50) with VocaFuse's
 // filters. A cursor (?cursor=, this API's first scheme) is still taken: see listQuery.

@@ -23,8 +23,8 @@ import (
 // Waker is told when deliveries were recorded (the dispatcher); nil in tests without one.
 type Waker interface{ Wake() }
 
-// webhookEvents are the events a webhook may subscribe to. The local server sends the
-// first two; the others are taken, as the hosted API takes them, and never sent here.
+// webhookEvents are the events a webhook may subscribe to: a voice note created and
+// deleted (with its transaction), transcribed or failed (when its transcription ends).
 var webhookEvents = []string{"voicenote.created", "voicenote.deleted", "voicenote.transcribed", "voicenote.failed"}
 
 const (

@@ -82,6 +82,9 @@ func (s *Store) dropRecordsWithoutAudio() (lost []string, err error) {
 			if err := deleteAccountIndex(tx, n); err != nil {
 				return err
 			}
+			if err := deleteTranscript(tx, n); err != nil {
+				return err
+			}
 			lost = append(lost, string(n.Owner)+"/"+n.ID)
 		}
 		return nil

@@ -311,6 +311,9 @@ func (s *Store) Delete(owner Owner, id string, events ...EventFunc) (found bool,
 		if err := deleteAccountIndex(tx, n); err != nil {
 			return err
 		}
+		if err := deleteTranscript(tx, n); err != nil {
+			return err
+		}
 		return recordEvents(tx, n, events)
 	})
 	if err != nil {
