@@ -1,6 +1,7 @@
 // The demo page (demo/web/static, served at /) as a visitor uses it, in Chromium at a desktop
 // (1280×800) and a phone (390×844) size: a recording listed at the top of "Your notes" with its
-// duration, played and deleted; the outbox ("Waiting to send") with uploads failing and offline,
+// duration, played and deleted; its transcript arriving in the background (Transcribing…, then
+// the recogniser's text); the outbox ("Waiting to send") with uploads failing and offline,
 // and "Send now"; load errors. axe-core audits each state (the element's shadow root too), and
 // the screenshots of the main states are written to docs/screenshots/.
 import { after, before, describe, test } from 'node:test';
@@ -10,7 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { closePage, launchChromium, newPage, setMicrophone, startServer } from './harness.mjs';
+import { closePage, launchChromium, launchFirefox, newPage, setMicrophone, startServer } from './harness.mjs';
 import { setFaults, waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -20,6 +21,8 @@ const AXE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/a
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const RECORD = 'vocafuse-recorder >>> [part=record]';
+// What the fake microphone says (makeSpeech in harness.mjs), word by word.
+const SPOKEN = ['hello', 'from', 'the', 'voice', 'recorder', 'test', 'one', 'two', 'three', 'four', 'five'];
 
 
 let server;
@@ -36,10 +39,10 @@ after(async () => {
 
 // The demo page in a fresh context (a new visitor, nothing stored), once the SDK has
 // answered ready (or failed) and the notes list has loaded (or failed).
-async function open(viewport, { mic = 'granted', beforeLoad = async () => {} } = {}) {
-  const page = await newPage(browser);
+async function open(viewport, { mic = 'granted', beforeLoad = async () => {}, on = browser } = {}) {
+  const page = await newPage(on);
   await page.setViewport(viewport);
-  await setMicrophone(browser, page, server.origin, mic);
+  await setMicrophone(on, page, server.origin, mic);
   // What the element's events carry, for the checks the screen cannot show (the recording's id).
   await page.evaluateOnNewDocument(() => {
     window.seen = { stop: [], error: [], elapsed: 0, csp: [] };
@@ -207,6 +210,136 @@ describe('the demo page', () => {
       assert.equal((await gone.json()).error.code, 6001);
     } finally {
       await closePage(page);
+    }
+  });
+
+  test('desktop: a new note shows Transcribing…, then its transcript, without a reload', async (t) => {
+    await setFaults(server, null);
+    const page = await open(DESKTOP);
+    // The requests the page makes for transcripts: the polls of what is still processing and
+    // each note's transcription, with when they were made.
+    const requests = [];
+    page.on('request', (req) => {
+      const url = new URL(req.url());
+      if (url.pathname === '/v1/voicenotes' && url.searchParams.get('status') === 'processing') requests.push({ kind: 'poll', at: Date.now() });
+      else if (url.pathname.endsWith('/transcription')) requests.push({ kind: 'transcription', path: url.pathname, at: Date.now() });
+    });
+    try {
+      // Every state the notes' transcript lines and the live region go through, seen in the page
+      // by MutationObservers (a state shorter than the test's polling is not missed), with where
+      // the line and the player sit in their note. The same array at the end: the same document.
+      await page.evaluate(() => {
+        const seen = window.seen;
+        seen.transcripts = [];
+        seen.announced = [];
+        const top = (li, sel) => Math.round(li.querySelector(sel).getBoundingClientRect().top - li.getBoundingClientRect().top);
+        const record = () => {
+          for (const li of document.querySelectorAll('#notes-list > li')) {
+            const line = li.querySelector('.transcript');
+            const entry = { id: li.dataset.id, state: li.dataset.transcript, text: line.textContent,
+              shown: line.checkVisibility(), playerTop: top(li, 'audio'), lineTop: top(li, '.transcript'), at: Date.now() };
+            const last = seen.transcripts.findLast((e) => e.id === entry.id);
+            if (!last || last.state !== entry.state || last.text !== entry.text) seen.transcripts.push(entry);
+          }
+        };
+        new MutationObserver(record).observe(document.querySelector('#notes-list'),
+          { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['data-transcript'] });
+        new MutationObserver(() => {
+          const said = document.querySelector('#announce').textContent;
+          if (said) seen.announced.push(said);
+        }).observe(document.querySelector('#announce'), { subtree: true, childList: true, characterData: true });
+      });
+
+      await startRecording(page);
+      const stop = await stopAfter(page, 5); // the sentence is about 4.7 s long
+      await waitFor(page, (id) => document.querySelector('#notes-list > li')?.dataset.id === id, stop.id);
+
+      // First "Transcribing…" under the new note, then (the recogniser runs at about half real
+      // time, at a low priority) its transcript, on the page that recorded it.
+      await waitFor(page, (id) => window.seen.transcripts.some((e) => e.id === id && e.state === 'processing'), stop.id);
+      await waitFor(page, (id) => ['transcribed', 'failed'].includes(document.querySelector(`#notes-list > li[data-id="${id}"]`)?.dataset.transcript),
+        stop.id, 60_000);
+      const shown = await page.$eval(`#notes-list > li[data-id="${stop.id}"]`, (li) => ({
+        state: li.dataset.transcript,
+        line: li.querySelector('.transcript').textContent.replace(/\s+/g, ' ').trim(),
+        text: li.querySelector('.transcript-text')?.textContent ?? '',
+        confidence: li.querySelector('.transcript-confidence')?.textContent ?? '',
+      }));
+      t.diagnostic(`transcript of the ${stop.duration.toFixed(1)} s note: "${shown.text}" (${shown.confidence})`);
+      assert.equal(shown.state, 'transcribed', `not transcribed: "${shown.line}"`);
+      const words = shown.text.toLowerCase().match(/[\p{L}']+/gu) ?? [];
+      assert.ok(words.length > 0, `no words in "${shown.text}"`);
+      // What the recogniser makes of synthetic speech varies; its accuracy on human speech is
+      // the server's tests' (demo/transcription_process_test.go). Here: the page shows it.
+      t.diagnostic(`words of the sentence recognised: ${SPOKEN.filter((w) => words.includes(w)).join(', ')}`);
+      assert.match(shown.confidence, /^\d{1,3}% confidence$/);
+      assert.equal(shown.line, `Transcript: ${shown.text} ${shown.confidence}`);
+
+      // The line went from "Transcribing…" straight to the transcript, in place: the player
+      // above it did not move, nor did the line's start.
+      const states = await page.evaluate((id) => window.seen.transcripts.filter((e) => e.id === id), stop.id);
+      assert.deepEqual(states.map((e) => [e.state, e.text.startsWith('Transcript: ') ? 'Transcript: …' : e.text]),
+        [['processing', 'Transcribing…'], ['transcribed', 'Transcript: …']], JSON.stringify(states));
+      assert.ok(states.every((e) => e.shown), 'the line is shown in both states');
+      assert.equal(new Set(states.map((e) => e.playerTop)).size, 1, `the player moved: ${JSON.stringify(states)}`);
+      assert.equal(new Set(states.map((e) => e.lineTop)).size, 1, `the line moved: ${JSON.stringify(states)}`);
+
+      await audit(page, 'transcript shown, desktop');
+      await shot(page, 'desktop-transcript', `#notes-list > li[data-id="${stop.id}"]`);
+
+      // Said once in the live region, with its words; no reload on the way; the note's
+      // transcription asked for once, and no more polls once nothing was processing.
+      const announced = await page.evaluate(() => window.seen.announced);
+      const spoken = announced.filter((a) => a.includes('Transcript of the '));
+      assert.equal(spoken.length, 1, JSON.stringify(announced));
+      assert.ok(spoken[0].includes(`Transcript of the ${await page.$eval(`#notes-list > li[data-id="${stop.id}"]`, (li) => li.dataset.label)}: `), spoken[0]);
+      assert.ok(spoken[0].includes(shown.text.split(' ').slice(0, 5).join(' ')), spoken[0]);
+      assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1);
+      const fetched = requests.filter((r) => r.kind === 'transcription');
+      assert.deepEqual(fetched.map((r) => r.path), [`/v1/voicenotes/${stop.id}/transcription`]);
+      const polls = requests.filter((r) => r.kind === 'poll');
+      assert.ok(polls.length >= 1, 'the page polled');
+      assert.ok(polls.every((p) => p.at <= fetched[0].at), `${polls.length} polls, some after the transcript`);
+      t.diagnostic(`${polls.length} polls while transcribing`);
+    } finally {
+      await closePage(page);
+    }
+  });
+
+  test('firefox: a new note shows Transcribing…, then what the recogniser made of it, without a reload', async (t) => {
+    // Firefox's fake microphone is a tone: the recogniser hears nothing (3003, no speech) or
+    // a stray word, so either outcome will do; what is checked is the page's part in Firefox.
+    const firefox = await launchFirefox();
+    try {
+      const page = await open(DESKTOP, { on: firefox });
+      // Not startRecording(): headless Firefox may have no running AudioContext, so no level.
+      await page.locator(RECORD).click();
+      await waitForState(page, 'recording');
+      const stop = await stopAfter(page, 2);
+      await waitFor(page, (id) => document.querySelector('#notes-list > li')?.dataset.id === id, stop.id);
+      const item = `#notes-list > li[data-id="${stop.id}"]`;
+      // Polled in the page rather than from here, so a short "Transcribing…" is not missed.
+      const states = await page.evaluate((sel) => new Promise((resolve, reject) => {
+        const seen = [];
+        const look = () => {
+          const li = document.querySelector(sel);
+          const now = `${li.dataset.transcript}: ${li.querySelector('.transcript').textContent}`;
+          if (seen.at(-1) !== now) seen.push(now);
+          if (!['processing', 'waiting'].includes(li.dataset.transcript)) resolve(seen);
+          else if (seen.length > 5) reject(new Error(seen.join(' | ')));
+        };
+        new MutationObserver(look).observe(document.querySelector(sel), { subtree: true, childList: true, characterData: true, attributes: true });
+        look();
+      }), item);
+      t.diagnostic(`firefox: ${states.join(' → ')}`);
+      assert.equal(states[0], 'processing: Transcribing…');
+      assert.equal(states.length, 2, states.join(' | '));
+      assert.match(states[1], /^(transcribed: Transcript: \S.* \d{1,3}% confidence|failed: No words were recognised in this note\.)$/);
+      await waitFor(page, () => /^(Transcript of the|No words were recognised in the) \d:\d\d note/.test(document.querySelector('#announce').textContent));
+      assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1);
+      await audit(page, 'transcript shown, firefox');
+    } finally {
+      await firefox.close();
     }
   });
 

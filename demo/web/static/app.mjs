@@ -33,10 +33,11 @@ function showPageError(title, error) {
 
 // An error the page can show: the API's envelope (docs/api.md) turned into words.
 class PageError extends Error {
-  constructor(userMessage, status, code) {
+  constructor(userMessage, status, code, details) {
     super(userMessage);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -59,7 +60,7 @@ async function request(url, init) {
   const body = await res.json().catch(() => null);
   if (!res.ok) {
     const error = body?.error ?? {};
-    throw new PageError(explain(res.status, error.code, error.details), res.status, error.code);
+    throw new PageError(explain(res.status, error.code, error.details), res.status, error.code, error.details);
   }
   return body;
 }
@@ -112,10 +113,20 @@ function clock(seconds) {
 const size = (bytes) => `${(bytes / 1024).toFixed(bytes < 10240 ? 1 : 0)} KB`;
 const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-// One polite live region for what happens out of sight: a deletion, a delivery.
+// One polite live region for what happens out of sight: a deletion, a delivery, a transcript.
+// What is said in the same frame is said together rather than the last replacing the rest.
+let announcing = null;
 function announce(text) {
+  if (announcing) {
+    announcing.push(text);
+    return;
+  }
+  announcing = [text];
   $('announce').textContent = '';
-  requestAnimationFrame(() => { $('announce').textContent = text; });
+  requestAnimationFrame(() => {
+    $('announce').textContent = announcing.join(' ');
+    announcing = null;
+  });
 }
 
 // ---- Your notes ----
@@ -127,6 +138,7 @@ function noteItem(note) {
   const item = $('note-template').content.firstElementChild.cloneNode(true);
   const label = `${clock(note.duration)} note from ${when(note.created_at)}`;
   item.dataset.id = note.id;
+  item.dataset.label = `${clock(note.duration)} note`;
   const time = item.querySelector('time');
   time.dateTime = note.created_at;
   time.textContent = when(note.created_at, true);
@@ -144,6 +156,10 @@ function noteItem(note) {
   });
   item.querySelector('.delete-what').textContent = ` the ${label}`;
   item.querySelector('.delete').addEventListener('click', (event) => remove(item, note, event.currentTarget));
+  // A note the API has finished with shows its transcript once it comes near the viewport;
+  // any other (a fresh upload says "uploaded") is being transcribed.
+  showTranscript(item, ['transcribed', 'failed'].includes(note.status) ? 'waiting' : 'processing');
+  nearby.observe(item);
   return item;
 }
 
@@ -160,6 +176,8 @@ function addNote(note) {
   list.prepend(noteItem(note));
   showNotesState();
   announce(`Saved the ${clock(note.duration)} note.`);
+  pollDelay = POLL;
+  checkTranscripts(POLL); // it has only just arrived: its first look comes a little later
 }
 
 async function loadNotes(more = false) {
@@ -173,7 +191,11 @@ async function loadNotes(more = false) {
     const shown = (note) => more && list.querySelector(`[data-id="${CSS.escape(note.id)}"]`);
     const items = page.data.filter((note) => !shown(note)).map(noteItem);
     if (more) list.append(...items);
-    else list.replaceChildren(...items);
+    else {
+      for (const old of list.children) nearby.unobserve(old);
+      list.replaceChildren(...items);
+    }
+    checkTranscripts(0);
     nextPage = page.pagination.page + 1;
     $('load-more').hidden = !page.pagination.has_more;
     showNotesState();
@@ -203,6 +225,7 @@ async function remove(item, note, button) {
   }
   // Focus goes to the next note's Delete (or the heading), not to the page's start.
   const next = item.nextElementSibling ?? item.previousElementSibling;
+  nearby.unobserve(item);
   item.remove();
   (next?.querySelector('.delete') ?? $('notes-title')).focus();
   showNotesState();
@@ -214,6 +237,184 @@ $('load-more').addEventListener('click', async () => {
   const added = await loadNotes(true);
   // The button hides after the last page: focus goes to the first note it brought.
   if ($('load-more').hidden) added[0]?.querySelector('.delete')?.focus();
+});
+
+// ---- Transcripts ----
+
+// The API transcribes every note in the background: its status is "processing", then
+// "transcribed" or "failed". One timer for the whole list asks which of the notes shown are
+// still processing (a single list request, however many there are), then fetches the
+// transcription of each that has finished. The API allows a visitor 100 requests a minute:
+// the timer slows down while nothing changes, backs off on errors, stops when nothing is
+// processing and while the page is hidden. Notes that were finished when listed fetch their
+// transcript only once they come near the viewport, so a long list costs no burst of requests.
+
+const POLL = 1500; // ms between looks while something is processing, at first
+const POLL_MAX = 6000; // … growing to this while nothing changes
+const BACKOFF_MAX = 60_000;
+const TRANSCRIPT_WORDS = 30; // said of a new transcript; the list shows all of it
+
+const NO_SPEECH = 'No words were recognised in this note.';
+const NOT_TRANSCRIBED = 'This note could not be transcribed.';
+
+// Notes this page has shown as "Transcribing…": how theirs ended is announced, once.
+const transcribing = new Set();
+const near = new WeakSet();
+const nearby = new IntersectionObserver((entries) => {
+  let due = false;
+  for (const entry of entries) {
+    if (entry.isIntersecting) {
+      near.add(entry.target);
+      due ||= entry.target.dataset.transcript === 'waiting';
+    } else {
+      near.delete(entry.target);
+    }
+  }
+  if (due) checkTranscripts(0);
+}, { rootMargin: '100% 0px' }); // a screen ahead either way
+
+// The item's transcript line: "processing" (Transcribing…), "waiting" (finished, not fetched
+// yet), "transcribed" (its text and confidence), "failed" (why, in words), "gone" (hidden).
+function showTranscript(item, state, transcript = {}) {
+  const line = item.querySelector('.transcript');
+  const text = transcript.text?.trim() ?? '';
+  const heardNothing = state === 'transcribed' && !text; // shown as the failure it is
+  if (heardNothing) state = 'failed';
+  item.dataset.transcript = state;
+  delete item.dataset.finished;
+  if (state === 'processing') {
+    transcribing.add(item.dataset.id);
+    line.textContent = 'Transcribing…';
+  } else if (state === 'waiting') {
+    line.textContent = 'Loading the transcript…';
+  } else if (state === 'transcribed') {
+    const label = Object.assign(document.createElement('span'), { className: 'visually-hidden', textContent: 'Transcript: ' });
+    const words = Object.assign(document.createElement('span'), { className: 'transcript-text', textContent: text });
+    if (transcript.language) words.lang = transcript.language;
+    line.replaceChildren(label, words);
+    if (Number.isFinite(transcript.confidence)) {
+      const sure = Object.assign(document.createElement('span'), { className: 'transcript-confidence' });
+      sure.textContent = `${Math.round(transcript.confidence * 100)}% confidence`;
+      line.append(' ', sure);
+    }
+  } else if (state === 'failed') {
+    line.textContent = heardNothing || /no speech|no words/i.test(transcript.reason ?? '') ? NO_SPEECH : NOT_TRANSCRIBED;
+  } else {
+    line.textContent = '';
+  }
+  if (state === 'processing' || state === 'waiting' || !transcribing.delete(item.dataset.id)) return null;
+  // The note was seen transcribing: what came of it, for the live region.
+  const what = `the ${item.dataset.label}`;
+  if (state === 'gone') return null;
+  if (state === 'failed') {
+    return line.textContent === NO_SPEECH ? `No words were recognised in ${what}.` : `The ${item.dataset.label} could not be transcribed.`;
+  }
+  const words = text.split(/\s+/);
+  const said = words.length > TRANSCRIPT_WORDS ? `${words.slice(0, TRANSCRIPT_WORDS).join(' ')}…` : text;
+  return `Transcript of ${what}: ${said}`;
+}
+
+// The transcription of one finished note (or, 6002, word that it is not finished after all).
+async function fetchTranscript(item) {
+  item.dataset.fetching = '';
+  try {
+    const body = await api(`/v1/voicenotes/${encodeURIComponent(item.dataset.id)}/transcription`);
+    return showTranscript(item, 'transcribed', body.data ?? body);
+  } catch (error) {
+    if (error.code === 3003) return showTranscript(item, 'failed', { reason: error.details?.reason });
+    if (error.code === 6002) return showTranscript(item, 'processing');
+    if (error.code === 6001) return showTranscript(item, 'gone'); // deleted elsewhere
+    throw error;
+  } finally {
+    delete item.dataset.fetching;
+  }
+}
+
+let checkTimer = null;
+let checkAt = Infinity; // when checkTimer fires
+let checking = false;
+let checkAgain = false;
+let pollDelay = POLL;
+let failures = 0;
+
+// Looks again in `delay` ms, unless a look is due sooner already. Nothing while the page is
+// hidden: visibilitychange looks again when it is back.
+function checkTranscripts(delay) {
+  if (document.hidden) return;
+  if (checking && delay === 0) {
+    checkAgain = true;
+    return;
+  }
+  if (checkTimer !== null && checkAt <= Date.now() + delay) return;
+  clearTimeout(checkTimer);
+  checkAt = Date.now() + delay;
+  checkTimer = setTimeout(lookAtTranscripts, delay);
+}
+
+function stopChecking() {
+  clearTimeout(checkTimer);
+  checkTimer = null;
+  checkAt = Infinity;
+}
+
+async function lookAtTranscripts() {
+  stopChecking();
+  if (document.hidden || checking) return;
+  checking = true;
+  const said = [];
+  let failed = null;
+  try {
+    const items = () => [...list.children];
+    const processing = items().filter((li) => li.dataset.transcript === 'processing' && !('finished' in li.dataset));
+    if (processing.length) {
+      const params = new URLSearchParams({ status: 'processing', page: '0', limit: '100' });
+      const page = await api(`/v1/voicenotes?${params}`);
+      const still = new Set(page.data.map((note) => note.id));
+      // A note missing from a partial answer may be on a later page: it is asked about again.
+      const finished = page.pagination?.has_more ? [] : processing.filter((li) => !still.has(li.dataset.id));
+      for (const li of finished) li.dataset.finished = '';
+      pollDelay = finished.length ? POLL : Math.min(Math.round(pollDelay * 1.2), POLL_MAX);
+    }
+    // The transcripts to fetch: those just finished, wherever they are, and the others near
+    // the viewport. A few at a time.
+    const due = items().filter((li) => !('fetching' in li.dataset) && ('finished' in li.dataset
+      || (li.dataset.transcript === 'waiting' && (near.has(li) || transcribing.has(li.dataset.id)))));
+    for (let i = 0; i < due.length; i += 4) {
+      const outcomes = await Promise.allSettled(due.slice(i, i + 4).map(fetchTranscript));
+      for (const outcome of outcomes) {
+        if (outcome.status === 'fulfilled' && outcome.value) said.push(outcome.value);
+        else if (outcome.status === 'rejected') failed ??= outcome.reason;
+      }
+    }
+  } catch (error) {
+    failed = error;
+  } finally {
+    checking = false;
+  }
+  // Several at once (notes stored elsewhere, a reload): one short sentence rather than all.
+  if (said.length > 2) announce(`${said.length} notes have finished transcribing.`);
+  else if (said.length) announce(said.join(' '));
+  const left = [...list.children].some((li) => li.dataset.transcript === 'processing'
+    || (li.dataset.transcript === 'waiting' && (near.has(li) || transcribing.has(li.dataset.id))));
+  if (failed) {
+    failures += 1;
+    console.warn('transcripts', failed.message);
+    const retryAfter = failed.code === 4003 ? Number(failed.details?.retry_after) * 1000 : 0;
+    if (left) checkTranscripts(Math.min(BACKOFF_MAX, Math.max(retryAfter || 0, POLL * 2 ** failures)));
+    return;
+  }
+  failures = 0;
+  if (checkAgain) {
+    checkAgain = false;
+    checkTranscripts(0);
+  } else if (left) {
+    checkTranscripts(pollDelay);
+  }
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) stopChecking();
+  else checkTranscripts(0);
 });
 
 // ---- Waiting to send ----
@@ -301,6 +502,10 @@ function showConnection() {
   document.documentElement.classList.toggle('is-offline', !navigator.onLine);
   refreshOutbox();
   if (navigator.onLine && !$('notes-error').hidden) loadNotes();
+  else if (navigator.onLine && failures) {
+    failures = 0; // back online: look now rather than at the end of a back-off
+    checkTranscripts(0);
+  }
 }
 addEventListener('online', showConnection);
 addEventListener('offline', showConnection);
