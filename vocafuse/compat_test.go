@@ -277,3 +277,21 @@ func TestVoiceNotesTakesOneIdentity(t *testing.T) {
 	}()
 	vocafuse.NewClient("k", "s").VoiceNotes("a", "b")
 }
+
+// The voicenote.transcribed and voicenote.failed events carry the note's transcription,
+// or why there is none.
+func TestWebhookEventsOfTranscription(t *testing.T) {
+	transcribed := &vocafuse.WebhookEvent{Event: "voicenote.transcribed", Data: []byte(`{"id":"n1","status":"transcribed",
+		"transcription":{"id":"tr_n1","voicenote_id":"n1","text":"hello there","confidence":0.8,"language":"en-US",
+		"words":[{"word":"hello","start_time":0.1,"end_time":0.4,"confidence":0.9}],"created_at":"2026-03-01T12:00:00Z"}}`)}
+	n, err := transcribed.VoiceNote()
+	if err != nil || n.Transcription == nil || n.Transcription.Text != "hello there" || len(n.Transcription.Words) != 1 || n.Failure != nil {
+		t.Errorf("transcribed: %+v %v", n, err)
+	}
+	failed := &vocafuse.WebhookEvent{Event: "voicenote.failed", Data: []byte(`{"id":"n2","status":"failed",
+		"error":{"code":3003,"message":"Failed to transcribe audio","details":{"voicenote_id":"n2","reason":"no speech was recognised"}}}`)}
+	n, err = failed.VoiceNote()
+	if err != nil || n.Failure == nil || n.Failure.Code != 3003 || n.Failure.Details["reason"] != "no speech was recognised" || n.Transcription != nil {
+		t.Errorf("failed: %+v %v", n, err)
+	}
+}

@@ -35,6 +35,18 @@ type VoiceNote struct {
 	// AudioURL plays the audio without credentials for a short while (15 minutes on the
 	// local server); for a page's <audio> element. Audio downloads with credentials instead.
 	AudioURL string `json:"audio_url"`
+	// Transcription is the text, in a voicenote.transcribed event; Failure is why there
+	// is none, in a voicenote.failed event (code 3003, details.reason). Both are nil
+	// elsewhere: ask VoiceNotes.Transcription.
+	Transcription *Transcription `json:"transcription,omitempty"`
+	Failure       *EventError    `json:"error,omitempty"`
+}
+
+// EventError is the error a voicenote.failed event carries, as the API's envelope has it.
+type EventError struct {
+	Code    int            `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
 }
 
 // UnmarshalJSON reads a voice note, filling Size and FileSize from whichever the
