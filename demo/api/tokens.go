@@ -30,65 +30,61 @@ const (
 
 // createToken is POST /v1/tokens: a backend, authenticated with the API key and secret
 // (HTTP Basic, or the X-VocaFuse-API-Key and -Secret headers), mints a token for one of
-// its users.
+// its users: { identity, expires_in, scope } → { token, identity, expires_in, expires_at }.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	// The demo's /api/token, calling in process, was counted against its browser already.
-	if !isInternal(r) && !s.allow(w, clientKey(r)) {
-		return
-	}
-	// No WWW-Authenticate header on the 401: a browser would pop up a login box.
-	key, secret, ok := apiCredentials(r)
-	if !ok || !s.keyAccepted(key, secret) {
-		writeError(w, catalog.InvalidToken, nil)
-		return
-	}
-	req, apiErr := readTokenRequest(w, r, "identity")
-	if apiErr != nil {
-		apiErr.write(w)
-		return
-	}
-	token, expiresAt, ok := s.mint(w, r, req)
-	if ok {
-		writeJSON(w, http.StatusCreated, map[string]any{
-			"token":      token,
-			"identity":   req.identity,
-			"expires_in": req.ttl,
-			"expires_at": expiresAt.UTC().Format(time.RFC3339),
-		})
-	}
+	s.mintForBackend(w, r, "identity", func(token string, req tokenRequest, expiresAt string) any {
+		return map[string]any{"token": token, "identity": req.identity, "expires_in": req.ttl, "expires_at": expiresAt}
+	})
 }
 
 // createAccessToken is POST /v1/token, as VocaFuse's Node SDK calls it
 // (AccessToken.generate): { user_id, expires_in, scopes } → { data: { jwt_token, … } }.
-// Guarded and checked as /v1/tokens, with user_id for identity.
+// id_token is the same JWT under the name VocaFuse's browser SDKs read, so a backend
+// that passes this answer through to the page (as vocafuse-node's quickstart does)
+// serves those SDKs too.
 func (s *Server) createAccessToken(w http.ResponseWriter, r *http.Request) {
-	if !s.allow(w, clientKey(r)) {
+	s.mintForBackend(w, r, "user_id", func(token string, req tokenRequest, expiresAt string) any {
+		return map[string]any{"data": map[string]any{"jwt_token": token, "id_token": token, "token_type": "Bearer",
+			"expires_in": req.ttl, "identity": req.identity, "expires_at": expiresAt}}
+	})
+}
+
+// mintForBackend is the token routes' common course: the backend's credentials, the
+// request (with the identity under identityField), the token, and 201 with answer's shape.
+func (s *Server) mintForBackend(w http.ResponseWriter, r *http.Request, identityField string,
+	answer func(token string, req tokenRequest, expiresAt string) any) {
+	if !s.fromBackend(w, r) {
 		return
 	}
-	key, secret, ok := apiCredentials(r)
-	if !ok || !s.keyAccepted(key, secret) {
-		writeError(w, catalog.InvalidToken, nil)
-		return
-	}
-	req, apiErr := readTokenRequest(w, r, "user_id")
+	req, apiErr := readTokenRequest(w, r, identityField)
 	if apiErr != nil {
 		apiErr.write(w)
 		return
 	}
-	token, expiresAt, ok := s.mint(w, r, req)
-	if ok {
-		// id_token is the same JWT under the name VocaFuse's browser SDKs read, so a backend
-		// that passes this answer through to the page (as vocafuse-node's quickstart does)
-		// serves those SDKs too.
-		writeJSON(w, http.StatusCreated, map[string]any{"data": map[string]any{
-			"jwt_token":  token,
-			"id_token":   token,
-			"token_type": "Bearer",
-			"expires_in": req.ttl,
-			"identity":   req.identity,
-			"expires_at": expiresAt.UTC().Format(time.RFC3339),
-		}})
+	token, expiresAt, err := s.issuer.Mint(req.identity, time.Duration(req.ttl)*time.Second, req.scopes)
+	if err != nil {
+		s.internal(w, r, "mint token", err)
+		return
 	}
+	notesOf(r).identity = req.identity
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, answer(token, req, expiresAt.UTC().Format(time.RFC3339)))
+}
+
+// fromBackend checks that a request is the account's backend's: the client address's
+// rate limit, then the API key and secret. It answers itself (4003, 1001) when not. No
+// WWW-Authenticate header on the 401: a browser would pop up a login box.
+func (s *Server) fromBackend(w http.ResponseWriter, r *http.Request) bool {
+	// The demo's /api/token, calling in process, was counted against its browser already.
+	if !isInternal(r) && !s.allow(w, clientKey(r)) {
+		return false
+	}
+	key, secret, ok := apiCredentials(r)
+	if !ok || !s.keyAccepted(key, secret) {
+		writeError(w, catalog.InvalidToken, nil)
+		return false
+	}
+	return true
 }
 
 const visitorCookie = "vocafuse_visitor"
@@ -245,18 +241,6 @@ func validIdentity(s string) bool {
 		return false
 	}
 	return strings.IndexFunc(s, unicode.IsControl) < 0
-}
-
-// mint makes the token a request asked for, answering 500 itself when it cannot.
-func (s *Server) mint(w http.ResponseWriter, r *http.Request, req tokenRequest) (token string, expiresAt time.Time, ok bool) {
-	token, expiresAt, err := s.issuer.Mint(req.identity, time.Duration(req.ttl)*time.Second, req.scopes)
-	if err != nil {
-		s.internal(w, r, "mint token", err)
-		return "", time.Time{}, false
-	}
-	notesOf(r).identity = req.identity
-	w.Header().Set("Cache-Control", "no-store")
-	return token, expiresAt, true
 }
 
 // readFields reads a request body of at most max bytes as one JSON object's fields. An
