@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vocafuse/recorder/wasm/catalog"
@@ -35,8 +35,9 @@ func (s *Server) HTTPServer() *http.Server {
 	return hs
 }
 
-// ConfigureHTTPServer sets hs's timeouts and error log (for a server made elsewhere,
-// such as httptest's).
+// ConfigureHTTPServer sets hs's timeouts, error log and the hook that tells Listener
+// which connections are idle (for a server made elsewhere, such as httptest's, which
+// keeps the hook).
 func (s *Server) ConfigureHTTPServer(hs *http.Server) {
 	hs.ReadHeaderTimeout = readHeaderTimeout
 	hs.ReadTimeout = readTimeout
@@ -45,42 +46,59 @@ func (s *Server) ConfigureHTTPServer(hs *http.Server) {
 	hs.MaxHeaderBytes = maxHeaderBytes
 	hs.DisableGeneralOptionsHandler = true
 	hs.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	hs.ConnState = trackConnState
 }
 
-// Listener wraps l for serving s. At most MaxConns connections are open at once: one
-// past it gets 503 / 5002 and is closed at once, so the server's file descriptors stay
-// bounded whatever the clients do. And net/http's own answers to requests it cannot
-// parse (400, 431, 501: plain text, written before any handler runs) are replaced by the
-// API's envelope and logged like every other request.
+// Listener wraps l for serving s. At most MaxConns connections are open at once, and at
+// most MaxConnsPerClient from one client address (connTable), so the server's file
+// descriptors stay bounded whatever the clients do and one client cannot take them all.
+// At either cap an idle keep-alive connection is closed to make room before a new one is
+// refused; a refused one gets 503 / 5002 and is closed at once. And net/http's own answers
+// to requests it cannot parse (400, 431, 501: plain text, written before any handler runs)
+// are replaced by the API's envelope and logged like every other request.
 func (s *Server) Listener(l net.Listener) net.Listener {
-	return &boundedListener{Listener: l, s: s, max: int64(s.maxConns)}
+	perClient := s.maxConnsPerClient
+	if perClient <= 0 {
+		perClient = DefaultMaxConnsPerClient(s.maxConns)
+	}
+	return &boundedListener{Listener: l, s: s, conns: newConnTable(s.maxConns, perClient)}
 }
+
+// DefaultMaxConnsPerClient is a quarter of maxConns: a client address may hold many (a
+// browser's, a load test's, an office behind one NAT), never all; at least 1.
+func DefaultMaxConnsPerClient(maxConns int) int { return max(1, maxConns/4) }
 
 type boundedListener struct {
 	net.Listener
-	s    *Server
-	max  int64
-	open atomic.Int64
+	s     *Server
+	conns *connTable
 }
 
-// Open is the number of connections open now.
 func (l *boundedListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) > l.max {
-			l.open.Add(-1)
-			l.refuse(c)
+		tc := &trackedConn{Conn: c, l: l, client: clientOf(c.RemoteAddr())}
+		victim, refusal := l.conns.admit(tc)
+		if refusal != "" {
+			l.refuse(c, refusal)
 			continue
 		}
-		return &trackedConn{Conn: c, l: l}, nil
+		if victim != nil {
+			// Closing an idle connection ends its server goroutine's wait for a request;
+			// a client that was about to reuse it retries on a new one, as after IdleTimeout.
+			_ = victim.Close()
+			l.s.log.Info("closed an idle connection to make room", "remote", victim.RemoteAddr().String(),
+				"for", c.RemoteAddr().String())
+		}
+		return tc, nil
 	}
 }
 
-// refuse answers a connection past the cap without reading it, and closes it.
-func (l *boundedListener) refuse(c net.Conn) {
+// refuse answers a connection past a cap without reading it, and closes it.
+func (l *boundedListener) refuse(c net.Conn, why string) {
 	start := time.Now()
 	id := newRequestID()
 	body := envelope(catalog.ServiceUnavailable, nil)
@@ -89,20 +107,156 @@ func (l *boundedListener) refuse(c net.Conn) {
 		"Retry-After: 1\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n%s",
 		len(body), id, body)
 	_ = c.Close()
-	l.s.log.Warn("request", "status", 503, "refused", "too many connections", "max_conns", l.max,
-		"remote", c.RemoteAddr().String(), "duration_ms", time.Since(start).Milliseconds(), "request_id", id)
+	l.s.log.Warn("request", "status", 503, "refused", why, "max_conns", l.conns.max,
+		"max_conns_per_client", l.conns.perClient, "remote", c.RemoteAddr().String(),
+		"duration_ms", time.Since(start).Milliseconds(), "request_id", id)
 }
 
 type trackedConn struct {
 	net.Conn
-	l     *boundedListener
-	close sync.Once
+	l      *boundedListener
+	client netip.Addr
+
+	// Guarded by the table's mutex.
+	counted   bool      // still counted in the table (false once closed or evicted)
+	idleSince time.Time // zero unless between requests
 }
 
 func (c *trackedConn) Close() error {
 	err := c.Conn.Close()
-	c.close.Do(func() { c.l.open.Add(-1) })
+	c.l.conns.release(c)
 	return err
+}
+
+// trackConnState is the http.Server's ConnState hook: it tells the table which
+// connections wait between requests, the ones it may close to make room.
+func trackConnState(c net.Conn, state http.ConnState) {
+	if tc, ok := c.(*trackedConn); ok {
+		tc.l.conns.setIdle(tc, state == http.StateIdle, time.Now())
+	}
+}
+
+// clientOf is the address a connection is counted against: an IPv4 address, or an IPv6
+// address's /64 (one host's usual share; its interface bits cost nothing to vary). Every
+// address of 127.0.0.0/8 is its own client.
+func clientOf(a net.Addr) netip.Addr {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip := ap.Addr().Unmap()
+	if ip.Is6() {
+		prefix, _ := ip.Prefix(64)
+		return prefix.Addr()
+	}
+	return ip
+}
+
+// connTable counts open connections, in total and per client, and decides which new one
+// is let in, which idle one is closed to make room, and which is refused.
+type connTable struct {
+	max, perClient int
+
+	mu      sync.Mutex
+	total   int
+	clients map[netip.Addr]*clientConns
+}
+
+type clientConns struct {
+	open int
+	idle map[*trackedConn]struct{}
+}
+
+func newConnTable(max, perClient int) *connTable {
+	if perClient <= 0 || perClient > max {
+		perClient = max
+	}
+	return &connTable{max: max, perClient: perClient, clients: map[netip.Addr]*clientConns{}}
+}
+
+// admit counts c in, or answers why it is refused. To stay within a cap it may take an
+// idle connection out (victim, for the caller to close): at the client's own cap, that
+// client's longest idle; at the total cap, the longest idle of the client holding the most
+// connections among those with one idle. Connections in a request are never taken.
+func (t *connTable) admit(c *trackedConn) (victim *trackedConn, refusal string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	mine := t.clients[c.client]
+	switch {
+	case mine != nil && mine.open >= t.perClient:
+		if victim = longestIdle(mine); victim == nil {
+			return nil, "too many connections from this client"
+		}
+	case t.total >= t.max:
+		var most *clientConns
+		for _, cl := range t.clients {
+			if len(cl.idle) > 0 && (most == nil || cl.open > most.open) {
+				most = cl
+			}
+		}
+		if most == nil {
+			return nil, "too many connections"
+		}
+		victim = longestIdle(most)
+	}
+	if victim != nil {
+		t.forget(victim)
+	}
+	if mine = t.clients[c.client]; mine == nil { // forget may have dropped it
+		mine = &clientConns{idle: map[*trackedConn]struct{}{}}
+		t.clients[c.client] = mine
+	}
+	mine.open++
+	t.total++
+	c.counted = true
+	return victim, ""
+}
+
+func longestIdle(cl *clientConns) *trackedConn {
+	var oldest *trackedConn
+	for c := range cl.idle {
+		if oldest == nil || c.idleSince.Before(oldest.idleSince) {
+			oldest = c
+		}
+	}
+	return oldest
+}
+
+// release takes a closed connection out (again: a no-op).
+func (t *connTable) release(c *trackedConn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.forget(c)
+}
+
+func (t *connTable) forget(c *trackedConn) {
+	if !c.counted {
+		return
+	}
+	c.counted = false
+	cl := t.clients[c.client]
+	delete(cl.idle, c)
+	cl.open--
+	t.total--
+	if cl.open == 0 {
+		delete(t.clients, c.client)
+	}
+}
+
+func (t *connTable) setIdle(c *trackedConn, idle bool, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !c.counted {
+		return
+	}
+	cl := t.clients[c.client]
+	if idle {
+		c.idleSince = now
+		cl.idle[c] = struct{}{}
+	} else {
+		c.idleSince = time.Time{}
+		delete(cl.idle, c)
+	}
 }
 
 // cannedErrorHeaders is how net/http writes its own error answers (net/http/server.go):

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // MarkerFile is what makes a directory the server's data directory. The server
@@ -28,6 +30,28 @@ const markerFormat = 1
 
 // ErrNotDataDir is Open's error for a directory that is not empty and not the server's.
 var ErrNotDataDir = errors.New("not a VocaFuse data directory")
+
+// ErrInUse is Open's error for a data directory whose database another process holds
+// (bbolt's lock: one writer at a time).
+var ErrInUse = errors.New("the data directory is in use")
+
+// metadataOpenError says what a failure to open the database means: a lock held past
+// Open's wait is another server on the same directory (a second `make demo`).
+func metadataOpenError(dir string, err error) error {
+	if errors.Is(err, berrors.ErrTimeout) {
+		return &inUseError{dir: dir}
+	}
+	return fmt.Errorf("open metadata database: %w", err)
+}
+
+type inUseError struct{ dir string }
+
+func (e *inUseError) Error() string {
+	return fmt.Sprintf("another VocaFuse server is using %s (its database is locked); "+
+		"stop it, or start this one with another --data-dir", e.dir)
+}
+
+func (e *inUseError) Is(target error) bool { return target == ErrInUse }
 
 // Claim reports how Open took dir: "initialised", "adopted" or "" (already the server's).
 type Claim string

@@ -26,10 +26,10 @@ var static embed.FS
 func Pages(sdkDir, testDir string) http.Handler {
 	mux := http.NewServeMux()
 	page, _ := fs.Sub(static, "static")
-	mux.Handle("GET /", http.FileServerFS(page))
+	mux.Handle("GET /", http.FileServer(noListings{http.FS(page)}))
 	mux.Handle("GET /sdk/", http.StripPrefix("/sdk/", SDK(sdkDir)))
 	if testDir != "" {
-		mux.Handle("GET /test/", http.StripPrefix("/test/", noCache(http.FileServer(http.Dir(testDir)))))
+		mux.Handle("GET /test/", http.StripPrefix("/test/", noCache(http.FileServer(noListings{http.Dir(testDir)}))))
 	}
 	return mux
 }
@@ -46,7 +46,7 @@ func init() {
 // (?v=, as the shim's own URLs do) may be kept by browsers for a year without asking
 // again; any other is revalidated, so a rebuilt SDK is picked up at once.
 func SDK(dir string) http.Handler {
-	files := http.FileServer(http.Dir(dir))
+	files := http.FileServer(noListings{http.Dir(dir)})
 	hashes := &contentHashes{seen: map[string]hashed{}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := path.Clean("/" + r.URL.Path)
@@ -139,6 +139,36 @@ func acceptsEncoding(header, token string) bool {
 		return err == nil && weight > 0
 	}
 	return false
+}
+
+// noListings serves a directory only through its index.html (the demo page, a test
+// app): a directory without one is not found, as an unknown route, never listed.
+type noListings struct{ http.FileSystem }
+
+func (fsys noListings) Open(name string) (http.File, error) {
+	f, err := fsys.FileSystem.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err == nil && info.IsDir() && !hasIndex(fsys.FileSystem, name) {
+		err = fs.ErrNotExist
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func hasIndex(fsys http.FileSystem, dir string) bool {
+	index, err := fsys.Open(path.Join(dir, "index.html"))
+	if err != nil {
+		return false
+	}
+	defer index.Close()
+	info, err := index.Stat()
+	return err == nil && info.Mode().IsRegular()
 }
 
 // noCache makes the browser revalidate, so a rebuilt SDK is picked up at once.

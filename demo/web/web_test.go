@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -67,5 +68,48 @@ func TestSDKCachesByContent(t *testing.T) {
 	}
 	if got := get("/vocafuse.wasm?v="+hash, nil).Header().Get("Cache-Control"); got != "no-cache" {
 		t.Errorf("the old version's URL after a rebuild: Cache-Control %q, want no-cache", got)
+	}
+}
+
+// Issue 24, 10: no directory is listed, under /sdk/, /test/ or /: one without an
+// index.html is not found; one with it (the demo page, a test app) serves that.
+func TestNoDirectoryListings(t *testing.T) {
+	sdk, test := t.TempDir(), t.TempDir()
+	for file, content := range map[string]string{
+		sdk + "/vocafuse.mjs":            "export {}",
+		sdk + "/worklets/capture.js":     "// worklet",
+		test + "/index.html":             "<title>test app</title>",
+		test + "/pages/recorder.html":    "<title>recorder</title>",
+		test + "/pages/generated/a.wasm": "\x00asm",
+	} {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := Pages(sdk, test)
+	for path, want := range map[string]int{
+		"/sdk/":                     404,
+		"/sdk/worklets/":            404,
+		"/sdk/worklets":             404, // not a redirect to the listing
+		"/test/pages/":              404,
+		"/test/pages/generated/":    404,
+		"/test/pages":               404,
+		"/sdk/vocafuse.mjs":         200,
+		"/sdk/worklets/capture.js":  200,
+		"/test/":                    200, // its index.html
+		"/test/pages/recorder.html": 200,
+		"/":                         200, // the demo page
+	} {
+		rec := httptest.NewRecorder()
+		pages.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+		if body := rec.Body.String(); strings.Contains(body, "<pre>\n<a href=") {
+			t.Errorf("GET %s lists a directory: %s", path, body)
+		}
 	}
 }
