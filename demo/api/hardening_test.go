@@ -6,7 +6,6 @@ package api_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -27,29 +26,7 @@ import (
 // slowUpload starts a PUT that declares a whole WAV and sends only its first bytes,
 // then nothing until stop is called. The answer, if any, arrives on the channel.
 func (h *harness) slowUpload(id, token string) (answer chan *http.Response, stop func()) {
-	h.t.Helper()
-	body, feed := io.Pipe()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	req, _ := http.NewRequestWithContext(ctx, "PUT", h.url+"/v1/voicenotes/"+id, body)
-	req.ContentLength = 1 << 20
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "audio/wav")
-	answer = make(chan *http.Response, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			answer <- nil
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(b))
-		answer <- resp
-	}()
-	go feed.Write([]byte("RIFF"))
-	stop = func() { feed.Close(); cancel() }
-	h.t.Cleanup(stop)
-	return answer, stop
+	return h.slowUploadFrom(http.DefaultClient, id, token)
 }
 
 // tempFiles counts the uploads under way, as files in the data directory's tmp/.
@@ -90,15 +67,18 @@ func TestUploadSlotsKeepAReserveForIdentitiesWithNone(t *testing.T) {
 		c.UploadGrace = time.Minute
 	})
 	alice, bob, carol, dave := h.token("alice"), h.token("bob"), h.token("carol"), h.token("dave")
+	// Carol and Dave are other clients: the reserve is for an identity and an address
+	// with nothing under way (one address's fresh identities are not someone else).
+	fromCarol, fromDave := clientFrom(t, "127.0.0.2"), clientFrom(t, "127.0.0.3")
 	h.slowUpload(noteN(1), alice)
 	h.slowUpload(noteN(2), alice)
 	h.slowUpload(noteN(3), bob)
 	h.slowUpload(noteN(4), bob)
 	waitFor(t, "four uploads under way", func() bool { return h.tempFiles() == 4 })
-	h.slowUpload(noteN(5), carol) // none under way: the reserve
+	h.slowUploadFrom(fromCarol, noteN(5), carol) // none under way: the reserve
 	waitFor(t, "carol's upload under way", func() bool { return h.tempFiles() == 5 })
-	expectError(t, h.put(noteN(6), carol, makeWAV(8000, 1, 440), "audio/wav"), 503, 5002, nil) // one of the reserve is hers already
-	expectError(t, h.put(noteN(7), dave, makeWAV(8000, 1, 440), "audio/wav"), 503, 5002, nil)  // the reserve is used up
+	expectError(t, h.putFrom(fromCarol, noteN(6), carol, makeWAV(8000, 1, 440)), 503, 5002, nil) // one of the reserve is hers already
+	expectError(t, h.putFrom(fromDave, noteN(7), dave, makeWAV(8000, 1, 440)), 503, 5002, nil)   // the reserve is used up
 }
 
 // Point 1: a body slower than the minimum rate is cut and nothing is kept.

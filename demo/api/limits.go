@@ -11,49 +11,70 @@ import (
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
-// uploadSlots bounds the uploads under way, in all and per identity: an upload is a
-// goroutine, a connection and a temporary file for as long as its body takes, so the
-// number of them must not be the client's to choose. An upload past either cap is
-// answered 503 / 5002 with Retry-After before a byte of its body is read.
+// uploadSlots bounds the uploads under way: in all, per identity and per client
+// address. An upload is a goroutine, a connection and a temporary file for as long as
+// its body takes, so the number of them must not be the client's to choose. An upload
+// past a cap is answered 503 / 5002 with Retry-After before a byte of its body is read.
 type uploadSlots struct {
-	max, perIdentity int
-	retryAfter       time.Duration
+	max, perIdentity, perClient int
+	retryAfter                  time.Duration
 
-	mu      sync.Mutex
-	total   int
-	byOwner map[store.Owner]int
-	active  map[*uploadSlot]struct{}
+	mu       sync.Mutex
+	total    int
+	byOwner  map[store.Owner]int
+	byClient map[string]int
+	active   map[*uploadSlot]struct{}
 }
 
-func newUploadSlots(max, perIdentity int) *uploadSlots {
-	return &uploadSlots{max: max, perIdentity: perIdentity, retryAfter: 2 * time.Second,
-		byOwner: map[store.Owner]int{}, active: map[*uploadSlot]struct{}{}}
+func newUploadSlots(max, perIdentity, perClient int) *uploadSlots {
+	return &uploadSlots{max: max, perIdentity: perIdentity, perClient: perClient, retryAfter: 2 * time.Second,
+		byOwner: map[store.Owner]int{}, byClient: map[string]int{}, active: map[*uploadSlot]struct{}{}}
+}
+
+// uploader is whom an upload is for (the identity's owner key) and whom it comes from
+// (clientKey: the address).
+type uploader struct {
+	owner  store.Owner
+	client string
 }
 
 // uploadSlot is one upload under way: its body's pace and the way to cut it.
 type uploadSlot struct {
 	slots *uploadSlots
-	owner store.Owner
+	who   uploader
 	rc    *http.ResponseController
 
 	mu  sync.Mutex
 	cut bool
 }
 
-// acquire takes a slot for owner, or returns nil when a cap is reached. Past the global
-// cap, a reserve of a quarter more is kept for identities with no upload under way: a
-// flood from some identities (slow bodies hold their slots for minutes) must not lock
-// out an honest one, while the server stays bounded (max + max/4 in all).
-func (u *uploadSlots) acquire(owner store.Owner, rc *http.ResponseController) *uploadSlot {
+// admits decides whether who may start an upload now. Past the global cap, a reserve
+// of a quarter more is kept for an upload whose identity and address both have none
+// under way: identities are cheap (an API key mints them, a browser gets a new visitor
+// now and then), addresses are not, so a flood of slow bodies from one address, under
+// however many identities, holds at most its own cap and never the reserve, while an
+// address that waits gets one. The server stays bounded: max + max/4 in all.
+func (u *uploadSlots) admits(who uploader) bool {
+	switch {
+	case u.byOwner[who.owner] >= u.perIdentity, u.byClient[who.client] >= u.perClient, u.total >= u.max+u.max/4:
+		return false
+	case u.total < u.max:
+		return true
+	}
+	return u.byOwner[who.owner] == 0 && u.byClient[who.client] == 0
+}
+
+// acquire takes a slot for who, or returns nil when a cap is reached.
+func (u *uploadSlots) acquire(who uploader, rc *http.ResponseController) *uploadSlot {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.byOwner[owner] >= u.perIdentity || u.total >= u.max+u.max/4 ||
-		(u.total >= u.max && u.byOwner[owner] > 0) {
+	if !u.admits(who) {
 		return nil
 	}
 	u.total++
-	u.byOwner[owner]++
-	slot := &uploadSlot{slots: u, owner: owner, rc: rc}
+	u.byOwner[who.owner]++
+	u.byClient[who.client]++
+	slot := &uploadSlot{slots: u, who: who, rc: rc}
 	u.active[slot] = struct{}{}
 	return slot
 }
@@ -64,8 +85,11 @@ func (slot *uploadSlot) release() {
 	defer u.mu.Unlock()
 	delete(u.active, slot)
 	u.total--
-	if u.byOwner[slot.owner]--; u.byOwner[slot.owner] == 0 {
-		delete(u.byOwner, slot.owner)
+	if u.byOwner[slot.who.owner]--; u.byOwner[slot.who.owner] == 0 {
+		delete(u.byOwner, slot.who.owner)
+	}
+	if u.byClient[slot.who.client]--; u.byClient[slot.who.client] == 0 {
+		delete(u.byClient, slot.who.client)
 	}
 }
 

@@ -2,9 +2,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -85,41 +82,6 @@ func (s *Server) fromBackend(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
-}
-
-const visitorCookie = "vocafuse_visitor"
-
-// visitorIdentity is the visitor's identity from its cookie, or a new one (and its
-// cookie) when the client address has not used up its new identities.
-func (s *Server) visitorIdentity(w http.ResponseWriter, r *http.Request) (string, bool) {
-	visitor := ""
-	if c, err := r.Cookie(visitorCookie); err == nil && isHexID(c.Value) {
-		visitor = c.Value
-	} else {
-		if !s.allowOn(w, s.visitors, "visitor:"+clientKey(r)) {
-			return "", false
-		}
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		visitor = hex.EncodeToString(b[:])
-		http.SetCookie(w, &http.Cookie{Name: visitorCookie, Value: visitor, Path: "/",
-			MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureRequest(r)})
-	}
-	sum := sha256.Sum256([]byte(visitor))
-	return "demo_visitor_" + hex.EncodeToString(sum[:8]), true
-}
-
-// secureRequest tells whether the browser reached the server over HTTPS: TLS here, a
-// public URL that is https (a TLS-terminating proxy in front), --secure-cookie, or a
-// trusted proxy's X-Forwarded-Proto.
-func (s *Server) secureRequest(r *http.Request) bool {
-	return r.TLS != nil || s.secureCookie ||
-		(s.trustProxy && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https"))
-}
-
-func isHexID(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && len(s) == 32
 }
 
 type tokenRequest struct {

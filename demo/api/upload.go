@@ -55,10 +55,15 @@ func (s *Server) putVoiceNote(w http.ResponseWriter, r *http.Request, c auth.Cla
 		writeProblem(w, p)
 		return
 	}
-	// A slot before a byte of the body is read: the number of uploads under way is
-	// bounded, in all and per identity.
+	// The quota and a slot before a byte of the body is read: what an identity keeps is
+	// bounded, and so is the number of uploads under way, in all, per identity and per
+	// address. A body of undeclared length is counted at one byte here, at its size at commit.
+	owner := store.OwnerOf(c.Identity)
+	if !s.withinQuota(w, r, owner, id, max(r.ContentLength, 1), true) {
+		return
+	}
 	rc := http.NewResponseController(w)
-	slot := s.uploads.acquire(store.OwnerOf(c.Identity), rc)
+	slot := s.uploads.acquire(uploader{owner, clientKey(r)}, rc)
 	if slot == nil {
 		busy(w, s.uploads.retryAfter)
 		return
@@ -115,6 +120,12 @@ func (s *Server) checkAndCommit(w http.ResponseWriter, r *http.Request, upload *
 	}
 	n.Format, n.MimeType, n.Duration = string(info.Format), canonicalTypes[info.Format], info.Duration
 	n.CreatedAt = s.now().UTC()
+	// The quota again with the real size, and the commit, under the identity's lock.
+	unlock := s.quota.lock(n.Owner)
+	defer unlock()
+	if !s.withinQuota(w, r, n.Owner, n.ID, upload.Size(), false) {
+		return stored, false, false
+	}
 	stored, created, err := s.commitVoiceNote(r, upload, n)
 	switch {
 	case errors.Is(err, store.ErrConflict):
