@@ -16,14 +16,19 @@ import (
 // Webhooks and their deliveries live in the same database as the voice notes, so that
 // an event is recorded in the very transaction that creates or deletes its voice note:
 // a voice note that exists has had its voicenote.created deliveries recorded, and
-// they stay until delivered, across restarts (at least once).
+// they stay until delivered or given up, across restarts (at least once). How the
+// deliveries are kept, and bounded, is deliveries.go.
 //
 // The buckets are made the first time they are written to, so a data directory from
 // before webhooks opens as it is.
-var (
-	webhooksBucket   = []byte("webhooks")           // id → Webhook JSON
-	deliveriesBucket = []byte("webhook_deliveries") // id (time-ordered) → Delivery JSON
-)
+var webhooksBucket = []byte("webhooks") // id → Webhook JSON
+
+// MaxWebhooks is how many webhooks the account may have: each one multiplies every
+// event's deliveries.
+const MaxWebhooks = 100
+
+// ErrTooManyWebhooks is CreateWebhook's answer when the account has MaxWebhooks already.
+var ErrTooManyWebhooks = errors.New("store: the account has the most webhooks it may have")
 
 // ErrWebhookURLTaken is the answer when another webhook already has the URL.
 var ErrWebhookURLTaken = errors.New("store: a webhook already has this URL")
@@ -45,15 +50,22 @@ func (w Webhook) Wants(event string) bool { return w.Active && slices.Contains(w
 // Delivery is one event on its way to one webhook. Its ID is the X-VocaFuse-Delivery-ID,
 // the same on every attempt.
 type Delivery struct {
-	ID          string          `json:"id"`
-	WebhookID   string          `json:"webhook_id"`
-	Event       string          `json:"event"`
-	Body        json.RawMessage `json:"body"` // the event, exactly as it is sent and signed
-	Attempts    int             `json:"attempts"`
+	ID        string `json:"id"`
+	WebhookID string `json:"webhook_id"`
+	Event     string `json:"event"`
+	// EventKey names the event's body in the events bucket, stored once for all the
+	// webhooks it goes to; a given-up delivery no longer holds it.
+	EventKey string `json:"event_key,omitempty"`
+	// Body is the event, exactly as it is sent and signed: filled in by the readers
+	// (PendingDeliveries, Claim), never stored in the record (only data directories from
+	// before the events bucket had it there; they are moved at the first write).
+	Body        json.RawMessage `json:"body,omitempty"`
+	Attempts    int             `json:"attempts"` // attempts begun, counted when claimed
 	NextAttempt time.Time       `json:"next_attempt"`
 	CreatedAt   time.Time       `json:"created_at"`
 	LastError   string          `json:"last_error,omitempty"`
-	Failed      bool            `json:"failed,omitempty"` // given up: kept for inspection, not tried again
+	Failed      bool            `json:"failed,omitempty"` // given up: kept a while for inspection, never tried again
+	GivenUpAt   time.Time       `json:"given_up_at,omitzero"`
 }
 
 // An EventFunc renders the event of a voice note that a Commit creates or a Delete
@@ -80,34 +92,6 @@ func leftPad(s string, n int) string {
 		s = "0" + s
 	}
 	return s
-}
-
-// recordEvents writes the deliveries of events for n, inside tx.
-func recordEvents(tx *bolt.Tx, n VoiceNote, events []EventFunc) error {
-	if len(events) == 0 {
-		return nil
-	}
-	hooks, err := allWebhooks(tx)
-	if err != nil {
-		return err
-	}
-	for _, render := range events {
-		name, body, err := render(n)
-		if err != nil {
-			return err
-		}
-		for _, w := range hooks {
-			if !w.Wants(name) {
-				continue
-			}
-			now := time.Now()
-			d := Delivery{ID: newDeliveryID(now), WebhookID: w.ID, Event: name, Body: body, NextAttempt: now, CreatedAt: now}
-			if err := putJSON(tx, deliveriesBucket, d.ID, d); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func putJSON(tx *bolt.Tx, bucket []byte, key string, v any) error {
@@ -154,7 +138,8 @@ func urlTaken(hooks []Webhook, url, except string) bool {
 	return false
 }
 
-// CreateWebhook stores a new webhook; ErrWebhookURLTaken when its URL is another's.
+// CreateWebhook stores a new webhook; ErrWebhookURLTaken when its URL is another's,
+// ErrTooManyWebhooks when the account has MaxWebhooks.
 func (s *Store) CreateWebhook(w Webhook) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		hooks, err := allWebhooks(tx)
@@ -163,6 +148,9 @@ func (s *Store) CreateWebhook(w Webhook) error {
 		}
 		if urlTaken(hooks, w.URL, "") {
 			return ErrWebhookURLTaken
+		}
+		if len(hooks) >= MaxWebhooks {
+			return ErrTooManyWebhooks
 		}
 		return putJSON(tx, webhooksBucket, w.ID, w)
 	})
@@ -216,7 +204,7 @@ func (s *Store) UpdateWebhook(id string, change func(*Webhook)) (w Webhook, foun
 	return w, found, err
 }
 
-// DeleteWebhook removes the webhook with that id and the deliveries still pending for it.
+// DeleteWebhook removes the webhook with that id and its deliveries, pending and given up.
 func (s *Store) DeleteWebhook(id string) (found bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(webhooksBucket)
@@ -227,74 +215,11 @@ func (s *Store) DeleteWebhook(id string) (found bool, err error) {
 		if err := b.Delete([]byte(id)); err != nil {
 			return err
 		}
-		d := tx.Bucket(deliveriesBucket)
-		if d == nil {
-			return nil
-		}
-		var doomed [][]byte
-		err := d.ForEach(func(k, raw []byte) error {
-			var del Delivery
-			if err := json.Unmarshal(raw, &del); err != nil {
-				return err
-			}
-			if del.WebhookID == id {
-				doomed = append(doomed, slices.Clone(k))
-			}
-			return nil
-		})
+		q, err := openQueue(tx)
 		if err != nil {
 			return err
 		}
-		for _, k := range doomed {
-			if err := d.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return q.forgetWebhook(id)
 	})
 	return found, err
-}
-
-// PendingDeliveries returns the deliveries not yet delivered nor given up, oldest first.
-func (s *Store) PendingDeliveries() (out []Delivery, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(deliveriesBucket)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, raw []byte) error {
-			var d Delivery
-			if err := json.Unmarshal(raw, &d); err != nil {
-				return err
-			}
-			if !d.Failed {
-				out = append(out, d)
-			}
-			return nil
-		})
-	})
-	return out, err
-}
-
-// SaveDelivery records a delivery's new state (an attempt that failed). A delivery that
-// is gone meanwhile (its webhook deleted) stays gone.
-func (s *Store) SaveDelivery(d Delivery) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(deliveriesBucket)
-		if b == nil || b.Get([]byte(d.ID)) == nil {
-			return nil
-		}
-		return putJSON(tx, deliveriesBucket, d.ID, d)
-	})
-}
-
-// DeleteDelivery forgets a delivery that arrived.
-func (s *Store) DeleteDelivery(id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(deliveriesBucket)
-		if b == nil {
-			return nil
-		}
-		return b.Delete([]byte(id))
-	})
 }

@@ -69,6 +69,13 @@ func newQueueHarness(t *testing.T) *queueHarness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	// A webhook that wants how transcriptions end: the store renders an event only for
+	// someone who wants it.
+	hook := store.Webhook{ID: store.NewWebhookID(), URL: "http://127.0.0.1:9/hooks", Secret: "whsec_queue_test_secret",
+		Events: []string{"voicenote.transcribed", "voicenote.failed"}, Active: true, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := st.CreateWebhook(hook); err != nil {
+		t.Fatal(err)
+	}
 	return &queueHarness{t: t, store: st, dir: dir, engine: newFakeEngine(), ended: make(chan struct{}, 100)}
 }
 
