@@ -32,6 +32,9 @@ const maxWebhookBody = 1 << 20
 var (
 	ErrInvalidSignature = errors.New("vocafuse: webhook signature does not match")
 	ErrTimestamp        = errors.New("vocafuse: webhook timestamp missing or outside the tolerance")
+	// ErrEmptySecret: the receiver has no secret to check with (an unset environment
+	// variable, typically); anyone could sign with "" and be believed.
+	ErrEmptySecret = errors.New("vocafuse: webhook secret is empty (is its environment variable set?)")
 )
 
 // SignWebhook returns the X-VocaFuse-Signature of a delivery: "sha256=" and the hex
@@ -47,6 +50,7 @@ func SignWebhook(secret, timestamp, deliveryID string, body []byte) string {
 
 // VerifyWebhook reads a webhook delivery from r and returns its event once the
 // signature matches the secret and the timestamp is within DefaultTolerance of now.
+// An empty secret verifies nothing (ErrEmptySecret).
 // It is the one call a receiver needs:
 //
 //	event, err := vocafuse.VerifyWebhook(r, secret)
@@ -71,6 +75,9 @@ type WebhookVerifier struct {
 // Verify reads and checks a delivery, as VerifyWebhook does.
 func (v WebhookVerifier) Verify(r *http.Request) (*WebhookEvent, error) {
 	defer r.Body.Close()
+	if v.Secret == "" {
+		return nil, ErrEmptySecret
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("vocafuse: read webhook body: %w", err)
@@ -84,6 +91,9 @@ func (v WebhookVerifier) Verify(r *http.Request) (*WebhookEvent, error) {
 // VerifyPayload checks a delivery whose body was already read (it must be the bytes
 // as they came: re-encoded JSON does not verify) and decodes its event.
 func (v WebhookVerifier) VerifyPayload(body []byte, h http.Header) (*WebhookEvent, error) {
+	if v.Secret == "" {
+		return nil, ErrEmptySecret
+	}
 	ts, deliveryID := h.Get(HeaderTimestamp), h.Get(HeaderDeliveryID)
 	sig, _ := strings.CutPrefix(h.Get(HeaderSignature), "sha256=")
 	got, err := hex.DecodeString(sig)

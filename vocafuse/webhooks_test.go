@@ -107,8 +107,8 @@ func TestWebhookManagement(t *testing.T) {
 		t.Errorf("%+v", made)
 	}
 	mine, err := c.Webhooks.Create(ctx, vocafuse.WebhookParams{URL: "http://127.0.0.1:9/mine",
-		Events: []string{vocafuse.EventVoiceNoteCreated}, Secret: "my-secret"})
-	if err != nil || mine.Secret != "my-secret" {
+		Events: []string{vocafuse.EventVoiceNoteCreated}, Secret: "my-secret-0123456789"})
+	if err != nil || mine.Secret != "my-secret-0123456789" {
 		t.Fatalf("%+v %v", mine, err)
 	}
 	_, err = c.Webhooks.Create(ctx, vocafuse.WebhookParams{URL: "https://example.com/hook", Events: []string{"voicenote.created"}})

@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vocafuse/recorder/demo/store"
+	"github.com/vocafuse/recorder/demo/webhooks"
 	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
@@ -30,7 +33,17 @@ var webhookEvents = []string{"voicenote.created", "voicenote.deleted", "voicenot
 const (
 	maxWebhookRequest = 16 << 10
 	maxWebhookURL     = 2048
+	minWebhookSecret  = 16
 	maxWebhookSecret  = 256
+)
+
+// The reasons of a 2003 on a webhook's url or secret.
+const (
+	reasonWebhookURL      = "must be an http or https URL"
+	reasonWebhookUserinfo = "must not carry a user or password"
+	reasonWebhookPrivate  = "must not point at a private or loopback address " +
+		"(start the server with --webhook-allow-private to allow it)"
+	reasonWebhookSecret = "must be a string of 16 to 256 characters"
 )
 
 // webhookResource is a webhook as the API shows it. The secret is shown only in the
@@ -46,7 +59,7 @@ type webhookResource struct {
 }
 
 func webhookOf(w store.Webhook, withSecret bool) webhookResource {
-	res := webhookResource{ID: w.ID, URL: w.URL, Events: w.Events, Active: w.Active,
+	res := webhookResource{ID: w.ID, URL: withoutPassword(w.URL), Events: w.Events, Active: w.Active,
 		CreatedAt: w.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: w.UpdatedAt.UTC().Format(time.RFC3339)}
 	if withSecret {
 		res.Secret = w.Secret
@@ -86,6 +99,16 @@ func apiCredentials(r *http.Request) (key, secret string, ok bool) {
 	return key, secret, key != "" && secret != ""
 }
 
+// withoutPassword is a stored URL as answers show it: a password (kept from before
+// userinfo was refused) masked.
+func withoutPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
 // webhookRequest is the body of POST and PUT.
 type webhookRequest struct {
 	url    string
@@ -94,9 +117,10 @@ type webhookRequest struct {
 }
 
 // readWebhookRequest reads { url, events, secret } in the reference's terms: not JSON
-// → 2001; no url or no events → 2002; not an http(s) URL, an unknown event, a secret
-// that is not a string → 2003 with the value as sent.
-func readWebhookRequest(w http.ResponseWriter, r *http.Request) (req webhookRequest, apiErr *apiError) {
+// → 2001; no url or no events → 2002; a url that webhookTargetReason refuses, an unknown
+// event → 2003 with the value as sent; a secret that is not a string of 16 to 256 bytes
+// → 2003 without it (a secret is never echoed).
+func readWebhookRequest(w http.ResponseWriter, r *http.Request, allowPrivate bool) (req webhookRequest, apiErr *apiError) {
 	fields, apiErr := readFields(w, r, maxWebhookRequest)
 	if apiErr != nil {
 		return req, apiErr
@@ -105,8 +129,15 @@ func readWebhookRequest(w http.ResponseWriter, r *http.Request) (req webhookRequ
 	if !ok || string(raw) == `""` {
 		return req, missingField("url")
 	}
-	if json.Unmarshal(raw, &req.url) != nil || !validWebhookURL(req.url) {
-		return req, invalidField("url", raw, "must be an http or https URL")
+	if json.Unmarshal(raw, &req.url) != nil {
+		return req, invalidField("url", raw, reasonWebhookURL)
+	}
+	switch reason := webhookTargetReason(req.url, allowPrivate); reason {
+	case "":
+	case reasonWebhookUserinfo: // not echoed: it holds a password
+		return req, &apiError{code: catalog.InvalidFieldValue, details: map[string]any{"field": "url", "reason": reason}}
+	default:
+		return req, invalidField("url", raw, reason)
 	}
 	raw, ok = present(fields, "events")
 	if !ok || string(bytes.Join(bytes.Fields(raw), nil)) == "[]" {
@@ -126,11 +157,89 @@ func readWebhookRequest(w http.ResponseWriter, r *http.Request) (req webhookRequ
 		}
 	}
 	if raw, ok = present(fields, "secret"); ok {
-		if json.Unmarshal(raw, &req.secret) != nil || len(req.secret) > maxWebhookSecret {
-			return req, invalidField("secret", raw, "must be a string of at most 256 characters")
+		if json.Unmarshal(raw, &req.secret) != nil || len(req.secret) < minWebhookSecret || len(req.secret) > maxWebhookSecret {
+			return req, &apiError{code: catalog.InvalidFieldValue, details: map[string]any{"field": "secret", "reason": reasonWebhookSecret}}
 		}
 	}
 	return req, nil
+}
+
+// webhookTargetReason is why s may not be a webhook's URL, "" when it may: not an http(s)
+// URL; a user or password in it (it would be sent, and shown, with every delivery); a
+// host that is a private or loopback address, unless allowPrivate. Names other than
+// localhost are judged when a delivery dials them (webhooks.NewDialer), by the
+// address they resolve to then.
+func webhookTargetReason(s string, allowPrivate bool) string {
+	if !validWebhookURL(s) {
+		return reasonWebhookURL
+	}
+	u, _ := url.Parse(s)
+	if u.User != nil {
+		return reasonWebhookUserinfo
+	}
+	if !allowPrivate && privateHost(u.Hostname()) {
+		return reasonWebhookPrivate
+	}
+	return ""
+}
+
+// privateHost tells whether a URL's host is, in any spelling, an address
+// webhooks.PrivateAddr refuses, or the name localhost (RFC 6761: always loopback).
+func privateHost(host string) bool {
+	if addr, ok := hostAddr(host); ok {
+		return webhooks.PrivateAddr(addr)
+	}
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	return name == "localhost" || strings.HasSuffix(name, ".localhost")
+}
+
+// hostAddr reads a URL's host (without brackets) that is an IP address: IPv6, or IPv4
+// in every form a URL's host may take (the URL standard's IPv4 parser, as inet_aton):
+// one to four dot-separated numbers, each decimal, hex (0x) or octal (a leading 0),
+// the last filling the bytes left, and one trailing dot. 127.0.0.1, 2130706433,
+// 0x7f.1, 0177.0.0.1 and 127.1 are all 127.0.0.1.
+func hostAddr(host string) (netip.Addr, bool) {
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr, true
+	}
+	parts := strings.Split(host, ".")
+	if len(parts) > 1 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var v uint64
+	for i, p := range parts {
+		n, ok := ipv4Number(p)
+		last := i == len(parts)-1
+		if !ok || (!last && n > 255) || (last && n >= 1<<(8*(4-i))) {
+			return netip.Addr{}, false
+		}
+		if last {
+			v |= n
+		} else {
+			v |= n << (8 * (3 - i))
+		}
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// ipv4Number reads one part of an IPv4 host: decimal, 0x hex ("0x" alone is 0) or
+// octal with a leading 0.
+func ipv4Number(p string) (uint64, bool) {
+	base := 10
+	switch {
+	case len(p) >= 2 && (p[:2] == "0x" || p[:2] == "0X"):
+		if p = p[2:]; p == "" {
+			return 0, true
+		}
+		base = 16
+	case len(p) >= 2 && p[0] == '0':
+		p, base = p[1:], 8
+	}
+	n, err := strconv.ParseUint(p, base, 32)
+	return n, err == nil
 }
 
 func validWebhookURL(s string) bool {
@@ -153,9 +262,19 @@ func webhookExists(w http.ResponseWriter, url string) {
 	writeError(w, catalog.WebhookAlreadyExists, map[string]any{"url": url})
 }
 
+// tooManyWebhooks is the answer to a webhook past store.MaxWebhooks. The catalogue has
+// no quota code: 4003 would make clients wait and retry in vain, 5005 speaks of the
+// URL. It is the request that cannot be taken as it stands: 400 / 2003 on url, whose
+// reason says what to do.
+func tooManyWebhooks(url string) *apiError {
+	raw, _ := json.Marshal(url)
+	return invalidField("url", raw,
+		"the account has "+strconv.Itoa(store.MaxWebhooks)+" webhooks, the most it may have: delete one first")
+}
+
 // createWebhook is POST /v1/webhooks.
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
-	req, apiErr := readWebhookRequest(w, r)
+	req, apiErr := readWebhookRequest(w, r, s.webhookAllowPrivate)
 	if apiErr != nil {
 		apiErr.write(w)
 		return
@@ -169,6 +288,8 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	switch err := s.store.CreateWebhook(hook); {
 	case errors.Is(err, store.ErrWebhookURLTaken):
 		webhookExists(w, req.url)
+	case errors.Is(err, store.ErrTooManyWebhooks):
+		tooManyWebhooks(req.url).write(w)
 	case err != nil:
 		s.internal(w, r, "create webhook", err)
 	default:
@@ -209,7 +330,7 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) {
 // webhook's (and is shown in the answer), none keeps it.
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	req, apiErr := readWebhookRequest(w, r)
+	req, apiErr := readWebhookRequest(w, r, s.webhookAllowPrivate)
 	if apiErr != nil {
 		apiErr.write(w)
 		return
