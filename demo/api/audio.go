@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/vocafuse/recorder/demo/auth"
@@ -25,11 +26,7 @@ func (s *Server) audio(w http.ResponseWriter, r *http.Request) {
 	if !s.allowOn(w, s.audioLimiter, "url:"+clientKey(r)) {
 		return
 	}
-	owner, ok := s.signedOwner(w, r)
-	if !ok {
-		return
-	}
-	if n, ok := s.findVoiceNote(w, r, caller{identityOwner: owner}); ok {
+	if n, ok := s.signedNote(w, r); ok {
 		s.serveAudio(w, r, n)
 	}
 }
@@ -58,24 +55,42 @@ func (s *Server) serveAudio(w http.ResponseWriter, r *http.Request, n store.Voic
 	http.ServeContent(audioErrors(w, r), r, "", n.CreatedAt, f)
 }
 
-// signedOwner checks the signed query against the id in the path and returns the owner
-// its handle names; an altered, expired or unknown one is answered 404 / 6001 here.
-func (s *Server) signedOwner(w http.ResponseWriter, r *http.Request) (store.Owner, bool) {
+// audioVersion is what a signed audio URL binds besides the owner and the id: the note
+// itself (its Seq, which no other note ever has) and its bytes. A URL made for a note
+// that was deleted and uploaded again under the same id does not play the new one.
+func audioVersion(n store.VoiceNote) string {
+	return strconv.FormatUint(n.Seq, 10) + "/" + n.SHA256
+}
+
+// signedNote returns the voice note a signed query is for, checking the signature
+// against the note as it is now; an altered, expired or outdated URL, or one whose
+// handle or note is unknown, is answered 404 / 6001 here, all alike.
+func (s *Server) signedNote(w http.ResponseWriter, r *http.Request) (store.VoiceNote, bool) {
 	q := r.URL.Query()
 	handle := q.Get(auth.ParamOwner)
 	id, ok := store.ParseID(r.PathValue("id"))
-	if !ok || !s.urls.Verify(handle, id, q.Get(auth.ParamExpires), q.Get(auth.ParamSignature)) {
+	if !ok {
 		voiceNoteNotFound(w, r.PathValue("id"))
-		return "", false
+		return store.VoiceNote{}, false
 	}
 	owner, found, err := s.store.OwnerOfHandle(handle)
-	switch {
-	case err != nil:
-		s.internal(w, r, "resolve owner handle", err)
-		return "", false
-	case !found:
-		voiceNoteNotFound(w, r.PathValue("id"))
-		return "", false
+	var n store.VoiceNote
+	if err == nil && found {
+		n, found, err = s.store.Get(owner, id)
 	}
-	return owner, true
+	if err != nil {
+		s.internal(w, r, "find a signed URL's voice note", err)
+		return store.VoiceNote{}, false
+	}
+	version := ""
+	if found {
+		version = audioVersion(n)
+	}
+	// Checked whether or not the note was found, so that the time taken tells nothing.
+	valid := s.urls.Verify(handle, id, version, q.Get(auth.ParamExpires), q.Get(auth.ParamSignature))
+	if !found || !valid {
+		voiceNoteNotFound(w, r.PathValue("id"))
+		return store.VoiceNote{}, false
+	}
+	return n, true
 }

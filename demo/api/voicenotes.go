@@ -36,7 +36,7 @@ func (s *Server) resourceOf(r *http.Request, n store.VoiceNote) resource {
 	if len(metadata) == 0 {
 		metadata = json.RawMessage("{}")
 	}
-	query := s.urls.Sign(s.store.Handle(n.Owner), n.ID, s.audioURLTTL)
+	query := s.urls.Sign(s.store.Handle(n.Owner), n.ID, audioVersion(n), s.audioURLTTL)
 	return resource{
 		ID:        n.ID,
 		Status:    n.State(),
@@ -118,7 +118,7 @@ func (s *Server) deleteVoiceNote(w http.ResponseWriter, r *http.Request, c calle
 	found, err := s.removeVoiceNote(r, n.Owner, n.ID)
 	switch {
 	case err != nil:
-		s.internal(w, r, "delete voice note", err)
+		s.storageFailure(w, r, "delete voice note", err) // a full disk is 5002, as for an upload
 	case !found:
 		voiceNoteNotFound(w, r.PathValue("id"))
 	default:

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,17 +61,18 @@ func TestTokens(t *testing.T) {
 func TestSignedURLs(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	s := NewURLSigner([]byte("k"), func() time.Time { return now })
-	q := s.Sign("owner", "id", time.Minute)
-	if !s.Verify("owner", "id", q.Get(ParamExpires), q.Get(ParamSignature)) {
+	q := s.Sign("owner", "id", "7", time.Minute)
+	if !s.Verify("owner", "id", "7", q.Get(ParamExpires), q.Get(ParamSignature)) {
 		t.Fatal("a fresh URL does not verify")
 	}
-	if s.Verify("owner", "id2", q.Get(ParamExpires), q.Get(ParamSignature)) ||
-		s.Verify("owner2", "id", q.Get(ParamExpires), q.Get(ParamSignature)) ||
-		s.Verify("owner", "id", "1900000000", q.Get(ParamSignature)) {
-		t.Error("an altered URL verifies")
+	if s.Verify("owner", "id2", "7", q.Get(ParamExpires), q.Get(ParamSignature)) ||
+		s.Verify("owner2", "id", "7", q.Get(ParamExpires), q.Get(ParamSignature)) ||
+		s.Verify("owner", "id", "8", q.Get(ParamExpires), q.Get(ParamSignature)) ||
+		s.Verify("owner", "id", "7", "1900000000", q.Get(ParamSignature)) {
+		t.Error("an altered URL verifies, or one for another version of the note")
 	}
 	now = now.Add(time.Minute)
-	if s.Verify("owner", "id", q.Get(ParamExpires), q.Get(ParamSignature)) {
+	if s.Verify("owner", "id", "7", q.Get(ParamExpires), q.Get(ParamSignature)) {
 		t.Error("an expired URL verifies")
 	}
 }
@@ -113,6 +115,63 @@ func TestTokensOfAnotherShapeAreRefused(t *testing.T) {
 	} {
 		if _, err := i.Verify(tok); err != ErrInvalidToken {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// Issue 24, point 10: a segment whose last character carries non-zero unused bits
+// decodes to the same bytes, so each token had up to 4 spellings; only the one the
+// server wrote is taken.
+func TestTokenSegmentsHaveOneSpelling(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	key := []byte("k")
+	i := NewIssuer(key, func() time.Time { return now })
+	enc := base64.RawURLEncoding.EncodeToString
+	// A header and a payload whose lengths leave unused bits in their last character
+	// (a length that is a multiple of 3 encodes without any); the signature always does.
+	header := `{"alg":"HS256","typ":"JWT","kid":"a"}`
+	payload := `{"sub":"u","iat":1767225600,"exp":1767229200,"scope":"voicenotes:read"}`
+	unsigned := enc([]byte(header)) + "." + enc([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(unsigned, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := unsigned + "." + enc(sig)
+	if _, err := i.Verify(token); err != nil {
+		t.Fatalf("the canonical token: %v", err)
+	}
+	minted, _, _ := i.Mint("user_42", time.Minute, AllScopes)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for _, tok := range []string{token, minted} {
+		parts := strings.Split(tok, ".")
+		for seg, name := range []string{"header", "payload", "signature"} {
+			s := parts[seg]
+			if len(s)%4 == 0 {
+				if tok == token {
+					t.Fatalf("%s: the test's %s has no unused bits", name, name)
+				}
+				continue
+			}
+			// The lowest bit of the last character is unused in both partial groups.
+			last := strings.IndexByte(alphabet, s[len(s)-1])
+			twin := s[:len(s)-1] + string(alphabet[last^1])
+			a, _ := base64.RawURLEncoding.DecodeString(s)
+			b, errB := base64.RawURLEncoding.DecodeString(twin)
+			if errB != nil || string(a) != string(b) {
+				t.Fatalf("%s: %q is not a twin of %q", name, twin, s)
+			}
+			altered := slices.Clone(parts)
+			altered[seg] = twin
+			if _, err := i.Verify(strings.Join(altered, ".")); err != ErrInvalidToken {
+				t.Errorf("%s spelled %q…: %v", name, twin[max(0, len(twin)-4):], err)
+			}
+			altered[seg] = s[:len(s)/2] + "\n" + s[len(s)/2:]
+			if _, err := i.Verify(strings.Join(altered, ".")); err != ErrInvalidToken {
+				t.Errorf("%s with a line feed: %v", name, err)
+			}
+		}
+		if _, err := i.Verify(tok); err != nil {
+			t.Errorf("the original after all that: %v", err)
 		}
 	}
 }

@@ -108,12 +108,13 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 }
 
 // strictShape refuses what the JWT library lets through but this server never issues:
-// a "crit" header (RFC 7515 4.1.11: extensions the server does not understand must be
+// a segment in any but its one canonical base64url spelling (see canonicalSegment), a
+// "crit" header (RFC 7515 4.1.11: extensions the server does not understand must be
 // refused, and it understands none), and times that are not JSON numbers (RFC 7519
 // NumericDate; the library also takes "exp": "1893456000").
 func strictShape(token string) bool {
 	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+	if len(parts) != 3 || !canonicalSegment(parts[0]) || !canonicalSegment(parts[1]) || !canonicalSegment(parts[2]) {
 		return false
 	}
 	var header, payload map[string]json.RawMessage
@@ -140,6 +141,16 @@ func strictShape(token string) bool {
 		}
 	}
 	return true
+}
+
+// canonicalSegment reports whether seg is the unpadded base64url encoding of the bytes
+// it decodes to, spelled the one way an encoder writes them. A decoder alone also takes
+// a last character with non-zero unused bits ("…R" for "…Q") and ignores CR and LF, so
+// that one token would have several spellings: each a different string for anything
+// that compares or counts tokens as strings.
+func canonicalSegment(seg string) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	return err == nil && base64.RawURLEncoding.EncodeToString(raw) == seg
 }
 
 func decodeSegment(seg string, v any) bool {

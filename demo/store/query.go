@@ -142,6 +142,9 @@ func (s *Store) Page(f Filter, offset, limit int) (page []VoiceNote, total int, 
 			if err := json.Unmarshal(raw, &n); err != nil {
 				return err
 			}
+			if n.Seq != binary.BigEndian.Uint64(k[len(k)-8:]) {
+				continue // a stale entry: the id holds a newer note, listed under its own key
+			}
 			if !f.matches(n) {
 				continue
 			}

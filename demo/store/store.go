@@ -35,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -105,6 +106,7 @@ type Store struct {
 	audioDir  string
 	tmpDir    string
 	handleKey []byte
+	deleting  sync.Mutex // see Delete
 }
 
 // Open opens (creating where needed) the store in dir and repairs what a crash may have
@@ -126,7 +128,7 @@ func Open(dir string) (*Store, Repair, error) {
 	}
 	db, err := bolt.Open(filepath.Join(dir, "voicenotes.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		return nil, Repair{}, fmt.Errorf("open metadata database: %w", err)
+		return nil, Repair{}, metadataOpenError(dir, err)
 	}
 	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -276,54 +278,86 @@ func (s *Store) OpenAudio(n VoiceNote) (*os.File, error) {
 	return os.Open(s.audioPath(n.Owner, n.ID))
 }
 
-// Delete removes the owner's voice note with that id. The audio is first moved aside
-// (into tmp/, under a name repair knows), then the metadata is deleted, and the events
-// of the deletion are recorded for delivery in the same transaction; when that
-// transaction fails the audio is moved back, so that a failure leaves the voice note
-// whole, an error means nothing changed, and no event is left for a deletion that did
-// not happen. A crash in between leaves a record without audio or a tmp/delete-* file,
-// both of which the next Open removes: a deletion that was under way completes, it never
-// half-happens.
+// Delete removes the owner's voice note with that id, and the events of the deletion
+// are recorded for delivery in the same transaction. Everything happens inside the one
+// write transaction, so that what is deleted is exactly the record read there: its
+// audio is moved aside (into tmp/, under a name of its own that repair knows), then the
+// record goes with the index entries and the transcript it names. No Commit or other
+// Delete can run in between (bbolt has one writer), so a deletion never moves or
+// removes the file or the keys of a note that replaced the one it read.
+//
+// When the transaction fails the audio is moved back, so that a failure leaves the
+// voice note whole, an error means nothing changed, and no event is left for a
+// deletion that did not happen. A crash in between leaves a record without audio or a
+// tmp/delete-* file, both of which the next Open removes: a deletion that was under way
+// completes, it never half-happens.
 func (s *Store) Delete(owner Owner, id string, events ...EventFunc) (found bool, err error) {
-	n, found, err := s.Get(owner, id)
-	if err != nil || !found {
-		return found, err
-	}
-	aside := filepath.Join(s.tmpDir, deletePrefix+string(owner)+"-"+id)
-	if err := renameFile(s.audioPath(owner, id), aside); err != nil {
-		return true, err
-	}
+	// Deletions take turns, so that one whose commit fails has put its audio back before
+	// the next one looks for it (bbolt lets the next writer in before Update returns).
+	s.deleting.Lock()
+	defer s.deleting.Unlock()
+	path := s.audioPath(owner, id)
+	aside := filepath.Join(s.tmpDir, deletePrefix+string(owner)+"-"+id+"-"+randomHex(4))
+	moved := false
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		n, ok, err := noteIn(tx, owner, id)
+		if err != nil || !ok {
+			return err // not there (any more): found stays false
+		}
+		found = true
+		switch err := renameFile(path, aside); {
+		case err == nil:
+			moved = true
+		case errors.Is(err, os.ErrNotExist):
+			// Its audio is already missing (removed by hand): the record goes all the same.
+		default:
+			return err
+		}
 		if err := deleteRecordHook(); err != nil {
 			return err
 		}
-		notes := tx.Bucket(notesBucket)
-		if notes.Get(noteKey(owner, id)) == nil {
-			found = false // deleted meanwhile by another request
-			return nil
-		}
-		if err := notes.Delete(noteKey(owner, id)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(orderBucket).Delete(orderKey(owner, n.Seq)); err != nil {
-			return err
-		}
-		if err := deleteAccountIndex(tx, n); err != nil {
-			return err
-		}
-		if err := deleteTranscript(tx, n); err != nil {
+		if err := deleteRecord(tx, n); err != nil {
 			return err
 		}
 		return recordEvents(tx, n, events)
 	})
 	if err != nil {
-		if backErr := renameFile(aside, s.audioPath(owner, id)); backErr != nil {
-			return true, errors.Join(err, backErr)
+		if moved {
+			if backErr := renameFile(aside, path); backErr != nil {
+				return found, errors.Join(err, backErr)
+			}
 		}
-		return true, err
+		return found, err
 	}
-	_ = os.Remove(aside) // gone from the API already; repair removes it after a crash
+	if moved {
+		_ = os.Remove(aside) // gone from the API already; repair removes it after a crash
+	}
 	return found, nil
+}
+
+// noteIn reads the owner's voice note with that id inside tx.
+func noteIn(tx *bolt.Tx, owner Owner, id string) (n VoiceNote, found bool, err error) {
+	raw := tx.Bucket(notesBucket).Get(noteKey(owner, id))
+	if raw == nil {
+		return VoiceNote{}, false, nil
+	}
+	err = json.Unmarshal(raw, &n)
+	return n, true, err
+}
+
+// deleteRecord removes n's record and what it names: its order key (by its own Seq),
+// its account index entries and its transcript.
+func deleteRecord(tx *bolt.Tx, n VoiceNote) error {
+	if err := tx.Bucket(notesBucket).Delete(noteKey(n.Owner, n.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(orderBucket).Delete(orderKey(n.Owner, n.Seq)); err != nil {
+		return err
+	}
+	if err := deleteAccountIndex(tx, n); err != nil {
+		return err
+	}
+	return deleteTranscript(tx, n)
 }
 
 // Hooks for tests to make a deletion fail where a disk would.
