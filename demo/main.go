@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +39,8 @@ func run(log *slog.Logger) error {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	dataDir := flag.String("data-dir", "./.vocafuse-data", "where voice notes and keys are kept")
 	faults := flag.Bool("fault-injection", false, "serve /_faults, for tests only")
+	presignVia := flag.String("presign-via", "", "tests only, with --fault-injection: presigned upload URLs point at this base URL "+
+		"(a stand-in for object storage that forwards them here)")
 	var origins originList
 	flag.Var(&origins, "allow-origin", "an origin whose pages may call the API (repeat, or separate with commas; * for any)")
 	sdkDir := flag.String("sdk-dir", defaultSDKDir(), "the built SDK served under /sdk/")
@@ -46,18 +49,41 @@ func run(log *slog.Logger) error {
 	trustProxy := flag.Bool("trust-proxy", false, "believe X-Forwarded-Proto from a proxy in front (for the cookie's Secure attribute)")
 	secureCookie := flag.Bool("secure-cookie", false, "always mark the visitor cookie Secure (implied by an https --public-url)")
 	drainTimeout := flag.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long uploads under way may take before they are cut")
-	maxConns := flag.Int("max-conns", 4096, "connections open at once; more are answered 503 and closed")
+	maxConns := flag.Int("max-conns", 4096, "connections open at once; more are answered 503 and closed "+
+		"(lowered to what the open-file limit allows)")
+	maxConnsPerClient := flag.Int("max-conns-per-client", 0, "connections open at once from one client address "+
+		"(0: a quarter of --max-conns)")
 	maxUploads := flag.Int("max-uploads", 256, "uploads under way at once; more are answered 503 / 5002")
 	maxUploadsPerIdentity := flag.Int("max-uploads-per-identity", 8, "uploads under way at once for one identity")
+	maxUploadsPerClient := flag.Int("max-uploads-per-client", 0, "uploads under way at once from one client address (0: --max-uploads)")
+	quotaPerIdentity := flag.Int64("quota-per-identity", 500<<20, "bytes of audio one identity may keep stored (524288000: 500 MB)")
 	uploadMinRate := flag.Int("upload-min-rate", 4096, "bytes a second an upload's body must keep up after the first 10 s")
 	uploadTimeout := flag.Duration("upload-timeout", 5*time.Minute, "the longest an upload's body may take")
 	newVisitors := flag.Int("new-visitors-per-minute", 20, "visitor identities POST /api/token makes a minute for one client address")
 	webhookFirstRetry := flag.Duration("webhook-first-retry", webhooks.DefaultFirstRetry,
 		"wait before a failed webhook delivery's second attempt; each next wait is 5 times longer")
 	webhookAttempts := flag.Int("webhook-attempts", webhooks.DefaultMaxAttempts, "attempts before a webhook delivery is given up")
+	webhookWorkers := flag.Int("webhook-workers", webhooks.DefaultWorkers,
+		"webhook deliveries under way at once, each to a different webhook")
+	webhookMaxPending := flag.Int("webhook-max-pending", store.DefaultDeliveryLimits.PendingPerWebhook,
+		"pending deliveries kept for one webhook; past it, its oldest is given up")
+	webhookMaxPendingTotal := flag.Int("webhook-max-pending-total", store.DefaultDeliveryLimits.PendingTotal,
+		"pending deliveries kept for all webhooks; past it, the oldest of the webhook with the most is given up")
+	webhookAllowPrivate := flag.Bool("webhook-allow-private", false,
+		"let webhooks target private and loopback addresses (default: on when --addr is a loopback address, off otherwise)")
 	transcribers := flag.Int("transcribe-workers", defaultTranscribers(), "voice notes transcribed at once")
 	transcribeTimeout := flag.Duration("transcribe-timeout", 2*time.Minute, "the longest one voice note's transcription may take")
 	flag.Parse()
+	if !flagGiven("webhook-allow-private") {
+		*webhookAllowPrivate = loopbackOnly(*addr)
+	}
+	if *presignVia != "" && !*faults {
+		return fmt.Errorf("--presign-via is for tests only and needs --fault-injection")
+	}
+
+	// An upload's file is open beside its connection: up to --max-uploads and its reserve
+	// of a quarter (api's uploadSlots).
+	*maxConns = fitConnsToFileLimit(log, *maxConns, *maxUploads+*maxUploads/4, fileReserve(*transcribers, *webhookWorkers))
 
 	// The store claims the data directory first: a directory that is not the server's is
 	// refused before anything (the credentials file included) is written into it.
@@ -78,9 +104,15 @@ func run(log *slog.Logger) error {
 	}
 	if !repair.Empty() {
 		log.Warn("repaired the data directory after an unclean stop",
-			"temp_files", repair.TempFiles, "stray_files", repair.StrayFiles, "lost_records", repair.LostRecords)
+			"temp_files", repair.TempFiles, "stray_files", repair.StrayFiles, "lost_records", repair.LostRecords, "dangling_keys", repair.DanglingKeys, "missing_keys", repair.MissingKeys)
 	}
-	deliveries := webhooks.New(voicenotes, webhooks.Config{Log: log, FirstRetry: *webhookFirstRetry, MaxAttempts: *webhookAttempts})
+	if !*webhookAllowPrivate {
+		log.Info("webhooks may not target private or loopback addresses (--webhook-allow-private allows them)", "addr", *addr)
+	}
+	deliveries := webhooks.New(voicenotes, webhooks.Config{Log: log, FirstRetry: *webhookFirstRetry, MaxAttempts: *webhookAttempts,
+		Workers:     *webhookWorkers,
+		Limits:      store.DeliveryLimits{PendingPerWebhook: *webhookMaxPending, PendingTotal: *webhookMaxPendingTotal},
+		DialContext: webhooks.DialContext(*webhookAllowPrivate)})
 	deliveries.Start()
 	defer deliveries.Stop(context.Background())
 	engine := transcribe.NewPocketSphinx(transcribe.Config{})
@@ -106,12 +138,17 @@ func run(log *slog.Logger) error {
 		Transcripts:           transcripts,
 		AllowOrigins:          origins,
 		FaultInjection:        *faults,
+		WebhookAllowPrivate:   *webhookAllowPrivate,
+		PresignVia:            *presignVia,
 		PublicURL:             *publicURL,
 		TrustProxy:            *trustProxy,
 		SecureCookie:          *secureCookie,
 		MaxConns:              *maxConns,
+		MaxConnsPerClient:     *maxConnsPerClient,
 		MaxUploads:            *maxUploads,
 		MaxUploadsPerIdentity: *maxUploadsPerIdentity,
+		MaxUploadsPerClient:   *maxUploadsPerClient,
+		QuotaPerIdentity:      *quotaPerIdentity,
 		UploadMinRate:         *uploadMinRate,
 		UploadTimeout:         *uploadTimeout,
 		NewVisitorLimit:       *newVisitors,
@@ -168,6 +205,27 @@ func defaultPublicHost(addr net.Addr) string {
 		return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
 	}
 	return tcp.String()
+}
+
+// loopbackOnly tells whether a listening address (--addr) is reachable from this
+// machine only: its host is a loopback address or localhost.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// flagGiven tells whether the command line set the flag.
+func flagGiven(name string) bool {
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // originList is the repeatable --allow-origin flag.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -54,6 +55,22 @@ type server struct {
 	cmd *exec.Cmd
 	url string // "http://127.0.0.1:PORT"
 	log logText
+	// client is who asks: nil for http.DefaultClient (127.0.0.1); see from.
+	client *http.Client
+}
+
+// from is the same server asked by a client at another loopback address, which the
+// server counts as another client (connections, upload slots).
+func (s *server) from(ip string) *server {
+	other := *s
+	other.client = clientFrom(ip)
+	return &other
+}
+
+// clientFrom is an HTTP client whose connections come from ip, an address of 127.0.0.0/8.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
 }
 
 // logText shows the server's log in a test's messages.
@@ -119,7 +136,11 @@ func (s *server) do(method, path, token string, body io.Reader, length int64) (*
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := s.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,11 +14,17 @@ import (
 )
 
 // fault is one entry of the plan that POST /_faults sets up (tests only, docs/api.md): the
-// next Times requests whose path starts with PathPrefix (and whose method is Method,
-// when given) are answered with Code (at Status, default the catalogue's), cut off
+// next Times requests whose path starts with PathPrefix (and ends with PathSuffix, and
+// whose method is Method, when given: one part of any upload session, say) are answered with Code (at Status, default the catalogue's), cut off
 // (Drop), or held for DelayMS first. A delay alone lets the request through afterwards.
+// DropAfter lets the route run and then cuts the connection before a byte of its answer
+// goes out: the server has acted, the client never hears (an answer lost on the way).
+// URLTTLMS serves the request with presigned URLs that expire after that many
+// milliseconds (rounded down to whole seconds), for an upload whose URL expires before
+// its PUT.
 type fault struct {
 	PathPrefix string `json:"path_prefix"`
+	PathSuffix string `json:"path_suffix,omitempty"`
 	Method     string `json:"method,omitempty"`
 	Status     int    `json:"status,omitempty"`
 	Code       int    `json:"code,omitempty"`
@@ -25,6 +32,8 @@ type fault struct {
 	Times      int    `json:"times"`
 	Drop       bool   `json:"drop,omitempty"`
 	DelayMS    int    `json:"delay_ms,omitempty"`
+	DropAfter  bool   `json:"drop_after,omitempty"`
+	URLTTLMS   int    `json:"url_ttl_ms,omitempty"`
 }
 
 // faultPlan is the plan, in the order the faults were added: the first that matches a
@@ -56,16 +65,32 @@ func (p *faultPlan) middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if f.URLTTLMS > 0 {
+			r = r.WithContext(context.WithValue(r.Context(), urlTTLKey{}, time.Duration(f.URLTTLMS)*time.Millisecond))
+		}
 		switch {
 		case f.Drop:
 			_, _ = io.CopyN(io.Discard, r.Body, dropAfter)
 			panic(http.ErrAbortHandler) // net/http closes the connection without an answer
+		case f.DropAfter:
+			held := &recorder{header: w.Header().Clone()} // the request id, for the route's own log lines
+			next.ServeHTTP(held, r)
+			notesOf(r).fault = "drop_after:" + strconv.Itoa(held.status) // what the client never heard
+			panic(http.ErrAbortHandler)
 		case f.Code != 0:
 			p.answer(w, f)
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+type urlTTLKey struct{}
+
+// plannedURLTTL is the lifetime a url_ttl_ms fault gave the presigned URLs of r's answer.
+func plannedURLTTL(r *http.Request) (time.Duration, bool) {
+	d, ok := r.Context().Value(urlTTLKey{}).(time.Duration)
+	return d, ok
 }
 
 // take finds the first fault matching r and uses up one of its times.
@@ -76,7 +101,8 @@ func (p *faultPlan) take(r *http.Request) (fault, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, f := range p.faults {
-		if !strings.HasPrefix(r.URL.Path, f.PathPrefix) || (f.Method != "" && !strings.EqualFold(f.Method, r.Method)) {
+		if !strings.HasPrefix(r.URL.Path, f.PathPrefix) || !strings.HasSuffix(r.URL.Path, f.PathSuffix) ||
+			(f.Method != "" && !strings.EqualFold(f.Method, r.Method)) {
 			continue
 		}
 		f.Times--
@@ -108,8 +134,13 @@ func (f fault) describe() string {
 	switch {
 	case f.Drop:
 		return "drop"
+	case f.DropAfter:
+		return "drop_after"
 	case f.Code != 0:
 		return strconv.Itoa(f.Code)
+	}
+	if f.URLTTLMS > 0 && f.DelayMS == 0 {
+		return "url_ttl"
 	}
 	return "delay"
 }
@@ -140,7 +171,8 @@ func (f *fault) check() *apiError {
 	if f.PathPrefix == "" {
 		return missingField("path_prefix")
 	}
-	if (f.Code == 0 && !f.Drop && f.DelayMS == 0) || (f.Code == 0 && f.Status != 0) {
+	acts := f.Drop || f.DropAfter || f.DelayMS != 0 || f.URLTTLMS != 0
+	if (f.Code == 0 && !acts) || (f.Code == 0 && f.Status != 0) {
 		return missingField("code")
 	}
 	if f.Code != 0 {
@@ -159,6 +191,10 @@ func (f *fault) check() *apiError {
 		return invalidField("times", json.RawMessage(strconv.Itoa(f.Times)), "must be a positive integer")
 	case f.DelayMS < 0 || f.DelayMS > 60_000:
 		return invalidField("delay_ms", json.RawMessage(strconv.Itoa(f.DelayMS)), "must be between 0 and 60000")
+	case f.URLTTLMS < 0 || f.URLTTLMS > 3_600_000:
+		return invalidField("url_ttl_ms", json.RawMessage(strconv.Itoa(f.URLTTLMS)), "must be between 0 and 3600000")
+	case f.Drop && f.DropAfter:
+		return invalidField("drop_after", json.RawMessage("true"), "drop cuts before the route runs, drop_after after it: one of the two")
 	case f.RetryAfter != nil && *f.RetryAfter < 0:
 		return invalidField("retry_after", json.RawMessage(strconv.Itoa(*f.RetryAfter)), "must not be negative")
 	}

@@ -51,6 +51,9 @@ const (
 type uploadSessions struct {
 	s      *Server
 	signer *auth.PartSigner
+	// urlBase is where presigned URLs point: the server itself, or in the tests' mode
+	// (Config.PresignVia) a stand-in for object storage that forwards them here.
+	urlBase string
 
 	mu         sync.Mutex
 	assembling map[string]bool // sessions whose last part is being assembled
@@ -59,7 +62,10 @@ type uploadSessions struct {
 
 func newUploadSessions(s *Server, c Config) *uploadSessions {
 	u := &uploadSessions{s: s, signer: auth.NewPartSigner([]byte(c.Credentials.TokenSecret), c.Now),
-		assembling: map[string]bool{}}
+		assembling: map[string]bool{}, urlBase: s.publicURL}
+	if c.FaultInjection && c.PresignVia != "" {
+		u.urlBase = strings.TrimRight(c.PresignVia, "/")
+	}
 	if s.store != nil {
 		// At start-up: the buckets, the part files of sessions that are gone, then the
 		// sessions that expired while the server was down.
@@ -250,17 +256,32 @@ func (s *Server) postUpload(w http.ResponseWriter, r *http.Request, c auth.Claim
 		s.storageFailure(w, r, "start upload session", err)
 		return
 	}
+	// A new announcement must fit the identity's storage quota (a repeated one was
+	// checked when it was new); the PUTs and the commit check it again.
+	if !reused && !s.withinQuota(w, r, sess.Owner, sess.VoiceNoteID, sess.FileSize, false) {
+		s.sessions.discard(sess)
+		return
+	}
 	status := http.StatusCreated
 	if reused {
 		status = http.StatusOK // the same Idempotency-Key again: the same upload, fresh URLs
 	}
+	// The ids together, so that a test (or a person) can follow a recording from its
+	// POST to the PUTs of its session in the request log.
+	s.log.Info("upload session", "voicenote_id", sess.VoiceNoteID, "upload_id", sess.ID, "reused", reused,
+		"request_id", w.Header().Get("X-Request-Id"))
+	urlTTL := sessionTTL
+	if planned, ok := plannedURLTTL(r); ok {
+		urlTTL = planned
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, map[string]any{"data": s.sessions.describe(sess, now)})
+	writeJSON(w, status, map[string]any{"data": s.sessions.describe(sess, now, urlTTL)})
 }
 
-// describe is POST /v1/upload's answer: VocaFuse's PresignedUrlResponse.
-func (u *uploadSessions) describe(sess store.UploadSession, now time.Time) map[string]any {
-	expires := now.Add(sessionTTL)
+// describe is POST /v1/upload's answer: VocaFuse's PresignedUrlResponse, its URLs living
+// urlTTL (sessionTTL but under a planned fault) and never past the session.
+func (u *uploadSessions) describe(sess store.UploadSession, now time.Time, urlTTL time.Duration) map[string]any {
+	expires := now.Add(urlTTL)
 	if !sess.Completed && sess.ExpiresAt.Before(expires) {
 		expires = sess.ExpiresAt
 	}
@@ -272,7 +293,7 @@ func (u *uploadSessions) describe(sess store.UploadSession, now time.Time) map[s
 		if part > 0 {
 			p += "/parts/" + strconv.Itoa(part)
 		}
-		return u.s.publicURL + p + "?" + encodeOrdered(q)
+		return u.urlBase + p + "?" + encodeOrdered(q)
 	}
 	data := map[string]any{
 		"voicenote_id": sess.VoiceNoteID,
@@ -344,6 +365,9 @@ func (s *Server) presigned(w http.ResponseWriter, r *http.Request, part int) (au
 	if !s.allow(w, identityKey(sess.Owner)) {
 		return g, sess, false
 	}
+	if !sess.Completed && !s.withinQuota(w, r, sess.Owner, sess.VoiceNoteID, sess.FileSize, true) {
+		return g, sess, false
+	}
 	return g, sess, true
 }
 
@@ -367,7 +391,7 @@ func (s *Server) receiveExactly(w http.ResponseWriter, r *http.Request, owner st
 		return nil, false
 	}
 	rc := http.NewResponseController(w)
-	slot := s.uploads.acquire(owner, rc)
+	slot := s.uploads.acquire(uploader{owner, clientKey(r)}, rc)
 	if slot == nil {
 		busy(w, s.uploads.retryAfter)
 		return nil, false
@@ -553,8 +577,10 @@ func (u *uploadSessions) assemble(w http.ResponseWriter, r *http.Request, part i
 	rec := &statusRecorder{ResponseWriter: w}
 	stored, _, ok := s.checkAndCommit(rec, r, upload, u.noteOf(sess))
 	if !ok {
-		if rec.status >= 400 && rec.status < 500 {
-			u.discard(sess) // the bytes are at fault: they never become a voice note
+		// A 4xx is the bytes' fault (they never become a voice note), unless it is the
+		// quota's 429, which deleting voice notes frees: a PUT of any part retries then.
+		if rec.status >= 400 && rec.status < 500 && rec.status != http.StatusTooManyRequests {
+			u.discard(sess)
 		}
 		return
 	}

@@ -27,6 +27,13 @@ type Config struct {
 	Transcripts    Transcriber // told of new and deleted voice notes (the transcription queue); may be nil
 	AllowOrigins   []string    // CORS: origins whose scripts may call the API ("*" for any)
 	FaultInjection bool        // serve /_faults (tests only)
+	// WebhookAllowPrivate lets a webhook's URL be a private or loopback address
+	// (--webhook-allow-private); without it such a URL is refused with 2003.
+	WebhookAllowPrivate bool
+	// PresignVia (tests only, honoured with FaultInjection): the base URL that presigned
+	// upload URLs point at instead of PublicURL, a stand-in for object storage that
+	// forwards each PUT here with the same path and query (js/test/s3-standin.mjs).
+	PresignVia string
 
 	// PublicURL is the server's address as clients reach it ("http://127.0.0.1:8080"):
 	// audio_url is built from it, never from a request's Host, and it is the origin the
@@ -46,8 +53,11 @@ type Config struct {
 	DrainRetryAfter time.Duration    // Retry-After while draining; default 5 s
 
 	MaxConns              int           // connections open at once (Listener); default 4096
+	MaxConnsPerClient     int           // of them from one client address; default DefaultMaxConnsPerClient
 	MaxUploads            int           // uploads under way at once; default 256
 	MaxUploadsPerIdentity int           // uploads under way at once per identity; default 8
+	MaxUploadsPerClient   int           // uploads under way at once per client address; default MaxUploads
+	QuotaPerIdentity      int64         // bytes of audio one identity may keep; default 500 MB
 	UploadMinRate         int           // bytes per second an upload's body must keep up; default 4096
 	UploadGrace           time.Duration // before the minimum rate applies; default 10 s
 	UploadTimeout         time.Duration // an upload's whole body; default 5 minutes
@@ -77,12 +87,15 @@ type Server struct {
 	visitors                            *rateLimiter // new identities from /api/token, per client
 	audioLimiter                        *rateLimiter // signed-URL reads, per client
 	uploads                             *uploadSlots
+	quota                               *storageQuota // quota.go
+	visitorKeys                         visitorSigner // visitor.go
 	uploadMinRate                       float64
 	uploadGrace, uploadTimeout          time.Duration
-	maxConns                            int
+	maxConns, maxConnsPerClient         int
 	cursors                             cursors
 	deliveries                          Waker                   // webhooks.go
 	transcripts                         Transcriber             // transcription.go
+	webhookAllowPrivate                 bool                    // webhooks.go
 	demoTokens                          *vocafuse.TokenEndpoint // demotoken.go
 	keys                                *apiKeys                // apikeys.go: the account's API keys
 	sessions                            *uploadSessions         // presign.go: VocaFuse's two-step upload
@@ -106,7 +119,9 @@ func NewHandler(c Config) *Server {
 		trustProxy:    c.TrustProxy,
 		visitors:      newRateLimiter(c.NewVisitorLimit, c.RateWindow, c.Now),
 		audioLimiter:  newRateLimiter(c.AudioRateLimit, c.RateWindow, c.Now),
-		uploads:       newUploadSlots(c.MaxUploads, c.MaxUploadsPerIdentity),
+		uploads:       newUploadSlots(c.MaxUploads, c.MaxUploadsPerIdentity, c.MaxUploadsPerClient),
+		quota:         newStorageQuota(c.QuotaPerIdentity, c.Store),
+		visitorKeys:   newVisitorSigner([]byte(c.Credentials.TokenSecret)),
 		uploadMinRate: float64(c.UploadMinRate),
 		uploadGrace:   c.UploadGrace,
 		uploadTimeout: c.UploadTimeout,
@@ -114,6 +129,8 @@ func NewHandler(c Config) *Server {
 		cursors:       newCursors(c.Credentials.TokenSecret),
 		deliveries:    c.Deliveries,
 		transcripts:   c.Transcripts,
+
+		webhookAllowPrivate: c.WebhookAllowPrivate,
 	}
 	u, err := url.Parse(strings.TrimRight(c.PublicURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -124,6 +141,7 @@ func NewHandler(c Config) *Server {
 	s.publicHost = u.Host
 	s.secureCookie = s.secureCookie || u.Scheme == "https"
 	s.demoTokens = s.newDemoTokens()
+	s.maxConnsPerClient = c.MaxConnsPerClient
 	s.keys = newAPIKeys(c)
 	s.sessions = newUploadSessions(s, c)
 	if c.FaultInjection {
@@ -179,6 +197,12 @@ func withDefaults(c Config) Config {
 	}
 	if c.UploadTimeout <= 0 {
 		c.UploadTimeout = 5 * time.Minute
+	}
+	if c.MaxUploadsPerClient <= 0 {
+		c.MaxUploadsPerClient = c.MaxUploads
+	}
+	if c.QuotaPerIdentity <= 0 {
+		c.QuotaPerIdentity = 500 << 20
 	}
 	return c
 }
