@@ -43,7 +43,7 @@ const (
 	reasonWebhookUserinfo = "must not carry a user or password"
 	reasonWebhookPrivate  = "must not point at a private or loopback address " +
 		"(start the server with --webhook-allow-private to allow it)"
-	reasonWebhookSecret = "must be a string of 16 to 256 characters"
+	reasonWebhookSecret = "must be a string of 16 to 256 bytes"
 )
 
 // webhookResource is a webhook as the API shows it. The secret is shown only in the

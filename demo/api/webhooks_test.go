@@ -11,7 +11,7 @@ import (
 
 const (
 	reasonPrivate = "must not point at a private or loopback address (start the server with --webhook-allow-private to allow it)"
-	reasonSecret  = "must be a string of 16 to 256 characters"
+	reasonSecret  = "must be a string of 16 to 256 bytes"
 	goodSecret    = "whsec_0123456789abcdef"
 )
 
