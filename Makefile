@@ -94,6 +94,7 @@ test-fuzz fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzEncoder$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio/wav
 	$(GO) test -run '^$$' -fuzz '^FuzzReplaceAll$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzSubject$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
+	$(GO) test -run '^$$' -fuzz '^FuzzStorageError$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzOggCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzWebMCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWordTimes$$' -fuzztime $$((20000 * $(FUZZN)))x ./demo/transcribe

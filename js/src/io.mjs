@@ -225,34 +225,46 @@ function lockRecording(id, wait) {
   return (previous || Promise.resolve()).then(() => release);
 }
 
-// token() answers { token, expires_in } or { error: { code, message } }; it never rejects.
+// token() answers what the page's token source gave, for Go (wasm/delivery ReadToken) to
+// read in any of the shapes in use: { endpoint, status, json } | { endpoint, unreachable }
+// from tokenEndpoint, { value } | { thrown } from getToken. It never rejects.
 function tokenFetcher({ tokenEndpoint, getToken }) {
-  const failure = (code, message) => ({ error: { code, message } });
+  const reason = (err) => (err && err.message ? `${err.name || 'Error'}: ${err.message}` : String(err));
   return async () => {
-    let answer;
-    try {
-      if (typeof getToken === 'function') {
-        answer = await getToken();
-      } else {
-        let response;
-        try {
-          response = await fetch(tokenEndpoint, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
-        } catch (err) {
-          return failure('NETWORK_ERROR', `the token endpoint could not be reached: ${err}`);
-        }
-        if (!response.ok) return failure('AUTHENTICATION_FAILED', `the token endpoint answered HTTP ${response.status}`);
-        try {
-          answer = await response.json();
-        } catch {
-          return failure('AUTHENTICATION_FAILED', 'the token endpoint did not answer JSON');
-        }
+    if (typeof getToken === 'function') {
+      try {
+        return { value: await getToken() };
+      } catch (err) {
+        return { thrown: reason(err) };
       }
-    } catch (err) {
-      return failure('AUTHENTICATION_FAILED', `getToken failed: ${err && err.message ? err.message : err}`);
     }
-    if (typeof answer === 'string' && answer) return { token: answer };
-    if (!answer || typeof answer.token !== 'string' || !answer.token) return failure('AUTHENTICATION_FAILED', 'the token answer has no token');
-    return typeof answer.expires_in === 'number' ? { token: answer.token, expires_in: answer.expires_in } : { token: answer.token };
+    let response;
+    try {
+      // VocaFuse's browser SDKs ask the same way, so one backend serves both.
+      response = await fetch(tokenEndpoint, {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ scopes: ['voice-api.upload'] }),
+      });
+    } catch (err) {
+      return { endpoint: tokenEndpoint, unreachable: reason(err) };
+    }
+    let json = null;
+    try {
+      json = await response.json();
+    } catch { /* not JSON: Go says what was missing */ }
+    return { endpoint: tokenEndpoint, status: response.status, json };
+  };
+}
+
+// tokenTrouble(message) tells the developer, once per instance, why no token could be
+// had: the page hears the error; the console says what to fix.
+function tokenTroubleReporter() {
+  let told = false;
+  return (message) => {
+    if (told) return;
+    told = true;
+    console.error(`VocaFuse: ${message}`);
   };
 }
 
@@ -274,20 +286,16 @@ function parseJSON(text) {
   }
 }
 
-// put(request, blob, onProgress) sends one attempt with XMLHttpRequest (fetch has no
-// upload progress). It resolves to the answer ({ status, json, text, retryAfter }: the
-// body already parsed, so Go reads values, not bytes) or rejects when there was none.
-// onProgress(loaded, total) is the page's own: progress never crosses into Go.
-function putRecording(request, blob, onProgress) {
-  const progress = (loaded, total) => { if (typeof onProgress === 'function') onProgress(loaded, total); };
+// One request with XMLHttpRequest (fetch has no upload progress). It resolves to the
+// answer ({ status, json, text, etag, retryAfter }: the body already parsed, so Go reads
+// values, not bytes) or rejects when there was none.
+function request(method, url, headers, body, timeout, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('PUT', request.url);
-    xhr.setRequestHeader('Authorization', `Bearer ${request.token}`);
-    xhr.setRequestHeader('Content-Type', request.contentType);
-    if (request.metadata) xhr.setRequestHeader('X-VocaFuse-Metadata', request.metadata);
-    xhr.timeout = request.timeout > 0 ? request.timeout : 120_000;
-    xhr.upload.addEventListener('progress', (e) => progress(e.loaded, e.total));
+    xhr.open(method, url);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    xhr.timeout = timeout > 0 ? timeout : 120_000;
+    if (onProgress) xhr.upload.addEventListener('progress', (e) => onProgress(e.loaded));
     xhr.addEventListener('load', () => {
       // Firefox fires load with status 0 for a connection cut after the body was sent:
       // that is no answer at all, the same as an error event.
@@ -296,15 +304,46 @@ function putRecording(request, blob, onProgress) {
         return;
       }
       const text = xhr.responseText;
-      if (xhr.status >= 200 && xhr.status < 300) progress(blob.size, blob.size);
       resolve({
         status: xhr.status, json: parseJSON(text), text: text.slice(0, BODY_ECHO),
+        etag: xhr.getResponseHeader('ETag') || '',
         retryAfter: retryAfterSeconds(xhr.getResponseHeader('Retry-After')),
       });
     });
     for (const kind of ['error', 'timeout', 'abort']) {
-      xhr.addEventListener(kind, () => reject(new DOMException(`the upload got no answer (${kind})`, 'NetworkError')));
+      xhr.addEventListener(kind, () => reject(new DOMException(`the request got no answer (${kind})`, 'NetworkError')));
     }
-    xhr.send(blob);
+    xhr.send(body);
+  });
+}
+
+// announce(...): POST {apiBaseUrl}/upload, VocaFuse's description of a recording, keyed
+// by the recording's UUID so that asking again names the same voice note.
+function announceRecording(url, token, key, fileName, size, format, contentType, duration, multipart, metadata, timeout) {
+  const codec = /codecs="?([^";,]+)/i.exec(contentType || '');
+  const seconds = Math.round(duration * 100) / 100;
+  const body = {
+    file_name: fileName, file_size: size, audio_format: format, duration_seconds: seconds, use_multipart: multipart,
+    sdk_metadata: { duration_seconds: seconds, codec: codec ? codec[1] : format, file_size_bytes: size },
+  };
+  if (metadata) body.metadata = JSON.parse(metadata);
+  return request('POST', url, {
+    Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': key,
+  }, JSON.stringify(body), timeout);
+}
+
+// send(...): PUT one part's bytes (or all of them) to its presigned URL. No
+// Authorization: the URL is its own authority, and object storage refuses anything it
+// did not sign.
+function sendPart(url, start, length, contentType, timeout, blob, counter) {
+  const count = (loaded) => { if (typeof counter === 'function') counter(start, loaded); };
+  const bytes = start === 0 && length === blob.size ? blob : blob.slice(start, start + length);
+  const headers = contentType ? { 'Content-Type': contentType } : {};
+  return request('PUT', url, headers, bytes, timeout, count).then((answer) => {
+    count(answer.status >= 200 && answer.status < 300 ? length : 0);
+    return answer;
+  }, (err) => {
+    count(0);
+    throw err;
   });
 }

@@ -265,6 +265,9 @@ export class VocaFuseRecorderElement extends HTMLElement {
         if (!LIVE.has(value)) p.meter.hidden = true;
         if (value === 'paused' || !LIVE.has(value)) this._level(0);
         p.progress.hidden = value !== 'uploading';
+        // A recording delivered after its failure was shown (the outbox kept trying):
+        // the failure is over.
+        if (value === 'uploaded') p.error.textContent = '';
         if (value === 'requesting') {
           this._warnedEnd = false;
           p.error.textContent = '';
@@ -309,9 +312,12 @@ export class VocaFuseRecorderElement extends HTMLElement {
         break;
       case 'onUploaded':
         this._voicenote = value;
-        p.player.src = value.audio_url;
-        if (this._previewUrl) URL.revokeObjectURL(this._previewUrl);
-        this._previewUrl = null;
+        // Object storage answers without a voice note: the recording plays from the browser.
+        if (value.audio_url) {
+          p.player.src = value.audio_url;
+          if (this._previewUrl) URL.revokeObjectURL(this._previewUrl);
+          this._previewUrl = null;
+        }
         break;
       case 'onError':
         p.error.textContent = value.userMessage || value.message;

@@ -38,17 +38,25 @@ export declare class VocaFuseError extends Error {
   readonly status?: number;
 }
 
-export interface TokenAnswer {
-  token: string;
-  expires_in?: number;
-}
+/** What a token endpoint or getToken may answer: any of the shapes in use. */
+export type TokenAnswer =
+  | { token: string; expires_in?: number }
+  | { success: true; data: { id_token: string; token_type?: string; expires_in?: number } }
+  | { data: { jwt_token: string; expires_in?: number } };
 
 export interface VocaFuseOptions {
-  /** URL on the page's own backend answering POST with `{ token, expires_in }`. */
+  /**
+   * URL on the page's own backend. The SDK sends POST (credentials same-origin, JSON
+   * `{ "scopes": ["voice-api.upload"] }`) and reads `{ token, expires_in }`,
+   * `{ success, data: { id_token, expires_in } }` or `{ data: { jwt_token, expires_in } }`.
+   */
   tokenEndpoint?: string;
   /** Alternative to tokenEndpoint. */
   getToken?: () => Promise<string | TokenAnswer> | string | TokenAnswer;
-  /** Where the VocaFuse API lives; default the page's origin. */
+  /**
+   * The VocaFuse API's base URL, version prefix included: default `<origin>/v1` (the local
+   * API); `'https://api.vocafuse.com'` for the hosted one. Uploads go to `{apiBaseUrl}/upload`.
+   */
   apiBaseUrl?: string;
   /** Replaces the default userMessage of any code. */
   messages?: Partial<Record<VocaFuseErrorCode | string, string>>;
@@ -81,17 +89,27 @@ export interface Recording {
   peakLevel: number | null;
 }
 
+/**
+ * The voice note onUploaded gets: the server's (`id` is its voicenote_id), with the
+ * recording's UUID as `recordingId`. Where the server's last answer carried none (object
+ * storage), only what the SDK knows: id, recordingId, status, format, duration,
+ * file_size, created_at.
+ */
 export interface VoiceNote {
   id: string;
-  identity: string;
+  recordingId: string;
+  status: 'processing' | 'transcribed' | 'failed';
   format: VocaFuseFormat;
-  mime_type: string;
-  size: number;
   duration: number;
-  metadata?: Record<string, unknown>;
-  status: 'uploaded';
+  file_size: number;
+  /** The local API's name for file_size. */
+  size?: number;
   created_at: string;
-  audio_url: string;
+  updated_at?: string;
+  identity?: string;
+  mime_type?: string;
+  metadata?: Record<string, unknown>;
+  audio_url?: string;
 }
 
 export interface VoiceNoteOptions {

@@ -98,8 +98,28 @@ const MAKERS = {
   answer(value, error) {
     return error === undefined ? { value } : { error };
   },
-  record(id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held, owner, recovered) {
-    return { id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held, owner, recovered };
+  record(id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held, owner, recovered, session) {
+    return { id, blob, mimeType, format, duration, size, metadata, created, attempts, lastError, held, owner, recovered, session };
+  },
+  // The voice note for onUploaded: the server's, with the recording's id beside its own;
+  // or, where the last answer carried none (object storage), what the SDK knows.
+  note(voicenote, recordingId, id, format, duration, size) {
+    if (voicenote && typeof voicenote === 'object') {
+      if (voicenote.recordingId === undefined) voicenote.recordingId = recordingId;
+      return voicenote;
+    }
+    return { id, recordingId, status: 'processing', format, duration, file_size: size, created_at: new Date().toISOString() };
+  },
+  // One attempt's progress over every part: counter(start, loaded) for each part's bytes
+  // on the wire, reported to the page as the sum with those already in.
+  progress(onProgress, total, before) {
+    const parts = new Map();
+    return (start, loaded) => {
+      parts.set(start, loaded);
+      let sum = before;
+      for (const n of parts.values()) sum += n;
+      if (typeof onProgress === 'function') onProgress(Math.min(sum, total), total);
+    };
   },
 };
 
@@ -339,7 +359,8 @@ export class VocaFuse {
     const store = openStore(options.persist !== false);
     this._store = store; // pending() reads the outbox itself: it is I/O, not delivery
     const io = {
-      apiBaseUrl: options.apiBaseUrl, token: tokenFetcher(options), put: putRecording, lock: lockRecording, store,
+      apiBaseUrl: options.apiBaseUrl && options.apiBaseUrl.replace(/\/+$/, ''), token: tokenFetcher(options),
+      tokenTrouble: tokenTroubleReporter(), announce: announceRecording, send: sendPart, lock: lockRecording, store,
       events: sdkEvents(options, this._messages),
     };
     this._handle = connect(this._runtime, io);

@@ -46,7 +46,7 @@ func errorAnswer(err error) safejs.Value {
 // fields, a bridge answer ({ value } or { error }), an outbox record. Made in
 // JavaScript, they cost the wasm far less than Go maps converted field by field.
 var makers struct {
-	error, answer, record safejs.Value
+	error, answer, record, note, progress safejs.Value
 }
 
 // errorValue is the plain object of an error's fields that the shim makes a VocaFuseError of.
@@ -74,6 +74,8 @@ func Bridge(shim safejs.Value) (safejs.Value, error) {
 	makers.error, _ = shim.Get("error")
 	makers.answer, _ = shim.Get("answer")
 	makers.record, _ = shim.Get("record")
+	makers.note, _ = shim.Get("note")
+	makers.progress, _ = shim.Get("progress")
 	f, err := export("bridge", func(args []safejs.Value) (any, error) {
 		name, rest := command(args)
 		switch name {

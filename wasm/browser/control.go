@@ -110,13 +110,14 @@ func (c *Control) Upload(n int, rec *recorder.Output) {
 	c.sdk.courier.SendHeld(&delivery.Record{
 		ID: rec.ID, Audio: rec.Audio, ContentType: rec.MimeType, Format: rec.Format, Duration: rec.Duration,
 		Size: int64(rec.Size), Metadata: c.metadata, Created: time.Now().UnixMilli(), Owner: owner,
-	}, takeWatcher{c, n}, c.progress, t.handOver())
+	}, takeWatcher{c, n, rec.ID}, c.progress, t.handOver())
 }
 
 // takeWatcher passes a delivery's news to the control's loop.
 type takeWatcher struct {
-	c *Control
-	n int
+	c  *Control
+	n  int
+	id string
 }
 
 func (w takeWatcher) Heard(err *catalog.Error, final bool) {
@@ -129,9 +130,18 @@ func (w takeWatcher) Heard(err *catalog.Error, final bool) {
 	})
 }
 
-// Delivered: the machine decides whether the page hears it (see UploadDone).
+// Delivered: the machine decides whether the page hears it (see UploadDone). A
+// control still showing this take's failure (nothing recorded since) leaves error for
+// uploaded: the page said it failed, and it landed after all.
 func (w takeWatcher) Delivered(resource any) {
-	w.c.loop.post(func() { w.c.machine.UploadDone(w.n, resource) })
+	note := noteJS(resource, w.id)
+	w.c.loop.post(func() {
+		m := w.c.machine
+		failedLast := m.State() == recorder.Failed && m.Take() == w.n+1
+		if m.UploadDone(w.n, note) && failedLast {
+			w.c.Emit(recorder.Event{Kind: recorder.StateChanged, State: recorder.Uploaded})
+		}
+	})
 }
 
 func newID() string {

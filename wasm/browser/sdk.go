@@ -37,8 +37,9 @@ var live struct {
 }
 
 // createSDK(io) makes the Go side of a VocaFuse instance. io holds the shim's
-// primitives: apiBaseUrl, token(), put(request, blob, onProgress), lock(id, wait) and
-// store { put, get, delete, list }. The answer is the instance's handle.
+// primitives: apiBaseUrl, token(), tokenTrouble(message), announce(request),
+// send(request, blob, counter), lock(id, wait) and store { put, get, delete, list }. The
+// answer is the instance's handle.
 func createSDK(args []safejs.Value) (any, error) {
 	if len(args) < 1 || args[0].Type() != safejs.TypeObject {
 		return nil, invalidOption("io", "the shim's primitives are required")
@@ -46,11 +47,12 @@ func createSDK(args []safejs.Value) (any, error) {
 	io := args[0]
 	base, _ := stringProp(io, "apiBaseUrl")
 	if base == "" {
-		base, _ = getString(safejs.Global(), "location", "origin")
+		origin, _ := getString(safejs.Global(), "location", "origin")
+		base = origin + "/v1" // the local API; VocaFuse's is https://api.vocafuse.com
 	}
 	get := func(name string) safejs.Value { v, _ := io.Get(name); return v }
 	s := &SDK{store: get("store"), events: get("events")}
-	net := jsNetwork{b: s.b, token: get("token"), put: get("put")}
+	net := jsNetwork{b: s.b, token: get("token"), trouble: get("tokenTrouble"), announce: get("announce"), send: get("send")}
 	s.locks = jsLocks{b: s.b, lock: get("lock")}
 	s.courier = delivery.New(jsStore{b: s.b, store: s.store}, s.locks, net, base, delivery.DefaultPolicy())
 	// A journal goes once its recording is in the outbox on disk: at no moment is a
@@ -64,7 +66,7 @@ func createSDK(args []safejs.Value) (any, error) {
 			s.emit("recovered", r.ID, r.Audio, r.ContentType, r.Format, r.Duration, float64(r.Size))
 		}
 	}
-	s.courier.Landed = func(_ *delivery.Record, resource any) { s.emit("uploaded", resource) }
+	s.courier.Landed = func(r *delivery.Record, note any) { s.emit("uploaded", noteJS(note, r.ID)) }
 	// One function, call(name, ...args), rather than an object of functions: each
 	// exported function costs the wasm its own wrapper.
 	handle, err := export("sdk", func(args []safejs.Value) (any, error) {
@@ -270,13 +272,16 @@ func (l jsLocks) Lock(id string, wait bool) (func(), bool) {
 	return func() { _, _ = release.Invoke() }, true
 }
 
-// jsNetwork is the shim's token() and put(): fetch and XMLHttpRequest. Written in
-// JavaScript they cost the page a fraction of what the same calls cost compiled into
-// the wasm, and the bytes and the progress never cross into Go.
+// jsNetwork is the shim's token(), announce() and send(): fetch and XMLHttpRequest.
+// Written in JavaScript they cost the page a fraction of what the same calls cost
+// compiled into the wasm, and the bytes and the progress never cross into Go. What the
+// answers mean is decided in Go (package delivery).
 type jsNetwork struct {
-	b     boundary
-	token safejs.Value // token() → { token, expires_in } or { error: { code, message } }
-	put   safejs.Value // put(request, blob, onProgress) → Promise<{ status, json, text, retryAfter }>
+	b        boundary
+	token    safejs.Value // token() → { endpoint, status, json } | { endpoint, unreachable } | { value } | { thrown }
+	trouble  safejs.Value // tokenTrouble(message): the developer's console hears it, once
+	announce safejs.Value // announce(url, token, key, fileName, size, format, contentType, duration, multipart, metadata, timeout) → Promise<{ status, json, text, etag, retryAfter }>
+	send     safejs.Value // send(url, start, length, contentType, timeout, blob, counter) → the same
 }
 
 func (n jsNetwork) Token() (string, time.Duration, error) {
@@ -284,56 +289,92 @@ func (n jsNetwork) Token() (string, time.Duration, error) {
 	if err != nil {
 		return "", 0, jsError(err)
 	}
-	answer, err := n.b.await(promise)
+	got, err := n.b.await(promise)
 	if err != nil {
 		return "", 0, err
 	}
-	if failure, _ := answer.Get("error"); failure.Type() == safejs.TypeObject {
-		return "", 0, errorFromJS(failure)
+	a := delivery.TokenAnswer{}
+	a.Endpoint, _ = stringProp(got, "endpoint")
+	a.Unreachable, _ = stringProp(got, "unreachable")
+	a.Thrown, _ = stringProp(got, "thrown")
+	if v, _ := got.Get("status"); v.Type() == safejs.TypeNumber {
+		a.Status, _ = v.Int()
+		a.Doc = fromJS(mustGet(got, "json"), 0)
+	} else {
+		a.Doc = fromJS(mustGet(got, "value"), 0)
 	}
-	token, _ := stringProp(answer, "token")
-	var expiresIn time.Duration
-	if v, err := answer.Get("expires_in"); err == nil && v.Type() == safejs.TypeNumber {
-		secs, _ := v.Float()
-		expiresIn = time.Duration(secs * float64(time.Second))
+	token, expiresIn, failure := delivery.ReadToken(a, time.Now())
+	if failure != nil {
+		_, _ = n.trouble.Invoke(failure.Message)
+		return "", 0, failure
 	}
 	return token, expiresIn, nil
 }
 
-func (n jsNetwork) Put(r delivery.Request) (delivery.Response, error) {
-	// A take leaves garbage behind (the windows read from the Blob, the repaired header)
-	// and wasm memory never shrinks: collect it while it is small, once an attempt is
-	// over, rather than let the heap grow to twice its size first.
-	defer runtime.GC()
-	req, _ := safejs.ValueOf(map[string]any{
-		"url": r.URL, "token": r.Token, "contentType": r.ContentType, "metadata": r.Metadata,
-		"timeout": float64(r.Timeout.Milliseconds()),
-	})
-	blob, _ := r.Audio.(safejs.Value)
-	progress, _ := r.Progress.(safejs.Value)
-	promise, err := n.put.Invoke(req, blob, progress)
+func (n jsNetwork) Announce(a delivery.Announcement) (delivery.Response, error) {
+	promise, err := n.announce.Invoke(a.URL, a.Token, a.Key, a.FileName, float64(a.Size), a.Format, a.ContentType,
+		a.Duration, a.Multipart, a.Metadata, float64(a.Timeout.Milliseconds()))
 	if err != nil {
 		return delivery.Response{}, jsError(err)
 	}
-	answer, err := n.b.await(promise)
+	return n.answer(promise)
+}
+
+func (n jsNetwork) Send(p delivery.PartRequest) (delivery.Response, error) {
+	// A take leaves garbage behind (the windows read from the Blob, the repaired header)
+	// and wasm memory never shrinks: collect it while it is small, once a PUT is over,
+	// rather than let the heap grow to twice its size first.
+	defer runtime.GC()
+	blob, _ := p.Audio.(safejs.Value)
+	counter := p.Progress.Bind(func() any {
+		page, _ := p.Progress.Page.(safejs.Value)
+		v, _ := makers.progress.Invoke(page, float64(p.Progress.Total), float64(p.Progress.Before))
+		return v
+	})
+	promise, err := n.send.Invoke(p.URL, float64(p.Start), float64(p.Length), p.ContentType,
+		float64(p.Timeout.Milliseconds()), blob, counter)
+	if err != nil {
+		return delivery.Response{}, jsError(err)
+	}
+	return n.answer(promise)
+}
+
+// answer reads the shim's answer to a request: the body already parsed (Go reads
+// values, not bytes), a 2xx answer's data kept as it came for the page.
+func (n jsNetwork) answer(promise safejs.Value) (delivery.Response, error) {
+	got, err := n.b.await(promise)
 	if err != nil {
 		return delivery.Response{}, err
 	}
-	status, _ := answer.Get("status")
+	status, _ := got.Get("status")
 	code, _ := status.Int()
-	body, _ := answer.Get("json")
-	resp := delivery.Response{Status: code}
+	body := mustGet(got, "json")
+	resp := delivery.Response{Status: code, Doc: fromJS(body, 0)}
+	resp.ETag, _ = stringProp(got, "etag")
 	if code >= 200 && code < 300 {
-		resp.Resource = body // the voice note, handed to the page as it came
+		if data, _ := body.Get("data"); data.Type() == safejs.TypeObject {
+			resp.Resource = data // the voice note, handed to the page as it came
+		}
 	} else {
-		resp.Envelope = fromJS(body, 0)
-		resp.Body, _ = stringProp(answer, "text")
+		resp.Body, _ = stringProp(got, "text")
 	}
-	if v, _ := answer.Get("retryAfter"); v.Type() == safejs.TypeNumber {
+	if v, _ := got.Get("retryAfter"); v.Type() == safejs.TypeNumber {
 		secs, _ := v.Float()
 		resp.RetryAfter = time.Duration(secs * float64(time.Second))
 	}
 	return resp, nil
+}
+
+// noteJS is what onUploaded gets: the server's voice note with the recording's id
+// beside its own, or, where the last answer carried none (object storage), what the SDK
+// knows of it.
+func noteJS(note any, recordingID string) safejs.Value {
+	if k, ok := note.(delivery.Known); ok {
+		v, _ := makers.note.Invoke(safejs.Null(), k.RecordingID, k.ID, k.Format, k.Duration, float64(k.Size))
+		return v
+	}
+	v, _ := makers.note.Invoke(toJS(note), recordingID)
+	return v
 }
 
 // ---- Records and errors across the boundary ----
@@ -346,7 +387,7 @@ func recordJS(r *delivery.Record) safejs.Value {
 		lastError = errorValue(r.LastError)
 	}
 	v, err := makers.record.Invoke(r.ID, toJS(r.Audio), r.ContentType, r.Format, r.Duration, float64(r.Size), r.Metadata,
-		float64(r.Created), r.Attempts, lastError, r.Held, r.Owner, r.Recovered)
+		float64(r.Created), r.Attempts, lastError, r.Held, r.Owner, r.Recovered, sessionJS(r.Session))
 	if err != nil {
 		panic(jsError(err))
 	}
@@ -372,8 +413,41 @@ func recordFromJS(v safejs.Value) *delivery.Record {
 	if recovered, _ := v.Get("recovered"); recovered.Type() == safejs.TypeBoolean {
 		r.Recovered = mustBool(recovered)
 	}
+	r.Session = sessionFromJS(mustGet(v, "session"))
 	// lastError is the shim's to show (sdk.pending()); the next attempt makes its own.
 	return r
+}
+
+// sessionJS is an upload session as the outbox stores it: a flat array, [voicenote id,
+// multipart, upload id, usable until, then number, URL, start, length, done, ETag of
+// each part] (cheaper across the boundary than objects).
+func sessionJS(s *delivery.Session) any {
+	if s == nil {
+		return nil
+	}
+	flat := []any{s.VoiceNoteID, s.Multipart, s.UploadID, float64(s.UsableUntil)}
+	for _, p := range s.Parts {
+		flat = append(flat, p.Number, p.URL, float64(p.Start), float64(p.Length), p.Done, p.ETag)
+	}
+	return flat
+}
+
+// sessionFromJS reads a stored session back; anything malformed is no session (the next
+// attempt asks for one with the same key).
+func sessionFromJS(v safejs.Value) *delivery.Session {
+	n, _ := v.Length()
+	if v.Type() != safejs.TypeObject || n < 10 || (n-4)%6 != 0 {
+		return nil
+	}
+	at := func(i int) safejs.Value { x, _ := v.Index(i); return x }
+	str := func(i int) string { x, _ := at(i).String(); return x }
+	num := func(i int) float64 { x, _ := at(i).Float(); return x }
+	s := &delivery.Session{VoiceNoteID: str(0), Multipart: mustBool(at(1)), UploadID: str(2), UsableUntil: int64(num(3))}
+	for i := 4; i < n; i += 6 {
+		s.Parts = append(s.Parts, delivery.Part{Number: int(num(i)), URL: str(i + 1), Start: int64(num(i + 2)),
+			Length: int64(num(i + 3)), Done: mustBool(at(i + 4)), ETag: str(i + 5)})
+	}
+	return s
 }
 
 // errorFromJS reads the { code, message } of a failure the shim answers (token()).

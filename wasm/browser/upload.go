@@ -49,7 +49,7 @@ func (s *SDK) upload(args []safejs.Value) (any, error) {
 		s.courier.Upload(&delivery.Record{
 			ID: id, Audio: blob, ContentType: "audio/" + string(info.Format), Format: string(info.Format),
 			Duration: info.Duration, Size: r.size, Metadata: metadata, Created: time.Now().UnixMilli(),
-		}, promiseWatcher(outcome), progress)
+		}, promiseWatcher{outcome, id}, progress)
 		o := <-outcome
 		return o.value, o.err
 	})
@@ -62,15 +62,20 @@ type promiseOutcome struct {
 
 // promiseWatcher settles sdk.upload's promise with the delivery's outcome; warnings
 // while it goes on are not the promise's to report.
-type promiseWatcher chan promiseOutcome
+type promiseWatcher struct {
+	settle chan promiseOutcome
+	id     string
+}
 
 func (w promiseWatcher) Heard(err *catalog.Error, final bool) {
 	if final {
-		w <- promiseOutcome{err: err}
+		w.settle <- promiseOutcome{err: err}
 	}
 }
 
-func (w promiseWatcher) Delivered(resource any) { w <- promiseOutcome{value: resource} }
+func (w promiseWatcher) Delivered(resource any) {
+	w.settle <- promiseOutcome{value: noteJS(resource, w.id)}
+}
 
 // problemError is the SDK's error for a refusal: the code the page sees (2006 arrives
 // as DURATION_EXCEEDED) with the API's details.

@@ -10,13 +10,13 @@ import (
 
 // Record is one recording on its way to the server, as the outbox keeps it.
 type Record struct {
-	ID          string  // the recording's UUID, the same on every attempt: the server is idempotent by id
+	ID          string  // the recording's UUID, its Idempotency-Key on every POST: the server is idempotent by it
 	Audio       any     // the recording's Blob: opaque here, it stays in JavaScript
 	ContentType string  // its MIME type, codec parameters allowed
 	Format      string  // webm, ogg or wav
 	Duration    float64 // seconds
 	Size        int64   // bytes
-	Metadata    string  // JSON for X-VocaFuse-Metadata, or ""
+	Metadata    string  // the page's JSON object for the voice note's metadata, or ""
 	Created     int64   // milliseconds since the Unix epoch
 	Attempts    int
 	LastError   *catalog.Error
@@ -25,6 +25,10 @@ type Record struct {
 	// could not be told: it is only ever sent with a token of that identity.
 	Owner     string
 	Recovered bool // rebuilt from the journal of a page that died while recording
+	// Session is the upload session in use (nil before the first POST): the URLs, their
+	// expiry, which parts are in. Kept with the recording so that any later attempt, in
+	// this tab, after a reload or in another tab, sends only what is missing.
+	Session *Session
 }
 
 // Store keeps records across page loads: IndexedDB in the browser.
@@ -44,31 +48,23 @@ type Locks interface {
 	Lock(id string, wait bool) (release func(), ok bool)
 }
 
-// Request is one attempt at sending a recording.
-type Request struct {
-	URL         string // BaseURL + "/v1/voicenotes/" + the path-escaped id
-	Token       string // the bearer token; never log it
-	ContentType string
-	Metadata    string
-	Audio       any           // the Blob, sent by the glue straight from JavaScript
-	Timeout     time.Duration // the attempt is cut (no response) after this long
-	Progress    any           // where the glue reports upload progress: the page's, opaque here
-}
-
-// Response is the API's answer to one attempt.
+// Response is one answer of the API or of object storage.
 type Response struct {
 	Status     int
-	Resource   any           // a 2xx answer's parsed body, the voice note: opaque here
-	Envelope   any           // an error answer's body parsed as JSON (plain values), nil when not JSON
-	Body       string        // the start of an error answer's body, as text
+	Doc        any           // the body parsed as JSON into plain values, nil when not JSON
+	Resource   any           // a 2xx answer's data as the page gets it (the voice note): opaque here
+	Body       string        // the start of a non-2xx answer's body, as text (an XML error is read from it)
+	ETag       string        // the ETag header, object storage's receipt of a part
 	RetryAfter time.Duration // the Retry-After header (seconds or an HTTP-date), 0 if absent
 }
 
-// Network carries the bytes: the token request and one upload attempt. The glue
-// implements it with fetch and XMLHttpRequest.
+// Network carries the requests of VocaFuse's flow: the token, the POST that opens an
+// upload session, and the PUT of a part's bytes to its presigned URL. The glue
+// implements it with fetch and XMLHttpRequest; err is there was no response.
 type Network interface {
 	Token() (value string, expiresIn time.Duration, err error)
-	Put(r Request) (Response, error) // err: there was no response
+	Announce(a Announcement) (Response, error)
+	Send(p PartRequest) (Response, error)
 }
 
 // Watcher is told what the page should hear of one recording's delivery.
@@ -120,7 +116,7 @@ type run struct {
 	progress any
 }
 
-// New makes a courier. baseURL is where the API lives, without /v1.
+// New makes a courier. baseURL is the API's, version prefix included (…/v1).
 func New(store Store, locks Locks, net Network, baseURL string, policy Policy) *Courier {
 	return &Courier{
 		store: store, locks: locks, net: net, policy: policy,
@@ -353,9 +349,8 @@ func (c *Courier) Close() {
 // closed. keep: the recording is in the outbox (not a page's own file).
 func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 	var (
-		first                       time.Time
-		deadline                    time.Time
-		refreshed, warned, reported bool
+		first, deadline                      time.Time
+		refreshed, renewed, warned, reported bool
 	)
 	for n := 1; ; n++ {
 		if c.stopping(rn) {
@@ -367,8 +362,8 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 		// Who waits now waits for this attempt; who comes while it is on the wire waits for
 		// the next one (retryPending must not answer with an attempt begun before it).
 		waiting := c.takeWaiters(rn)
-		resp, token, failure := c.attempt(r, rn.progress, deadline)
-		if failure == errOtherOwner {
+		res := c.attempt(r, rn.progress, deadline, keep)
+		if res.failure == errOtherOwner {
 			// Recorded by someone else: it waits, untried, for a token of theirs.
 			if w := c.forget(r.ID); w != nil {
 				w.Heard(catalog.Newf(catalog.AuthenticationFailed, map[string]any{"reason": "recorded under another identity"},
@@ -377,36 +372,51 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 			closeAll(waiting)
 			return
 		}
-		if failure == nil {
+		if res.failure == nil {
+			note := res.note
+			if note == nil {
+				note = Known{ID: r.Session.VoiceNoteID, RecordingID: r.ID, Format: r.Format, Duration: r.Duration, Size: r.Size}
+			}
 			if keep {
 				c.store.Delete(r.ID)
 				if c.Landed != nil {
-					c.Landed(r, resp.Resource)
+					c.Landed(r, note)
 				}
 			}
 			// The outcome is told before whoever waits for this attempt (Retry) goes on.
 			if w := c.forget(r.ID); w != nil {
-				w.Delivered(resp.Resource)
+				w.Delivered(note)
 			}
 			closeAll(waiting)
 			return
 		}
+		if res.progressed {
+			renewed = false // the session took bytes: a later refusal is news again
+		}
 		now := time.Now()
-		f := Failure{N: n, Status: resp.Status, Err: failure, RetryAfter: resp.RetryAfter,
-			Refreshed: refreshed, First: first, Warned: warned, Reported: reported}
+		f := Failure{N: n, Status: res.status, Err: res.failure, RetryAfter: res.retryAfter, Stale: res.stale,
+			Refreshed: refreshed, Renewed: renewed, First: first, Warned: warned, Reported: reported}
 		if first.IsZero() {
 			first = now
 		}
 		d := c.policy.Decide(f, now)
 		if d.RefreshToken {
-			c.tokens.Invalidate(token)
+			c.tokens.Invalidate(res.token)
 			refreshed = true
 		}
+		if res.stale {
+			renewed = true
+		}
+		if (res.stale || !d.Retry) && r.Session != nil {
+			// Its URLs are refused or gone, or the recording was: the next attempt asks
+			// again, with the same key (the server keeps what it has of the upload).
+			r.Session.UsableUntil = 0
+		}
 		r.Attempts++
-		r.LastError = failure
+		r.LastError = res.failure
 		r.Held = !d.Retry
 		if d.Report != nil {
-			r.LastError = scrub(d.Report, token)
+			r.LastError = scrub(d.Report, res.token)
 			if d.Final {
 				reported = true
 			} else {
@@ -414,9 +424,7 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 			}
 		}
 		if keep {
-			if err := c.store.Put(r); err != nil {
-				c.storageTrouble(r.ID, err)
-			}
+			c.save(r)
 		}
 		if d.Report != nil {
 			if w := c.watcher(r.ID); w != nil {
@@ -438,37 +446,183 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 	}
 }
 
-// attempt is one try: a token, then the bytes. A panic in the glue becomes the
-// attempt's INTERNAL_ERROR, which the policy retries: a bug must not lose a recording.
-func (c *Courier) attempt(r *Record, progress any, deadline time.Time) (resp Response, token string, failure *catalog.Error) {
+func (c *Courier) save(r *Record) {
+	if err := c.store.Put(r); err != nil {
+		c.storageTrouble(r.ID, err)
+	}
+}
+
+// result is one attempt's outcome.
+type result struct {
+	token      string
+	failure    *catalog.Error // nil: delivered
+	status     int            // the failing answer's HTTP status, 0 without one
+	retryAfter time.Duration
+	stale      bool // the session's URLs were refused, expired or gone
+	progressed bool // some part went in
+	note       any  // the voice note the last answer carried, if any
+}
+
+// attempt is one try: a token; a session (the one kept while its URLs are good, else a
+// POST with the recording's key); then the PUT of every missing part. A panic in the
+// glue becomes the attempt's INTERNAL_ERROR, which the policy retries: a bug must not
+// lose a recording.
+func (c *Courier) attempt(r *Record, progress any, deadline time.Time, keep bool) (res result) {
 	defer func() {
 		if p := recover(); p != nil {
-			resp, failure = Response{}, catalog.Newf(catalog.InternalError, nil, time.Now(), "upload panicked: %v", p)
+			res = result{token: res.token, failure: catalog.Newf(catalog.InternalError, nil, time.Now(), "upload panicked: %v", p)}
 		}
 	}()
 	token, err := c.tokens.Get()
 	if err != nil {
-		return Response{}, "", asCatalogError(err)
+		return result{failure: asCatalogError(err)}
 	}
+	res.token = token
 	if !Mine(r.Owner, token) {
-		return Response{}, token, errOtherOwner
+		return result{token: token, failure: errOtherOwner}
 	}
-	timeout := AttemptTimeout
-	if !deadline.IsZero() {
-		timeout = max(min(timeout, time.Until(deadline)), time.Millisecond)
+	timeout := func() time.Duration {
+		if deadline.IsZero() {
+			return AttemptTimeout
+		}
+		return max(min(AttemptTimeout, time.Until(deadline)), time.Millisecond)
 	}
-	resp, err = c.net.Put(Request{
-		URL: c.baseURL + "/v1/voicenotes/" + r.ID, Token: token, // ids are UUIDs: the glue checks what it takes
-		ContentType: r.ContentType, Metadata: r.Metadata, Audio: r.Audio, Timeout: timeout, Progress: progress,
-	})
-	now := time.Now()
-	switch {
-	case err != nil:
-		return Response{}, token, noResponse(err, token, now)
-	case resp.Status >= 200 && resp.Status < 300:
-		return resp, token, nil
+	if !r.Session.Usable(time.Now().UnixMilli()) {
+		resp, err := c.net.Announce(announcement(c.baseURL, token, r, timeout()))
+		now := time.Now()
+		switch {
+		case err != nil:
+			res.failure = noResponse(err, token, now)
+			return res
+		case resp.Status < 200 || resp.Status > 299:
+			res.status, res.retryAfter = resp.Status, resp.RetryAfter
+			res.failure = scrub(catalog.FromAPI(resp.Status, resp.Doc, resp.Body, now), token)
+			return res
+		}
+		s, reason := ReadSession(resp.Doc, r.Size, now.UnixMilli())
+		if s == nil {
+			res.status = resp.Status
+			res.failure = catalog.Newf(catalog.APIError, map[string]any{"status": resp.Status, "reason": reason}, now,
+				"the API's answer to POST /upload is not an upload session: %s", reason)
+			res.failure.Retryable = true
+			return res
+		}
+		s.keepDone(r.Session)
+		r.Session = s
+		if keep {
+			c.save(r)
+		}
 	}
-	return resp, token, scrub(catalog.FromAPI(resp.Status, resp.Envelope, resp.Body, now), token)
+	c.sendParts(r, progress, timeout, keep, &res)
+	return res
+}
+
+// sendParts PUTs the session's missing parts, at most MaxParallelParts at once, each on
+// its own: a part that fails does not stop the others, and only it is sent again later.
+// Each part is recorded in the outbox as it goes in. The attempt's failure is the one
+// that says most about what to do next (rank).
+func (c *Courier) sendParts(r *Record, page any, timeout func() time.Duration, keep bool, res *result) {
+	s := r.Session
+	todo := s.missing()
+	progress := &Progress{Page: page, Total: r.Size, Before: s.doneBytes()}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		next int
+	)
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= len(todo) || res.stale {
+			return 0, false // a stale session's other URLs are as good as gone
+		}
+		next++
+		return todo[next-1], true
+	}
+	for range min(MaxParallelParts, len(todo)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i, ok := take()
+				if !ok {
+					return
+				}
+				mu.Lock()
+				p := s.Parts[i]
+				mu.Unlock()
+				contentType := ""
+				if !s.Multipart {
+					contentType = r.ContentType
+				}
+				outcome, note, failure, resp := c.sendPart(PartRequest{URL: p.URL, Audio: r.Audio, Start: p.Start, Length: p.Length,
+					ContentType: contentType, Timeout: timeout(), Progress: progress})
+				mu.Lock()
+				switch {
+				case outcome == putDone:
+					s.Parts[i].Done, s.Parts[i].ETag = true, resp.ETag
+					res.progressed = true
+					if note != nil {
+						res.note = note
+					}
+					if keep && len(s.missing()) > 0 {
+						c.save(r) // the outbox learns which parts are in (the last one: the recording goes)
+					}
+				case res.failure == nil || rank(outcome, failure) > rank(res.outcome(), res.failure):
+					res.failure, res.status, res.retryAfter = failure, resp.Status, resp.RetryAfter
+					res.stale = outcome == putStale
+				case failure.Code == res.failure.Code:
+					res.retryAfter = max(res.retryAfter, resp.RetryAfter)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if res.failure == nil && len(s.missing()) > 0 {
+		res.failure = catalog.New(catalog.InternalError, map[string]any{"reason": "parts left unsent"}, time.Now())
+	}
+}
+
+// sendPart is one PUT, read; a panic in the glue is this part's INTERNAL_ERROR.
+func (c *Courier) sendPart(p PartRequest) (outcome put, note any, failure *catalog.Error, resp Response) {
+	defer func() {
+		if x := recover(); x != nil {
+			outcome, note, resp = putFailed, nil, Response{}
+			failure = catalog.Newf(catalog.InternalError, nil, time.Now(), "upload panicked: %v", x)
+		}
+	}()
+	resp, err := c.net.Send(p)
+	if err != nil {
+		return putFailed, nil, noResponse(err, "", time.Now()), Response{}
+	}
+	outcome, note, failure = ReadPut(resp, time.Now())
+	return outcome, note, failure, resp
+}
+
+func (res *result) outcome() put {
+	if res.stale {
+		return putStale
+	}
+	return putFailed
+}
+
+// rank orders the failures of one attempt's parts by what they say about the next
+// attempt: a stale session (ask again), then a refusal (hold), then a wait the server
+// asked for, then the backoff.
+func rank(outcome put, e *catalog.Error) int {
+	if outcome == putStale {
+		return 4
+	}
+	switch classify(e.Status, e) {
+	case otherRow:
+		if !laterMayHelp(e) {
+			return 3
+		}
+	case rateRow:
+		return 2
+	}
+	return 1
 }
 
 // errOtherOwner marks an attempt not made: the token is another identity's.

@@ -23,11 +23,20 @@ func TestDeliveredOnTheFirstTry(t *testing.T) {
 		if store.has("a") || locks.isHeld("a") {
 			t.Fatal("a stored recording is still in the outbox, locked or running")
 		}
-		if got := c.net.attempts()[0].url; got != "https://api.test/v1/voicenotes/a" {
-			t.Fatalf("url %s", got)
+		// VocaFuse's flow: POST {apiBaseUrl}/upload with the recording's UUID as the key, then
+		// the bytes to the presigned URL the answer gave.
+		post := c.net.announced()
+		if len(post) != 1 || post[0].url != "https://api.test/v1/upload" || post[0].key != "a" || post[0].token == "" {
+			t.Fatalf("posts %+v", post)
 		}
-		// The recording was in the outbox before the attempt: it is put before any PUT.
-		if store.puts != 1 {
+		if a := post[0].a; a.Size != 100 || a.Format != "webm" || a.Duration != 1 || a.Multipart || a.FileName != "voicenote-a.webm" {
+			t.Fatalf("announced %+v", a)
+		}
+		if put := c.net.attempts(); len(put) != 1 || put[0].url != "https://store.test/up-a/0?session=1" || put[0].length != 100 {
+			t.Fatalf("puts %+v", put)
+		}
+		// The recording was in the outbox before the POST, and its session before the PUT.
+		if store.puts != 2 {
 			t.Fatalf("store puts %d", store.puts)
 		}
 	})
@@ -131,12 +140,12 @@ func TestRateLimitWaitsWhatTheServerSays(t *testing.T) {
 
 func TestAuthRefreshesTheTokenOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		net := &fakeNetwork{script: []reply{apiError(401, 1002, ""), apiError(401, 1002, ""), ok201()}}
+		net := &fakeNetwork{script: []reply{ok201()}, postReply: []reply{apiError(401, 1002, ""), apiError(401, 1002, ""), {}}}
 		c := newTab(t, newStore(), newLocks(), net)
 		w := &fakeWatcher{}
 		c.Send(record("a"), w, nil)
 		after(time.Minute)
-		puts := net.attempts()
+		puts := net.announced()
 		// Refused, a new token at once; refused again: the page hears it; later a third
 		// token lands it.
 		if len(puts) != 3 || puts[0].token == puts[1].token || puts[1].token == puts[2].token {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -30,7 +31,9 @@ func newStore() *fakeStore { return &fakeStore{records: map[string]Record{}} }
 func (s *fakeStore) Put(r *Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.records[r.ID] = *r
+	c := *r
+	c.Session = r.Session.clone() // what is on disk, not the courier's live session
+	s.records[r.ID] = c
 	s.puts++
 	return s.failPut
 }
@@ -43,6 +46,7 @@ func (s *fakeStore) Get(id string) *Record {
 	if !ok {
 		return nil
 	}
+	r.Session = r.Session.clone()
 	return &r
 }
 
@@ -58,6 +62,7 @@ func (s *fakeStore) List() []*Record {
 	var out []*Record
 	for _, r := range s.records {
 		r := r
+		r.Session = r.Session.clone()
 		out = append(out, &r)
 	}
 	return out
@@ -111,18 +116,33 @@ func (l *fakeLocks) isHeld(id string) bool {
 // reply is one scripted answer of the fake network.
 type reply struct {
 	status     int
-	body       string // JSON envelope or any text
+	body       string // JSON envelope, XML or any text
+	etag       string
 	retryAfter time.Duration
 	noAnswer   bool
 	panics     bool
-	hang       bool          // no answer until the attempt's timeout
+	hang       bool          // no answer until the request's timeout
 	delay      time.Duration // the answer comes this long after the request
 }
 
-func ok201() reply { return reply{status: 201, body: `{"id":"x","status":"uploaded"}`} }
+// ok201 is the answer of a PUT that completes the voice note (the single upload's, the
+// last part's).
+func ok201() reply { return reply{status: 200, body: `{"data":{"id":"x","status":"processing"}}`} }
+
+// partIn is a part's receipt (the local API's); stored is object storage's empty 200.
+func partIn() reply {
+	return reply{status: 200, body: `{"data":{"part_number":1,"etag":"e"}}`, etag: `"e"`}
+}
+func stored() reply { return reply{status: 200, etag: `"3858f62230ac3c915f300c664312c63f"`} }
 
 func apiError(status, code int, extra string) reply {
 	return reply{status: status, body: fmt.Sprintf(`{"error":{"code":%d,"message":"m"%s}}`, code, extra)}
+}
+
+// s3Error is object storage's XML error.
+func s3Error(status int, code, message string) reply {
+	return reply{status: status, body: `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<Error><Code>` + code + `</Code><Message>` + message + `</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>`}
 }
 
 type sent struct {
@@ -130,16 +150,33 @@ type sent struct {
 	token   string
 	timeout time.Duration
 	url     string
+	key     string // POST: the Idempotency-Key
+	part    int    // PUT: the part's number (0 single)
+	session int    // PUT: the number of the session whose URL it used
+	length  int64
+	a       Announcement
 }
 
+// fakeNetwork is the API and object storage: a POST answers a session (single up to
+// 5 MiB, else 5 MiB parts) unless posts says otherwise; each PUT answers from script in
+// order (or from parts, by part number), the last one repeating.
 type fakeNetwork struct {
-	mu       sync.Mutex
-	script   []reply // answers in order; the last one repeats
-	puts     []sent
-	tokens   int
-	tokenErr error
-	lifetime time.Duration
-	sub      string // when set, tokens are JWTs of this identity
+	mu        sync.Mutex
+	script    []reply         // answers to the PUTs, in order; the last one repeats
+	parts     map[int][]reply // answers to the PUTs of one part number, in order (last repeats); overrides script
+	postReply []reply         // answers to the POSTs, in order (last repeats); empty: a session each time
+	expiresIn float64         // the sessions' expires_in; 0: 3600
+	freshIDs  bool            // each session another upload_id (object storage after the key was forgotten)
+	puts      []sent
+	posts     []sent
+	sessions  int
+	tokens    int
+	tokenErr  error
+	lifetime  time.Duration
+	sub       string          // when set, tokens are JWTs of this identity
+	onSend    func(delta int) // told +1 when a PUT starts and -1 when it is answered
+	progress  []int64         // each attempt's Progress.Before, in order
+	counters  map[*Progress]bool
 }
 
 func (n *fakeNetwork) Token() (string, time.Duration, error) {
@@ -155,17 +192,88 @@ func (n *fakeNetwork) Token() (string, time.Duration, error) {
 	return fmt.Sprintf("tok-%d-secretvalue", n.tokens), n.lifetime, nil
 }
 
-func (n *fakeNetwork) Put(r Request) (Response, error) {
+func (n *fakeNetwork) Announce(a Announcement) (Response, error) {
 	n.mu.Lock()
-	n.puts = append(n.puts, sent{at: time.Now(), token: r.Token, timeout: r.Timeout, url: r.URL})
-	a := n.script[min(len(n.puts), len(n.script))-1]
+	n.posts = append(n.posts, sent{at: time.Now(), token: a.Token, timeout: a.Timeout, url: a.URL, key: a.Key, a: a})
+	var rp reply
+	if len(n.postReply) > 0 {
+		rp = n.postReply[min(len(n.posts), len(n.postReply))-1]
+	}
+	if rp.status == 0 && !rp.noAnswer && !rp.hang && !rp.panics {
+		n.sessions++
+		rp = reply{status: 201, body: n.session(a)}
+	}
 	n.mu.Unlock()
+	return play(rp, a.Timeout)
+}
+
+// session is the POST's answer for a: the voice note named by the key.
+func (n *fakeNetwork) session(a Announcement) string {
+	expires := n.expiresIn
+	if expires == 0 {
+		expires = 3600
+	}
+	upload := "up-" + a.Key
+	if n.freshIDs {
+		upload += fmt.Sprintf("-%d", n.sessions)
+	}
+	url := func(part int) string {
+		return fmt.Sprintf("https://store.test/%s/%d?session=%d", upload, part, n.sessions)
+	}
+	if !a.Multipart {
+		return fmt.Sprintf(`{"data":{"voicenote_id":%q,"upload_type":"single","presigned_url":%q,"expires_in":%v}}`,
+			a.Key, url(0), expires)
+	}
+	var parts []string
+	for i, start := 1, int64(0); start < a.Size; i, start = i+1, start+MultipartThreshold {
+		end := min(start+MultipartThreshold, a.Size) - 1
+		parts = append(parts, fmt.Sprintf(`{"part_number":%d,"presigned_url":%q,"start_byte":%d,"end_byte":%d,"content_length":%d}`,
+			i, url(i), start, end, end-start+1))
+	}
+	return fmt.Sprintf(`{"data":{"voicenote_id":%q,"upload_type":"multipart","upload_info":{"upload_id":%q,"parts":[%s]},"expires_in":%v}}`,
+		a.Key, upload, strings.Join(parts, ","), expires)
+}
+
+func (n *fakeNetwork) Send(p PartRequest) (Response, error) {
+	var part, session int
+	fmt.Sscanf(p.URL[strings.LastIndex(p.URL[:strings.Index(p.URL, "?")], "/")+1:], "%d?session=%d", &part, &session)
+	n.mu.Lock()
+	n.puts = append(n.puts, sent{at: time.Now(), timeout: p.Timeout, url: p.URL, part: part, session: session, length: p.Length})
+	if p.Progress != nil && !n.counters[p.Progress] {
+		if n.counters == nil {
+			n.counters = map[*Progress]bool{}
+		}
+		n.counters[p.Progress] = true
+		n.progress = append(n.progress, p.Progress.Before)
+	}
+	if n.onSend != nil {
+		n.onSend(1)
+		defer n.onSend(-1)
+	}
+	var rp reply
+	if script, ok := n.parts[part]; ok {
+		count := 0
+		for _, s := range n.puts {
+			if s.part == part {
+				count++
+			}
+		}
+		rp = script[min(count, len(script))-1]
+	} else {
+		rp = n.script[min(len(n.puts), len(n.script))-1]
+	}
+	n.mu.Unlock()
+	return play(rp, p.Timeout)
+}
+
+// play answers one scripted reply.
+func play(a reply, timeout time.Duration) (Response, error) {
 	time.Sleep(a.delay)
 	switch {
 	case a.panics:
 		panic("the glue broke")
 	case a.hang:
-		time.Sleep(r.Timeout)
+		time.Sleep(timeout)
 		return Response{}, errors.New("timeout")
 	case a.noAnswer:
 		return Response{}, errors.New("connection refused")
@@ -174,16 +282,29 @@ func (n *fakeNetwork) Put(r Request) (Response, error) {
 	if json.Unmarshal([]byte(a.body), &doc) != nil {
 		doc = nil
 	}
+	resp := Response{Status: a.status, Doc: doc, ETag: a.etag, RetryAfter: a.retryAfter}
 	if a.status >= 200 && a.status < 300 {
-		return Response{Status: a.status, Resource: doc}, nil
+		if root, ok := doc.(map[string]any); ok {
+			resp.Resource = root["data"]
+		}
+	} else {
+		resp.Body = a.body
 	}
-	return Response{Status: a.status, Envelope: doc, Body: a.body, RetryAfter: a.retryAfter}, nil
+	return resp, nil
 }
 
+// attempts is the PUTs made.
 func (n *fakeNetwork) attempts() []sent {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]sent(nil), n.puts...)
+}
+
+// announced is the POSTs made.
+func (n *fakeNetwork) announced() []sent {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]sent(nil), n.posts...)
 }
 
 // heard is one report to a watcher.
@@ -235,7 +356,7 @@ type tab struct {
 func newTab(t *testing.T, store *fakeStore, locks *fakeLocks, net *fakeNetwork) tab {
 	p := DefaultPolicy()
 	p.Jitter = func() float64 { return 0.5 }
-	c := tab{New(store, locks, net, "https://api.test", p), net}
+	c := tab{New(store, locks, net, "https://api.test/v1", p), net}
 	t.Cleanup(func() {
 		c.Close()
 		after(AttemptTimeout) // an attempt under way ends, at the latest, when it times out

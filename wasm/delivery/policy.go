@@ -16,9 +16,15 @@ type Failure struct {
 	Err        *catalog.Error // the API's error, or NETWORK_ERROR / AUTHENTICATION_FAILED of the token or transport
 	RetryAfter time.Duration  // the Retry-After header, 0 if absent
 	Refreshed  bool           // the token was already refreshed once since the page last heard
-	First      time.Time      // when the first failure of this delivery happened; zero: this one
-	Warned     bool           // the page heard a warning (a long rate-limit wait) already
-	Reported   bool           // the page heard the outcome already: what follows is background
+	// Stale: a presigned URL was refused or had expired, or its upload session is gone
+	// (the PUT step's 403 / 404): a new session is the remedy, not an error for the page.
+	Stale bool
+	// Renewed: a new session was already asked for after a stale one, and no part went in
+	// since.
+	Renewed  bool
+	First    time.Time // when the first failure of this delivery happened; zero: this one
+	Warned   bool      // the page heard a warning (a long rate-limit wait) already
+	Reported bool      // the page heard the outcome already: what follows is background
 }
 
 // Decision is what a delivery does after a failed attempt.
@@ -120,6 +126,9 @@ func (p Policy) Backoff(n int) time.Duration {
 // Decide applies the delivery table (docs/sdk.md's retry table, and what follows it) to
 // a failed attempt at time now.
 //
+//   - a stale session (a presigned URL refused, expired or gone): a new session (the
+//     courier POSTs again with the same key) and an immediate retry; stale again before
+//     any part went in, the page hears it and the same goes on on the backoff curve.
 //   - 1001/1002 (or a bare 401): a new token and one immediate retry; refused again, the
 //     page hears AUTHENTICATION_FAILED (with the API's apiCode and status) and the
 //     recording is tried again on the backoff curve, each time with a new token.
@@ -153,6 +162,15 @@ func (p Policy) Decide(f Failure, now time.Time) Decision {
 			d.Report, d.Final = failure, true
 		}
 		return d
+	}
+	if f.Stale {
+		if !f.Renewed {
+			return Decision{Retry: true}
+		}
+		if !f.Reported && (failure.APICode == 1001 || failure.APICode == 1002) {
+			failure = authFailed(failure, now)
+		}
+		return outcome(backoff)
 	}
 	switch classify(f.Status, failure) {
 	case authRow:

@@ -200,10 +200,22 @@ func deliveryTable(t *testing.T) string {
 	check("transient", failure(p.ReportAfter, 503, ``), func(d Decision) bool { return d.Retry && d.Final })
 	check("held", failure(1, 409, `{"error":{"code":2003,"message":"m"}}`), func(d Decision) bool { return !d.Retry && d.Final })
 	check("other", failure(1, 501, ``), func(d Decision) bool { return d.Retry && d.Final })
+	for _, stale := range []Response{
+		{Status: 403, Body: `<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>`},
+		{Status: 403, Body: `{"error":{"code":1002,"message":"m"}}`, Doc: map[string]any{"error": map[string]any{"code": 1002.0, "message": "m"}}},
+		{Status: 404, Body: `<Error><Code>NoSuchUpload</Code></Error>`},
+	} {
+		if outcome, _, _ := ReadPut(stale, epoch); outcome != putStale {
+			t.Errorf("row %q: ReadPut says %v", stale.Body, outcome)
+		}
+	}
 
 	rows := [][3]string{
 		{"the API answers", "the SDK", "the page hears"},
-		{"201 or 200 (the same bytes again)", "removes the recording from the outbox", "`onUploaded`; the control goes `uploaded`"},
+		{"the last `PUT` answered 2xx (the voice note; object storage's empty 200 with an `ETag`)", "removes the recording from the outbox", "`onUploaded`; the control goes `uploaded`"},
+		{"a presigned URL refused or expired (403 with 1001 / 1002, `AccessDenied`, `Request has expired`), or its session gone (404, 6001, `NoSuchUpload`)",
+			"asks for a new session at once, with the same key, and sends only the missing parts; refused again before any byte went in, the backoff below",
+			"nothing the first time; then `AUTHENTICATION_FAILED` (1001 / 1002) or the storage's status"},
 		{"1001 / 1002 (or a bare 401)", "gets a new token and tries again at once; refused again, tries on the backoff below, each time with a new token",
 			"`AUTHENTICATION_FAILED` after the second refusal"},
 		{"4003 / HTTP 429", fmt.Sprintf("waits `retry_after` or `Retry-After` (seconds or an HTTP-date), whichever is longer, at most %s s; without either, the backoff", secs(p.MaxRetryAfter)),

@@ -206,8 +206,103 @@ func (c *Cache) sourceError(err error, timedOut bool, now time.Time) *catalog.Er
 		}
 		reason = ce.Message
 	}
-	details["reason"] = reason
-	return scrub(catalog.New(catalog.AuthenticationFailed, details, now), c.token)
+	if _, said := details["reason"]; !said {
+		details["reason"] = reason
+	}
+	e := catalog.New(catalog.AuthenticationFailed, details, now)
+	if ce != nil && ce.Code == catalog.AuthenticationFailed {
+		// The source's own words: what the developer must fix, and what the person is told.
+		e.Message, e.Status = ce.Message, ce.Status
+		if ce.UserMessage != "" {
+			e.UserMessage = ce.UserMessage
+		}
+	}
+	return scrub(e, c.token)
+}
+
+// TokenAnswer is what the page's token source gave, as the glue found it: the token
+// endpoint's answer (its status, and its body parsed as JSON) or getToken's value.
+type TokenAnswer struct {
+	Endpoint    string // the tokenEndpoint asked; "" for getToken
+	Status      int    // the endpoint's HTTP status; 0 for getToken
+	Doc         any    // the JSON body in plain values, or getToken's value (a string or an object); nil when not JSON
+	Unreachable string // the endpoint could not be reached (fetch failed): why
+	Thrown      string // getToken threw or rejected: why
+}
+
+// configurationTrouble is what a person is told when the page's own token endpoint
+// fails: not their session, and nothing they can fix but waiting.
+const configurationTrouble = "Recordings can't be sent right now: this site has a connection problem. Please try again later."
+
+// ReadToken reads a token answer in any of the shapes in use: { token, expires_in },
+// { success: true, data: { id_token, expires_in } } (VocaFuse's browser SDK),
+// { data: { jwt_token, expires_in } } (vocafuse-node's generate() passed through), or
+// getToken's bare string. Anything else is an error whose details.reason says what was
+// wrong: NETWORK_ERROR when the endpoint could not be reached; AUTHENTICATION_FAILED
+// otherwise, whose message calls a failing endpoint (404, a proxy's 403, 5xx) what it
+// is, a configuration problem, and whose userMessage is a connection problem for the
+// person (only a 401, credentials refused, says the session expired).
+func ReadToken(a TokenAnswer, now time.Time) (token string, expiresIn time.Duration, err *catalog.Error) {
+	token, expiresIn, reason, config := readToken(a)
+	if reason == "" {
+		return token, expiresIn, nil
+	}
+	code := catalog.AuthenticationFailed
+	if a.Unreachable != "" {
+		code = catalog.NetworkError
+	}
+	details := map[string]any{"reason": reason}
+	if a.Status != 0 {
+		details["status"] = a.Status
+	}
+	err = catalog.New(code, details, now)
+	err.Message = reason
+	if config {
+		err.Message += " (a configuration problem of the page: check tokenEndpoint and the backend behind it)"
+		err.UserMessage = configurationTrouble
+	}
+	return "", 0, err
+}
+
+// readToken is ReadToken's decision: the token, or why there is none and whether that
+// is the page's configuration rather than the visitor's credentials.
+func readToken(a TokenAnswer) (token string, expiresIn time.Duration, reason string, config bool) {
+	where := "the token endpoint " + a.Endpoint
+	if a.Endpoint == "" {
+		where = "getToken"
+	}
+	switch {
+	case a.Unreachable != "":
+		return "", 0, where + " could not be reached: " + a.Unreachable, true
+	case a.Thrown != "":
+		return "", 0, "getToken failed: " + a.Thrown, false
+	case a.Status == 401:
+		return "", 0, where + " answered HTTP 401: the visitor's credentials were refused", false
+	case a.Status != 0 && (a.Status < 200 || a.Status > 299):
+		return "", 0, where + " answered HTTP " + strconv.Itoa(a.Status), true
+	}
+	if s, ok := a.Doc.(string); ok && s != "" {
+		return s, 0, "", false
+	}
+	root, ok := a.Doc.(map[string]any)
+	if !ok {
+		return "", 0, where + " did not answer a JSON object", true
+	}
+	if success, said := root["success"].(bool); said && !success {
+		return "", 0, where + " answered success: false", true
+	}
+	if v, _ := root["token"].(string); v != "" {
+		secs, _ := seconds(root["expires_in"])
+		return v, secs, "", false
+	}
+	data, _ := root["data"].(map[string]any)
+	for _, name := range [...]string{"id_token", "jwt_token"} {
+		if v, _ := data[name].(string); v != "" {
+			secs, _ := seconds(data["expires_in"])
+			return v, secs, "", false
+		}
+	}
+	return "", 0, where + " answered no token: expected token, data.id_token or data.jwt_token (a non-empty string)", true
 }
 
 // Invalidate drops the cached token after the API refused it (1001/1002), so the next
