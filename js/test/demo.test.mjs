@@ -132,7 +132,11 @@ const pendingItems = (page) => page.$$eval('#pending-list > li', (items) => item
 const visible = (page, selector) => page.$eval(selector, (el) => el.checkVisibility());
 
 // A token of the page's visitor (its cookie), for reading the API from here.
-const visitorToken = (page) => page.evaluate(async () => (await (await fetch('/api/token', { method: 'POST' })).json()).token);
+// The token in whichever of the shapes in use the demo's /api/token answers.
+const visitorToken = (page) => page.evaluate(async () => {
+  const a = await (await fetch('/api/token', { method: 'POST' })).json();
+  return a.token ?? a.data?.id_token ?? a.data?.jwt_token;
+});
 
 // A short WAV (a 440 Hz tone, 8 kHz mono 16-bit), for notes stored through the API directly.
 function toneWAV(secs) {
@@ -453,7 +457,7 @@ describe('the demo page', () => {
   });
 
   test('uploads failing: the recording waits with its last error; "Send now" delivers it', async () => {
-    await setFaults(server, { path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1000 });
+    await setFaults(server, { path_prefix: '/v1/upload', method: 'POST', status: 503, code: 5002, times: 1000 });
     const page = await open(DESKTOP);
     try {
       await startRecording(page);

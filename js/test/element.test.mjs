@@ -166,6 +166,75 @@ for (const { name, launch } of browsers()) {
       }
     });
 
+    test('offline at the stop: the element shows the upload\'s error; back online, the outbox delivers it and the element is uploaded with no message', async () => {
+      const page = await open(browser);
+      try {
+        await page.click(RECORD);
+        await stateIs(page, 'recording');
+        await recordedAtLeast(page, 2);
+        await page.setOfflineMode(true);
+        await page.waitForFunction(() => navigator.onLine === false, { timeout: 5_000, polling: 50 });
+        await page.click(RECORD);
+
+        // Every try fails at once while offline: the page hears the outcome after the SDK's
+        // six tries (7.75–15.5 s of backoff, never past 20 s), and the recording stays in the outbox.
+        await stateIs(page, 'error', 30_000);
+        const failed = await page.evaluate(() => {
+          const el = document.querySelector('vocafuse-recorder');
+          const part = (n) => el.shadowRoot.querySelector(`[part=${n}]`);
+          return {
+            codes: window.of('error').map((e) => e.detail.code),
+            userMessage: window.of('error').at(-1)?.detail.userMessage,
+            error: part('error').textContent,
+            errorShown: part('error').checkVisibility(),
+            progressShown: !part('progress').hidden,
+            uploaded: window.of('uploaded').length,
+            id: window.of('stop')[0].detail.id,
+          };
+        });
+        assert.equal(failed.codes.at(-1), 'NETWORK_ERROR', `errors heard: ${failed.codes}`);
+        assert.ok(failed.userMessage, 'the error carries a userMessage');
+        assert.equal(failed.error, failed.userMessage, 'the element shows the error\'s userMessage');
+        assert.equal(failed.errorShown, true, 'the error message is on screen');
+        assert.equal(failed.progressShown, false, 'no upload bar in error');
+        assert.equal(failed.uploaded, 0);
+
+        // Back online: the SDK retries on the `online` event and the recording lands in the
+        // background. The control leaves error for uploaded, and the element clears its message.
+        await page.setOfflineMode(false);
+        await stateIs(page, 'uploaded', 30_000);
+        await page.waitForFunction(() => document.querySelector('vocafuse-recorder').voicenote !== null, { timeout: 10_000, polling: 50 });
+
+        const done = await shown(page);
+        assert.equal(done.state, 'uploaded', 'the control\'s own state');
+        assert.equal(done.error, '', 'the error message is cleared once the recording is delivered');
+        assert.equal(done.status, 'Saved');
+        assert.equal(await page.evaluate(() => document.querySelector('vocafuse-recorder').shadowRoot
+          .querySelector('[part=error]').checkVisibility()), false, 'no error box on screen');
+        const states = await page.evaluate(() => window.of('statechange').map((e) => e.detail));
+        assert.deepEqual(states.slice(-2), ['error', 'uploaded'], `states: ${states}`);
+        assert.equal(states.filter((s) => s === 'uploaded').length, 1, `states: ${states}`);
+        assert.equal(await page.evaluate(() => window.of('uploaded').length), 1, 'one vocafuse-uploaded');
+
+        // The server holds the recording once, under the id onStop gave.
+        const note = await assertStored(page);
+        assert.equal(note.id, failed.id);
+        const listed = await page.evaluate(async () => {
+          const a = await (await fetch('/api/token', { method: 'POST' })).json();
+          const token = a.token ?? a.data?.id_token ?? a.data?.jwt_token;
+          const res = await fetch('/v1/voicenotes?page=0&limit=50', { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+          const body = await res.json();
+          return { status: res.status, total: body.pagination?.total, ids: body.data.map((n) => n.id) };
+        });
+        assert.deepEqual(listed, { status: 200, total: 1, ids: [failed.id] });
+        await assertEventsMatchCallbacks(page);
+        await assertNoLiveTracks(page, 'after the late delivery');
+      } finally {
+        await page.setOfflineMode(false).catch(() => {});
+        await closePage(page);
+      }
+    });
+
     if (name === 'chromium') {
       test('attributes: a max-duration the SDK refuses is INVALID_OPTION on screen; a good one applies to the next take', async () => {
         const page = await open(browser);

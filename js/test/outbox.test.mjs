@@ -16,7 +16,7 @@ import {
   blobFromPage, browsers, closePage, ffprobe, freePort, freshTmpDir, launchChromium, launchFirefox, logConsole, newPage,
   removeDir, setMicrophone, startServer,
 } from './harness.mjs';
-import { putsOf as serverPuts, setFaults, waitFor } from './support.mjs';
+import { postsOf as serverPosts, putsOf as serverPuts, sessionsOf, setFaults, uploadPosts, waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_ARGS = ['--fault-injection'];
@@ -87,7 +87,26 @@ const drained = (page, timeout = 60_000) =>
 const pendingOf = (page) => page.evaluate(() => window.pendingNow());
 const goOnline = (page) => page.evaluate(() => window.dispatchEvent(new Event('online')));
 
+// A recording's PUTs of its bytes, to any of its upload sessions (support.mjs).
 const putsOf = (id) => serverPuts(server, id);
+const postsOf = (id) => serverPosts(server, id);
+// The upload sessions a recording was given, by id (one unless it expired).
+const uploadIds = (id, runs = server) => new Set(sessionsOf(runs, id).map((e) => e.upload_id));
+// The logs of several runs of the server (before and after a restart), as one.
+const allRuns = (...servers) => ({ logs: servers.flatMap((s) => s.logs) });
+
+// Waits, bounded, until the server's log (or any state of the test's side) says so.
+async function until(what, cond, timeout = 60_000) {
+  const end = Date.now() + timeout;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: not after ${timeout} ms`);
+    await delay(100);
+  }
+}
+
+// The SDK's two steps, as fault plans match them.
+const POST_UPLOAD = { path_prefix: '/v1/upload', method: 'POST' };
+const PUT_BYTES = { path_prefix: '/v1/upload-sessions/', method: 'PUT' };
 
 // Compares the server with what was made, adds the row to the matrix, and fails the test
 // on anything lost or stored twice.
@@ -153,7 +172,7 @@ for (const { name, launch } of browsers()) {
     });
 
     oneTabRow('the server killed (SIGKILL) during an upload and restarted: uploaded once', 'server SIGKILLed mid-upload, restarted', undefined, async (page, settle) => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', delay_ms: 5000, times: 1 });
+      await fault({ ...PUT_BYTES, delay_ms: 5000, times: 1 });
       const made = [await record(page)];
       await waitFor(page, () => window.control.state === 'uploading');
       // The whole body has gone out; the server holds the answer back (delay_ms).
@@ -165,7 +184,7 @@ for (const { name, launch } of browsers()) {
     });
 
     oneTabRow('the connection dropped after part of the body, twice: uploaded once', 'connection dropped twice', undefined, async (page, settle) => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', drop: true, times: 2 });
+      await fault({ ...PUT_BYTES, drop: true, times: 2 });
       const made = [await record(page)];
       await drained(page);
       assert.ok(putsOf(made[0].id).length >= 3, 'two dropped attempts, then the one that landed');
@@ -173,10 +192,10 @@ for (const { name, launch } of browsers()) {
     });
 
     oneTabRow('503 five times in a row, then healthy: uploaded once', '503 five times, then healthy', undefined, async (page, settle) => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 5 });
+      await fault({ ...PUT_BYTES, status: 503, code: 5002, times: 5 });
       const made = [await record(page)];
       await drained(page, 90_000);
-      assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [503, 503, 503, 503, 503, 201]);
+      assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [503, 503, 503, 503, 503, 200]);
       await settle(made);
     });
 
@@ -242,7 +261,7 @@ for (const { name, launch } of browsers()) {
       }));
 
     oneTabRow('a 409 for the id is surfaced and held, not retried until retryPending()', '409 surfaced, held until retryPending', undefined, async (page, settle) => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 409, code: 2003, times: 1 });
+      await fault({ ...PUT_BYTES, status: 409, code: 2003, times: 1 });
       const made = [await record(page)];
       await stateIs(page, ['error']);
       const error = await page.evaluate(() => {
@@ -258,6 +277,103 @@ for (const { name, launch } of browsers()) {
       assert.deepEqual(await page.evaluate(async () => (await window.sdk.retryPending()).length), 0);
       await settle(made);
     });
+
+    // ---- VocaFuse's upload flow: POST /v1/upload, then PUTs of the bytes to presigned URLs ----
+
+    oneTabRow('POST /v1/upload answered 503 twice, then healthy: uploaded once', 'POST /v1/upload 503, then healthy', undefined, async (page, settle) => {
+      const from = server.logs.length;
+      await fault({ ...POST_UPLOAD, status: 503, code: 5002, times: 2 });
+      const made = [await record(page)];
+      await drained(page);
+      assert.deepEqual(uploadPosts(server, from).map((e) => e.status), [503, 503, 201]);
+      assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [200]);
+      await settle(made);
+    });
+
+    oneTabRow('the answer to POST /v1/upload lost after the server acted, then asked again: one session, uploaded once', 'POST answer lost after the server acted', undefined, async (page, settle) => {
+      await fault({ ...POST_UPLOAD, drop_after: true, times: 1 });
+      const made = [await record(page)];
+      await drained(page);
+      const posts = postsOf(made[0].id);
+      assert.deepEqual([posts[0].dropped, posts[0].fault], [true, 'drop_after:201'], 'the first POST made the session and was cut');
+      assert.equal(posts.at(-1).status, 200, 'asked again with the same key: the session it made');
+      assert.equal(uploadIds(made[0].id).size, 1);
+      assert.equal(putsOf(made[0].id).filter((e) => e.status < 300).length, 1);
+      await settle(made);
+    });
+
+    oneTabRow('a presigned URL expired before its PUT: asked again with the same key, uploaded once', 'presigned URL expired before the PUT', undefined, async (page, settle) => {
+      // The URLs of the first answer live 1 to 2 s; its PUT is held 3.5 s before it is checked.
+      await fault({ ...POST_UPLOAD, url_ttl_ms: 2000, times: 1 });
+      await fault({ ...PUT_BYTES, delay_ms: 3500, times: 1 });
+      const made = [await record(page)];
+      await drained(page);
+      const puts = putsOf(made[0].id);
+      console.log(`${name}: PUTs of the recording whose URL expired: ${JSON.stringify(puts.map((e) => [e.status, e.fault]))}`);
+      assert.deepEqual(postsOf(made[0].id).map((e) => e.status), [201, 200]);
+      assert.equal(puts.filter((e) => e.status < 300).length, 1);
+      assert.ok(puts.every((e) => e.status < 300 || (e.status === 403 && e.fault === 'delay')), 'only the expired URL was refused');
+      await settle(made);
+    });
+
+    oneTabRow('one part of a multipart upload failing three times: that part retried alone, stored once', 'one part failing three times', undefined, async (page, settle) => {
+      await fault({ ...PUT_BYTES, path_suffix: '/parts/2', status: 503, code: 5002, times: 3 });
+      const { id, size } = await page.evaluate(() => window.uploadFile(35));
+      assert.equal(size, 6_720_044);
+      await until('both parts stored', () => putsOf(id).filter((e) => e.status === 200).length >= 2, 90_000);
+      await drained(page, 90_000);
+      const part = (n) => putsOf(id).filter((e) => e.path.endsWith(`/parts/${n}`)).map((e) => e.status);
+      assert.deepEqual(part(2), [503, 503, 503, 200]);
+      assert.deepEqual(part(1), [200], 'the part that was in is not sent again');
+      await settle(await page.evaluate(() => window.made));
+    });
+
+    oneTabRow('the server killed (SIGKILL) between two parts and restarted: only the missing part sent, stored once', 'server SIGKILLed between two parts', undefined, async (page, settle) => {
+      await fault({ ...PUT_BYTES, path_suffix: '/parts/2', delay_ms: 10_000, times: 1 });
+      const { id } = await page.evaluate(() => window.uploadFile(35));
+      await until('part 1 stored', () => putsOf(id).some((e) => e.path.endsWith('/parts/1') && e.status === 200), 60_000);
+      const first = server;
+      await server.kill();
+      await restartServer();
+      const runs = () => allRuns(first, server);
+      await until('part 2 stored', () => serverPuts(runs(), id).some((e) => e.path.endsWith('/parts/2') && e.status === 200), 90_000);
+      await drained(page, 90_000);
+      const puts = serverPuts(runs(), id);
+      assert.deepEqual(puts.filter((e) => e.path.endsWith('/parts/1')).map((e) => e.status), [200], 'part 1 not sent again');
+      assert.equal(uploadIds(id, runs()).size, 1, 'one session across the restart');
+      await settle(await page.evaluate(() => window.made));
+    });
+
+    oneTabRow('the tab reloaded between POST /v1/upload and its PUT: the next load sends the bytes to the same session, once', 'tab reloaded between POST and PUT', undefined, async (page, settle) => {
+      await fault({ ...PUT_BYTES, delay_ms: 10_000, times: 1 });
+      const made = [await record(page)];
+      await until('the POST answered', () => sessionsOf(server, made[0].id).length > 0, 30_000);
+      await page.reload();
+      await page.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
+      await drained(page);
+      assert.equal(uploadIds(made[0].id).size, 1, 'one session');
+      assert.equal(putsOf(made[0].id).filter((e) => e.status < 300).length, 1, 'stored once');
+      await settle(made);
+    });
+
+    test('two tabs holding the same pending recording and its session: sent by one, stored once', () =>
+      row('two tabs, one pending session', name, async (settle) => {
+        const a = await firstTab(browser);
+        try {
+          await fault({ ...PUT_BYTES, status: 503, code: 5002, times: 1000 });
+          const made = [await record(a)];
+          await until('a PUT tried', () => putsOf(made[0].id).length >= 1, 30_000);
+          const b = await anotherTab(a); // the same outbox: it finds the recording pending
+          await fault(null);
+          await Promise.all([goOnline(a), goOnline(b)]);
+          await Promise.all([drained(a), drained(b)]);
+          assert.equal(putsOf(made[0].id).filter((e) => e.status < 300).length, 1, 'sent by one tab, once');
+          assert.equal(uploadIds(made[0].id).size, 1, 'one session');
+          await settle(a, made);
+        } finally {
+          await closePage(a);
+        }
+      }));
 
     oneTabRow('an onError and an onUploaded that throw: the next recordings still work', 'onError and onUploaded throw', '?throw=1', async (page, settle) => {
       // Two refusals: the click asks for a token (whose recording it is) and the upload
@@ -276,7 +392,7 @@ for (const { name, launch } of browsers()) {
     });
 
     oneTabRow('IndexedDB unavailable: kept in memory, STORAGE_UNAVAILABLE once, still uploaded', 'IndexedDB unavailable (memory)', '?storage=none', async (page, settle) => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1 });
+      await fault({ ...PUT_BYTES, status: 503, code: 5002, times: 1 });
       const made = [await record(page)];
       await stateIs(page, ['uploaded']);
       made.push(await record(page));
@@ -571,7 +687,7 @@ for (const { name, launch } of browsers()) {
       row('another visitor, then the owner', name, async (settle) => {
         const page = await firstTab(browser);
         try {
-          await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1000 });
+          await fault({ ...PUT_BYTES, status: 503, code: 5002, times: 1000 });
           const made = [await record(page)];
           const cookies = await page.cookies();
           await waitFor(page, async () => (await window.pendingNow()).some((p) => p.attempts >= 1));

@@ -121,12 +121,48 @@ export async function setFaults(server, plan) {
   assert.ok(res.ok, `/_faults answered ${res.status}`);
 }
 
-// Every PUT of one voice note in the server's log (all its runs).
-export function putsOf(server, id) {
-  return server.logs
+// The server's JSON log lines (all its runs, from line `from` on), parsed.
+export function serverLog(server, from = 0) {
+  return server.logs.slice(from)
     .filter((line) => line.startsWith('stderr: {'))
-    .map((line) => JSON.parse(line.slice('stderr: '.length)))
-    .filter((e) => e.msg === 'request' && e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
+    .map((line) => JSON.parse(line.slice('stderr: '.length)));
+}
+
+// The request log lines (from line `from` on).
+export const requestsOf = (server, from = 0) => serverLog(server, from).filter((e) => e.msg === 'request');
+
+// The SDK delivers in two steps (POST /v1/upload, then PUTs to presigned URLs): the
+// server logs each session it hands out with the voice note's id ("upload session"), which
+// is how a recording is followed from its POST to the PUTs of its sessions.
+export function sessionsOf(server, id) {
+  return serverLog(server).filter((e) => e.msg === 'upload session' && e.voicenote_id === id);
+}
+
+// Every POST /v1/upload from line `from` on (a planned fault's included, which names no note).
+export const uploadPosts = (server, from = 0) =>
+  requestsOf(server, from).filter((e) => e.method === 'POST' && e.path === '/v1/upload');
+
+// Every PUT of the bytes from line `from` on, to any session.
+export const sessionPuts = (server, from = 0) =>
+  requestsOf(server, from).filter((e) => e.method === 'PUT' && e.path.startsWith('/v1/upload-sessions/'));
+
+// Whether a PUT's path is one of the session's URLs (the single one or a part's).
+const ofSession = (path, uploadId) =>
+  path === `/v1/upload-sessions/${uploadId}` || path.startsWith(`/v1/upload-sessions/${uploadId}/parts/`);
+
+// Every PUT of one voice note's bytes in the server's log (all its runs, all its sessions):
+// a recording's upload, as the one-request PUT /v1/voicenotes/{id} was. A 2xx of a single
+// upload is the recording stored; a multipart one has one 2xx a part.
+export function putsOf(server, id) {
+  const uploads = new Set(sessionsOf(server, id).map((e) => e.upload_id));
+  return requestsOf(server).filter((e) => e.method === 'PUT' && [...uploads].some((u) => ofSession(e.path, u)));
+}
+
+// The POSTs that opened or found a session of the voice note (those a fault answered name
+// none: see uploadPosts).
+export function postsOf(server, id) {
+  const requests = new Set(sessionsOf(server, id).map((e) => e.request_id));
+  return requestsOf(server).filter((e) => e.method === 'POST' && e.path === '/v1/upload' && requests.has(e.request_id));
 }
 
 // Runs in the page (recorder.html): attaches with `options` and lets the page itself pause at

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { browsers, closePage, ffprobe, freePort, newPage, setMicrophone, startServer } from './harness.mjs';
-import { waitFor, waitForEvent } from './support.mjs';
+import { sessionPuts, uploadPosts, waitFor, waitForEvent } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -68,7 +68,12 @@ async function recordAndUpload(page, { timeout = 30_000 } = {}) {
   });
 }
 
-const puts = (entries, id) => entries.filter((e) => e.method === 'PUT' && e.path === `/v1/voicenotes/${id}`);
+// The SDK's two steps (POST /v1/upload, then the PUT of the bytes to the presigned URL),
+// since line `from` of the server's log: each test makes one recording at a time.
+const posts = (from) => uploadPosts(server, from);
+const puts = (from) => sessionPuts(server, from);
+const POST_UPLOAD = { path_prefix: '/v1/upload', method: 'POST' };
+const PUT_BYTES = { path_prefix: '/v1/upload-sessions/', method: 'PUT' };
 const tokenCalls = (entries) => entries.filter((e) => e.method === 'POST' && e.path === '/api/token');
 
 for (const { name, launch } of browsers()) {
@@ -131,7 +136,8 @@ for (const { name, launch } of browsers()) {
     });
 
     test('one 1002 → the token is refreshed once and the upload lands', async () => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 401, code: 1002, times: 1 });
+      // The token is read by the POST (a presigned PUT carries its own authority).
+      await fault({ ...POST_UPLOAD, status: 401, code: 1002, times: 1 });
       const from = server.logs.length;
       const page = await open(browser);
       try {
@@ -139,21 +145,23 @@ for (const { name, launch } of browsers()) {
         assert.equal(r.state, 'uploaded', JSON.stringify(r.errors));
         const log = requests(from);
         assert.equal(tokenCalls(log).length, 2, 'the token endpoint should be called twice');
-        assert.deepEqual(puts(log, r.id).map((e) => e.status), [401, 201]);
+        assert.deepEqual(posts(from).map((e) => e.status), [401, 201]);
+        assert.deepEqual(puts(from).map((e) => e.status), [200]);
       } finally {
         await closePage(page);
       }
     });
 
     test('a 4003 with retry_after 1 → the SDK waits at least a second, then uploads', async () => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 429, code: 4003, retry_after: 1, times: 1 });
+      await fault({ ...POST_UPLOAD, status: 429, code: 4003, retry_after: 1, times: 1 });
       const from = server.logs.length;
       const page = await open(browser);
       try {
         const r = await recordAndUpload(page);
         assert.equal(r.state, 'uploaded', JSON.stringify(r.errors));
-        const tries = puts(requests(from), r.id);
+        const tries = posts(from);
         assert.deepEqual(tries.map((e) => e.status), [429, 201]);
+        assert.deepEqual(puts(from).map((e) => e.status), [200]);
         const gap = Date.parse(tries[1].time) - Date.parse(tries[0].time);
         assert.ok(gap >= 1000, `retried after ${gap} ms`);
       } finally {
@@ -163,7 +171,7 @@ for (const { name, launch } of browsers()) {
 
     if (name === 'chromium') {
       // The local server sends Retry-After as seconds; an HTTP-date (RFC 9110's other form)
-      // is answered here by intercepting the first PUT. Without reading the date the SDK
+      // is answered here by intercepting the first POST /v1/upload. Without reading the date the SDK
       // would back off a quarter of a second, not wait until it.
       test('a 429 whose Retry-After is an HTTP-date → the SDK waits until that date', async () => {
         await fault(null);
@@ -172,7 +180,7 @@ for (const { name, launch } of browsers()) {
         try {
           await page.setRequestInterception(true);
           page.on('request', (req) => {
-            if (req.method() === 'PUT' && req.url().includes('/v1/voicenotes/')) {
+            if (req.method() === 'POST' && new URL(req.url()).pathname === '/v1/upload') {
               seen.push(Date.now());
               if (seen.length === 1) {
                 req.respond({
@@ -197,14 +205,16 @@ for (const { name, launch } of browsers()) {
     }
 
     test('two 503s → backed off and uploaded', async () => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 2 });
+      // On the PUT of the bytes: retried on its own, to the same session.
+      await fault({ ...PUT_BYTES, status: 503, code: 5002, times: 2 });
       const from = server.logs.length;
       const page = await open(browser);
       try {
         const r = await recordAndUpload(page);
         assert.equal(r.state, 'uploaded', JSON.stringify(r.errors));
-        const tries = puts(requests(from), r.id);
-        assert.deepEqual(tries.map((e) => e.status), [503, 503, 201]);
+        const tries = puts(from);
+        assert.deepEqual(tries.map((e) => e.status), [503, 503, 200]);
+        assert.equal(new Set(tries.map((e) => e.path)).size, 1, 'one session');
         const gaps = tries.slice(1).map((e, i) => Date.parse(e.time) - Date.parse(tries[i].time));
         assert.ok(gaps[0] >= 200 && gaps[1] >= gaps[0] * 0.9, `waits ${gaps} ms should grow`);
       } finally {
@@ -213,7 +223,8 @@ for (const { name, launch } of browsers()) {
     });
 
     test('a 2005 answer → UNSUPPORTED_AUDIO_FORMAT with apiCode 2005, not retried', async () => {
-      await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 400, code: 2005, times: 1 });
+      // The bytes refused by the API (the local API checks them at the PUT).
+      await fault({ ...PUT_BYTES, status: 400, code: 2005, times: 1 });
       const from = server.logs.length;
       const page = await open(browser);
       try {
@@ -222,7 +233,7 @@ for (const { name, launch } of browsers()) {
         assert.equal(r.errors[0].code, 'UNSUPPORTED_AUDIO_FORMAT');
         assert.equal(r.errors[0].apiCode, 2005);
         assert.equal(r.errors[0].status, 400);
-        assert.equal(puts(requests(from), r.id).length, 1);
+        assert.equal(puts(from).length, 1);
       } finally {
         await closePage(page);
       }
@@ -238,7 +249,7 @@ for (const { name, launch } of browsers()) {
         const r = await recordAndUpload(page);
         assert.equal(r.state, 'error');
         assert.equal(r.errors[0].code, 'AUTHENTICATION_FAILED');
-        assert.equal(puts(requests(from), r.id).length, 0);
+        assert.equal(posts(from).length + puts(from).length, 0);
       } finally {
         await closePage(page);
       }
@@ -247,7 +258,7 @@ for (const { name, launch } of browsers()) {
     test('the API unreachable → NETWORK_ERROR within 20 s of the stop', async () => {
       await fault(null);
       const closed = await freePort();
-      const page = await open(browser, { apiBaseUrl: `http://127.0.0.1:${closed}` });
+      const page = await open(browser, { apiBaseUrl: `http://127.0.0.1:${closed}/v1` });
       try {
         const r = await recordAndUpload(page, { timeout: 40_000 });
         assert.equal(r.errors[0].code, 'NETWORK_ERROR');

@@ -10,8 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { ffprobe, freshTmpDir, startServer } from './harness.mjs';
-import { attachLosingTheMicrophoneAt2s, attachPausingAt2s, putsOf as serverPuts, setFaults } from './support.mjs';
+import { attachLosingTheMicrophoneAt2s, attachPausingAt2s, putsOf as serverPuts, setFaults, uploadPosts } from './support.mjs';
 import { launchWebKit, webkitAvailable } from './webkit.mjs';
+import {
+  multipartScenario, standInExpiredScenario, standInMultipartScenario, standInSlowDownScenario, startFlowRig, tokenShapeScenario,
+} from './flow-scenarios.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -82,7 +85,8 @@ async function lastRecording() {
 // The stored voice note's bytes, read back from the server with the page's own token.
 async function storedProbe(id) {
   await wk.evaluate(async (noteId) => {
-    const { token } = await (await fetch('/api/token', { method: 'POST', credentials: 'same-origin' })).json();
+    const a = await (await fetch('/api/token', { method: 'POST', credentials: 'same-origin' })).json();
+    const token = a.token ?? a.data?.id_token ?? a.data?.jwt_token; // any shape in use
     window.stored = await (await fetch(`/v1/voicenotes/${noteId}/audio`, { headers: { Authorization: `Bearer ${token}` } })).blob();
   }, id);
   const file = path.join(await freshTmpDir('webkit-stored-'), 'stored.wav');
@@ -209,9 +213,11 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
 
   wkTest('uploads through a 503 and a 1002 (token expired): stored once', async () => {
     await open('outbox.html');
-    // Faults apply in the order they were added: the first PUT gets 503, the second 401.
-    await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 503, code: 5002, times: 1 });
-    await fault({ path_prefix: '/v1/voicenotes', method: 'PUT', status: 401, code: 1002, times: 1 });
+    // Faults apply in the order they were added: the first POST /v1/upload gets 503, the
+    // second 401 (the token is read there; a presigned PUT carries its own authority).
+    const from = server.logs.length;
+    await fault({ path_prefix: '/v1/upload', method: 'POST', status: 503, code: 5002, times: 1 });
+    await fault({ path_prefix: '/v1/upload', method: 'POST', status: 401, code: 1002, times: 1 });
     await wk.click('#record-btn');
     await recorded(1);
     await wk.click('#record-btn');
@@ -220,7 +226,8 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     const made = await wk.evaluate(() => window.made);
     const held = await wk.evaluate(() => window.serverView());
     assert.deepEqual(held, made.map(({ id, hash }) => ({ id, hash })));
-    assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [503, 401, 201]);
+    assert.deepEqual(uploadPosts(server, from).map((e) => e.status), [503, 401, 201]);
+    assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [200]);
     await fault(null);
   });
 
@@ -270,4 +277,22 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     assert.equal(stored.codec, 'pcm_s16le');
     assert.ok(stored.duration >= 2 && stored.duration <= 3.3 + more, `kept ${stored.duration} s of 3 (+ ${more.toFixed(2)})`);
   });
+});
+
+// VocaFuse's upload flow in WebKit (the scenarios of flow-scenarios.mjs, as flow.test.mjs runs
+// them in Chromium and Firefox): POST /v1/upload then presigned PUTs, the token endpoint in
+// each shape, a file in two parts stored byte for byte, and the object-storage stand-in.
+describe('webkit: VocaFuse\'s upload flow', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) is not installed' }, () => {
+  let rig;
+  before(async () => { rig = await startFlowRig(); });
+  after(async () => { await rig?.stop(); });
+
+  for (const shape of ['id_token', 'jwt_token', 'token']) {
+    wkTest(`the token endpoint answers in the ${shape} shape: recorded, POST /v1/upload, PUT, stored as its owner`, () =>
+      tokenShapeScenario(wk, rig, shape, `customer_${shape}_webkit`));
+  }
+  wkTest('a 6.7 MB file given to sdk.upload() goes in two parts and is stored byte for byte', () => multipartScenario(wk, rig));
+  wkTest('through the object-storage stand-in: a SlowDown, then delivered; no XML for the page', () => standInSlowDownScenario(wk, rig));
+  wkTest('through the object-storage stand-in: an expired URL → asked again with the same key, delivered', () => standInExpiredScenario(wk, rig));
+  wkTest('through the object-storage stand-in: a file in two parts, one slowed down, stored byte for byte', () => standInMultipartScenario(wk, rig));
 });
