@@ -3,12 +3,11 @@ package api
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 
+	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
 )
 
@@ -18,9 +17,7 @@ import (
 type cursors struct{ aead cipher.AEAD }
 
 func newCursors(tokenSecret string) cursors {
-	m := hmac.New(sha256.New, []byte(tokenSecret))
-	m.Write([]byte("vocafuse list cursor v1"))
-	block, _ := aes.NewCipher(m.Sum(nil))
+	block, _ := aes.NewCipher(auth.DeriveKey([]byte(tokenSecret), "vocafuse list cursor v1"))
 	aead, _ := cipher.NewGCM(block)
 	return cursors{aead}
 }

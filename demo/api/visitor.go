@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+
+	"github.com/vocafuse/recorder/demo/auth"
 )
 
 // The demo's visitor cookie: the server's only proof of who a browser is. Its value is
@@ -35,12 +37,9 @@ var strayVisitorPaths = []string{"/api", "/api/", "/api/token"}
 // visitorSigner makes and opens visitor cookie values.
 type visitorSigner struct{ key []byte }
 
-// newVisitorSigner derives its key from the token key with its own label, as
-// auth.NewURLSigner does: no key serves two purposes, no further secret is kept.
+// newVisitorSigner signs with a key of its own, derived from the token key.
 func newVisitorSigner(tokenKey []byte) visitorSigner {
-	mac := hmac.New(sha256.New, tokenKey)
-	mac.Write([]byte("vocafuse visitor cookie v1"))
-	return visitorSigner{key: mac.Sum(nil)}
+	return visitorSigner{key: auth.DeriveKey(tokenKey, "vocafuse visitor cookie v1")}
 }
 
 func (v visitorSigner) mac(id string) string {

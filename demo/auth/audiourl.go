@@ -22,12 +22,9 @@ type URLSigner struct {
 	now func() time.Time
 }
 
-// NewURLSigner derives the URL key from the token key, so the two are never the same
-// key used for two purposes, and no further secret needs keeping.
+// NewURLSigner signs with a key of its own, derived from the token key.
 func NewURLSigner(tokenKey []byte, now func() time.Time) *URLSigner {
-	mac := hmac.New(sha256.New, tokenKey)
-	mac.Write([]byte("vocafuse audio url v1"))
-	return &URLSigner{key: mac.Sum(nil), now: now}
+	return &URLSigner{key: DeriveKey(tokenKey, "vocafuse audio url v1"), now: now}
 }
 
 // The query parameters of a signed URL.

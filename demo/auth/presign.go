@@ -20,12 +20,9 @@ type PartSigner struct {
 	now func() time.Time
 }
 
-// NewPartSigner derives its key from the token key with its own label, as NewURLSigner
-// does, so no key serves two purposes and no further secret needs keeping.
+// NewPartSigner signs with a key of its own, derived from the token key.
 func NewPartSigner(tokenKey []byte, now func() time.Time) *PartSigner {
-	mac := hmac.New(sha256.New, tokenKey)
-	mac.Write([]byte("vocafuse upload part url v1"))
-	return &PartSigner{key: mac.Sum(nil), now: now}
+	return &PartSigner{key: DeriveKey(tokenKey, "vocafuse upload part url v1"), now: now}
 }
 
 // The query parameters of a presigned upload URL (besides ParamOwner, ParamExpires and

@@ -95,17 +95,9 @@ func (s *Store) APIKeys() (keys []APIKey, err error) {
 
 // APIKey returns the key with that id.
 func (s *Store) APIKey(id string) (k APIKey, found bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(apiKeysBucket)
-		if b == nil {
-			return nil
-		}
-		raw := b.Get([]byte(id))
-		if raw == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(raw, &k)
+	err = s.db.View(func(tx *bolt.Tx) (err error) {
+		found, err = getJSON(tx, apiKeysBucket, id, &k)
+		return err
 	})
 	return k, found, err
 }
@@ -120,21 +112,14 @@ func (s *Store) CreateAPIKey(k APIKey) error {
 // (checked in the same transaction, so two deletions at once cannot remove the last two).
 func (s *Store) DeleteAPIKey(id string) (found bool, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(apiKeysBucket)
-		if b == nil {
-			return nil
-		}
-		raw := b.Get([]byte(id))
-		if raw == nil {
-			return nil
-		}
-		found = true
 		var k APIKey
-		if err := json.Unmarshal(raw, &k); err != nil {
+		var err error
+		if found, err = getJSON(tx, apiKeysBucket, id, &k); err != nil || !found {
 			return err
 		}
+		b := tx.Bucket(apiKeysBucket)
 		others := 0
-		err := b.ForEach(func(other, _ []byte) error {
+		err = b.ForEach(func(other, _ []byte) error {
 			if string(other) != id {
 				others++
 				return errStopIteration

@@ -158,19 +158,25 @@ func (s *Store) CreateWebhook(w Webhook) error {
 
 // Webhook returns the webhook with that id.
 func (s *Store) Webhook(id string) (w Webhook, found bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(webhooksBucket)
-		if b == nil {
-			return nil
-		}
-		raw := b.Get([]byte(id))
-		if raw == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(raw, &w)
+	err = s.db.View(func(tx *bolt.Tx) (err error) {
+		found, err = getJSON(tx, webhooksBucket, id, &w)
+		return err
 	})
 	return w, found, err
+}
+
+// getJSON reads the record under key into v; found is false where there is none (or
+// no bucket yet: buckets are made by their first write).
+func getJSON(tx *bolt.Tx, bucket []byte, key string, v any) (found bool, err error) {
+	b := tx.Bucket(bucket)
+	if b == nil {
+		return false, nil
+	}
+	raw := b.Get([]byte(key))
+	if raw == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(raw, v)
 }
 
 // Webhooks returns every webhook, oldest first.
