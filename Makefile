@@ -127,7 +127,7 @@ bench: bench-go bench-browser
 
 bench-go: engine
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	VOCAFUSE_BENCH=1 $(GO) test -count=1 -v -run '^TestLoad(ConcurrentUploads|SlowClients)$$' ./demo | grep -E 'concurrent uploads|slow clients|^(ok|FAIL)'
+	VOCAFUSE_BENCH=1 $(GO) test -count=1 -v -run '^(TestLoad(ConcurrentUploads|SlowClients)|TestManyWebhooksStayBounded|TestDeadWebhookLeavesTheStoreSmall)$$' ./demo | grep -E 'concurrent uploads|slow clients|webhooks ×|dead webhook|^(ok|FAIL)'
 	VOCAFUSE_BENCH=1 VOCAFUSE_REQUIRE_ENGINE=1 $(GO) test -count=1 -v -run '^TestWERTable$$' ./demo/transcribe | grep -vE '^(=== RUN|--- PASS)'
 
 # The SDK as the demo server sends it, beside the bare program, the yardstick of size and
