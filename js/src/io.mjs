@@ -306,7 +306,9 @@ function request(method, url, headers, body, timeout, onProgress) {
       const text = xhr.responseText;
       resolve({
         status: xhr.status, json: parseJSON(text), text: text.slice(0, BODY_ECHO),
-        etag: xhr.getResponseHeader('ETag') || '',
+        // Only a PUT's ETag means anything; reading a header another origin did not
+        // expose makes the browser log a refusal.
+        etag: method === 'PUT' ? xhr.getResponseHeader('ETag') || '' : '',
         retryAfter: retryAfterSeconds(xhr.getResponseHeader('Retry-After')),
       });
     });
