@@ -41,16 +41,24 @@ export function errorsOf(page) {
 }
 
 // Loads a recording into an <audio> element: its duration, and where a seek to the middle lands.
+// Each wait is bounded, so a media element that never answers fails here, by name, rather
+// than in the driver's protocol timeout. A seek that has not landed in 5 s is asked once
+// more (headless Firefox has been seen to drop one), as a person would click again.
 export function playable(page, expression) {
   return page.evaluate(async (expr) => {
     const audio = new Audio(URL.createObjectURL(eval(expr)));
-    await new Promise((resolve, reject) => {
-      audio.onloadedmetadata = resolve;
-      audio.onerror = () => reject(new Error(`the <audio> element cannot load it: ${audio.error && audio.error.message}`));
+    const event = (name, ms) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the <audio> element: no ${name} within ${ms / 1000} s`)), ms);
+      audio.addEventListener(name, () => { clearTimeout(timer); resolve(); }, { once: true });
+      audio.addEventListener('error', () => {
+        clearTimeout(timer);
+        reject(new Error(`the <audio> element cannot load it: ${audio.error && audio.error.message}`));
+      }, { once: true });
     });
+    await event('loadedmetadata', 15_000);
     const duration = audio.duration;
-    audio.currentTime = duration / 2;
-    await new Promise((resolve) => { audio.onseeked = resolve; });
+    const seek = () => { const landed = event('seeked', 5_000); audio.currentTime = duration / 2; return landed; };
+    await seek().catch(seek);
     return { duration, seekedTo: audio.currentTime };
   }, expression);
 }
