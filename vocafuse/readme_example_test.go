@@ -3,7 +3,7 @@ package vocafuse_test
 // Runnable examples that mirror the sections of VocaFuse's Node SDK README
 // (vocafuse-node: Quick Start, Voicenotes, Automatic Pagination, Webhooks, Webhook
 // Signature Verification, JWT Token Generation, API Keys, Account), against a fake of
-// the hosted API that answers with that SDK's own test fixtures: single resources in
+// the hosted API that answers in the shapes that SDK's tests expect: single resources in
 // "data", lists with "pagination", and nothing at the top level besides.
 
 import (
@@ -22,7 +22,7 @@ import (
 )
 
 // hostedAPI is a fake of the hosted API: it checks the key and secret in VocaFuse's
-// headers, answers each route with vocafuse-node's fixtures, and records the
+// headers, answers each route in the shapes vocafuse-node reads, and records the
 // requests ("METHOD /path?query body").
 type hostedAPI struct {
 	*httptest.Server
