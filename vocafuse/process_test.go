@@ -99,8 +99,14 @@ func upload(t *testing.T, s *demoproc.Server, c *vocafuse.Client, identity, id s
 	if err != nil {
 		t.Fatal(err)
 	}
+	putWithToken(t, s, tok.Token, id)
+}
+
+// putWithToken uploads a one-second WAV as voice note id with a browser token.
+func putWithToken(t *testing.T, s *demoproc.Server, token, id string) {
+	t.Helper()
 	req, _ := http.NewRequest("PUT", s.URL+"/v1/voicenotes/"+id, bytes.NewReader(wav(1)))
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "audio/wav")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -820,18 +826,7 @@ func TestGenerateToken(t *testing.T) {
 	}
 	// The default scope uploads.
 	id := newID()
-	req, _ := http.NewRequest("PUT", s.URL+"/v1/voicenotes/"+id, bytes.NewReader(wav(1)))
-	req.Header.Set("Authorization", "Bearer "+tok.JWTToken)
-	req.Header.Set("Content-Type", "audio/wav")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Fatalf("upload with a generated token: %d %s", resp.StatusCode, body)
-	}
+	putWithToken(t, s, tok.JWTToken, id)
 	if note, err := c.VoiceNotes().Get(ctx, id); err != nil || note.Identity != "user_gen" {
 		t.Errorf("%+v %v", note, err)
 	}
