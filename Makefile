@@ -87,16 +87,16 @@ test-go:
 # Each fuzz target for a fixed number of inputs (a few seconds each); `make fuzz FUZZN=50`
 # runs fifty times as many.
 test-fuzz fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $$((10000 * $(FUZZN)))x ./wasm/catalog
-	$(GO) test -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $$((50000 * $(FUZZN)))x ./wasm/audio
-	$(GO) test -run '^$$' -fuzz '^FuzzDurationPatch$$' -fuzztime $$((50000 * $(FUZZN)))x ./wasm/audio
-	$(GO) test -run '^$$' -fuzz '^FuzzCRCIEEE$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
-	$(GO) test -run '^$$' -fuzz '^FuzzEncoder$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio/wav
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $$((10000 * $(FUZZN)))x ./internal/catalog
+	$(GO) test -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $$((50000 * $(FUZZN)))x ./internal/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzDurationPatch$$' -fuzztime $$((50000 * $(FUZZN)))x ./internal/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzCRCIEEE$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzEncoder$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio/wav
 	$(GO) test -run '^$$' -fuzz '^FuzzReplaceAll$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzSubject$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzStorageError$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
-	$(GO) test -run '^$$' -fuzz '^FuzzOggCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
-	$(GO) test -run '^$$' -fuzz '^FuzzWebMCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzOggCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzWebMCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWordTimes$$' -fuzztime $$((20000 * $(FUZZN)))x ./demo/transcribe
 
 # The Go packages again, compiled to wasm and run under Node, including the glue's tests.

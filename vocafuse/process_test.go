@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vocafuse/recorder/internal/catalog"
 	"github.com/vocafuse/recorder/internal/demoproc"
 	"github.com/vocafuse/recorder/vocafuse"
-	"github.com/vocafuse/recorder/wasm/catalog"
 )
 
 func TestMain(m *testing.M) {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // The account's API keys (docs/api.md, "The account and its keys"), in the shapes of

@@ -7,7 +7,7 @@ import (
 
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // authedHandler is a route that needs a valid token; it gets the token's claims.

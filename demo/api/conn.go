@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // The timeouts of every phase of a connection. A request's body has its own bounds

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // drainer lets a shutdown finish the requests under way (uploads above all) while it

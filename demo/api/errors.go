@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
-	"github.com/vocafuse/recorder/wasm/validate"
+	"github.com/vocafuse/recorder/internal/catalog"
+	"github.com/vocafuse/recorder/internal/validate"
 )
 
 // writeError answers with the API's error envelope: the code's status and message come

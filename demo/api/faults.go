@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // fault is one entry of the plan that POST /_faults sets up (tests only, docs/api.md): the

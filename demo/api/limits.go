@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/demo/store"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // uploadSlots bounds the uploads under way: in all, per identity and per client

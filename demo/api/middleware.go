@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // statusRecorder remembers the status a handler wrote, for the log line.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/vocafuse/recorder/demo/auth"
 	"github.com/vocafuse/recorder/demo/store"
-	"github.com/vocafuse/recorder/wasm/audio"
-	"github.com/vocafuse/recorder/wasm/catalog"
-	"github.com/vocafuse/recorder/wasm/validate"
+	"github.com/vocafuse/recorder/internal/audio"
+	"github.com/vocafuse/recorder/internal/catalog"
+	"github.com/vocafuse/recorder/internal/validate"
 )
 
 // VocaFuse's two-step upload (docs/api.md, "Uploading as VocaFuse's browser SDKs do"):

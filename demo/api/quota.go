@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/demo/store"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // quotaRetryAfter is the wait a quota's refusal suggests: the space frees only when the

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // rateLimiter counts requests per key in fixed windows: the first request of a key opens

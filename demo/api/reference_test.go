@@ -18,7 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/vocafuse/recorder/demo/api"
-	"github.com/vocafuse/recorder/wasm/validate"
+	"github.com/vocafuse/recorder/internal/validate"
 )
 
 const noteID = "0190a0c0-1111-7000-8000-000000000001"
@@ -247,7 +247,7 @@ func TestAudioProcessingFailed3004(t *testing.T) {
 		"wav cut in its fmt chunk": whole[:30],
 		"wav with no samples":      whole[:44],
 	}
-	if webm, err := os.ReadFile("../../wasm/audio/testdata/seed/mediarecorder.webm"); err == nil {
+	if webm, err := os.ReadFile("../../internal/audio/testdata/seed/mediarecorder.webm"); err == nil {
 		cases["webm cut before its first block"] = webm[:300]
 	}
 	for name, b := range cases {

@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vocafuse/recorder/demo/auth"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // Token lifetimes, in seconds (docs/api.md: an integer in 60..86400).

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/demo/store"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // Transcriber is the background transcription queue (demo/transcription): told when a

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/demo/store"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // resource is a voice note as the API shows it (docs/api.md): VocaFuse's fields first,

@@ -16,7 +16,7 @@ import (
 
 	"github.com/vocafuse/recorder/demo/store"
 	"github.com/vocafuse/recorder/demo/webhooks"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // Webhooks (docs/api.md, "Webhooks"): managed with the API key and secret, in the shapes

@@ -3,7 +3,7 @@ package browser
 import (
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // DOMError is a JavaScript exception (a DOMException such as NotAllowedError from

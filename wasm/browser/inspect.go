@@ -5,7 +5,7 @@ package browser
 import (
 	"github.com/hack-pad/safejs"
 
-	"github.com/vocafuse/recorder/wasm/audio"
+	"github.com/vocafuse/recorder/internal/audio"
 	"github.com/vocafuse/recorder/wasm/recorder"
 )
 

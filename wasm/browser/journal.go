@@ -7,9 +7,9 @@ import (
 
 	"github.com/hack-pad/safejs"
 
-	"github.com/vocafuse/recorder/wasm/audio"
-	"github.com/vocafuse/recorder/wasm/audio/wav"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/audio"
+	"github.com/vocafuse/recorder/internal/audio/wav"
+	"github.com/vocafuse/recorder/internal/catalog"
 	"github.com/vocafuse/recorder/wasm/delivery"
 	"github.com/vocafuse/recorder/wasm/recorder"
 )

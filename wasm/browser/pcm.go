@@ -7,8 +7,8 @@ import (
 
 	"github.com/hack-pad/safejs"
 
-	"github.com/vocafuse/recorder/wasm/audio/wav"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/audio/wav"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // The WAV fallback: where MediaRecorder makes neither webm nor ogg (Safari), or the page

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 	"github.com/vocafuse/recorder/wasm/delivery"
 )
 

@@ -8,10 +8,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/hack-pad/safejs"
 
-	"github.com/vocafuse/recorder/wasm/audio"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/audio"
+	"github.com/vocafuse/recorder/internal/catalog"
+	"github.com/vocafuse/recorder/internal/validate"
 	"github.com/vocafuse/recorder/wasm/delivery"
-	"github.com/vocafuse/recorder/wasm/validate"
 )
 
 // upload(options, file) answers a Promise of the stored voice note (sdk.upload). The

@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // The browser's primitives, faked: an outbox in a map, locks shared between "tabs", a

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // MultipartThreshold is the size over which a recording is announced as multipart

@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // origin is what token expiries are measured from: a duration since it, not a

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // State is the control's state as pages see it (onStateChange, data-state).

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // fakeBrowser records the effects asked of it and tracks which takes hold a live

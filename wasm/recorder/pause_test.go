@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 // Record 2 s, pause 2 s, resume 2 s: progress, the limit and the fallback duration

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vocafuse/recorder/wasm/audio/wav"
+	"github.com/vocafuse/recorder/internal/audio/wav"
 )
 
 // WAV is a 16-bit mono WAV of a tone. The frequency varies the bytes, so two recordings

@@ -8,8 +8,8 @@ import (
 	"encoding/json"
 	"os"
 
-	"github.com/vocafuse/recorder/wasm/audio"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/audio"
+	"github.com/vocafuse/recorder/internal/catalog"
 	"github.com/vocafuse/recorder/wasm/recorder"
 )
 

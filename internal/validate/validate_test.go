@@ -5,8 +5,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/vocafuse/recorder/wasm/audio"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/audio"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 func TestSizeLabelWritesTheReferencesUnits(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 // fuzz seeds, the MediaRecorder fixture) run everywhere, GOOS=js included. They are made
 // by ffmpeg and the rebuilding in helpers_test.go; to make them again:
 //
-//	AUDIO_UPDATE_FIXTURES=1 go test -run TestUpdateFixtures ./wasm/audio
+//	AUDIO_UPDATE_FIXTURES=1 go test -run TestUpdateFixtures ./internal/audio
 
 const (
 	// mediaRecorderFixture is a WebM laid out as Chromium's MediaRecorder writes it (no

@@ -7,8 +7,8 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/vocafuse/recorder/wasm/audio"
-	"github.com/vocafuse/recorder/wasm/catalog"
+	"github.com/vocafuse/recorder/internal/audio"
+	"github.com/vocafuse/recorder/internal/catalog"
 )
 
 const (
