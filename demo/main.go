@@ -49,17 +49,17 @@ func run(log *slog.Logger) error {
 	trustProxy := flag.Bool("trust-proxy", false, "believe X-Forwarded-Proto from a proxy in front (for the cookie's Secure attribute)")
 	secureCookie := flag.Bool("secure-cookie", false, "always mark the visitor cookie Secure (implied by an https --public-url)")
 	drainTimeout := flag.Duration("drain-timeout", 30*time.Second, "on SIGTERM, how long uploads under way may take before they are cut")
-	maxConns := flag.Int("max-conns", 4096, "connections open at once; more are answered 503 and closed "+
+	maxConns := flag.Int("max-conns", api.DefaultMaxConns, "connections open at once; more are answered 503 and closed "+
 		"(lowered to what the open-file limit allows)")
 	maxConnsPerClient := flag.Int("max-conns-per-client", 0, "connections open at once from one client address "+
 		"(0: a quarter of --max-conns)")
-	maxUploads := flag.Int("max-uploads", 256, "uploads under way at once; more are answered 503 / 5002")
-	maxUploadsPerIdentity := flag.Int("max-uploads-per-identity", 8, "uploads under way at once for one identity")
+	maxUploads := flag.Int("max-uploads", api.DefaultMaxUploads, "uploads under way at once; more are answered 503 / 5002")
+	maxUploadsPerIdentity := flag.Int("max-uploads-per-identity", api.DefaultMaxUploadsPerIdentity, "uploads under way at once for one identity")
 	maxUploadsPerClient := flag.Int("max-uploads-per-client", 0, "uploads under way at once from one client address (0: --max-uploads)")
-	quotaPerIdentity := flag.Int64("quota-per-identity", 500<<20, "bytes of audio one identity may keep stored (524288000: 500 MB)")
-	uploadMinRate := flag.Int("upload-min-rate", 4096, "bytes a second an upload's body must keep up after the first 10 s")
-	uploadTimeout := flag.Duration("upload-timeout", 5*time.Minute, "the longest an upload's body may take")
-	newVisitors := flag.Int("new-visitors-per-minute", 20, "visitor identities POST /api/token makes a minute for one client address")
+	quotaPerIdentity := flag.Int64("quota-per-identity", api.DefaultQuotaPerIdentity, "bytes of audio one identity may keep stored (524288000: 500 MB)")
+	uploadMinRate := flag.Int("upload-min-rate", api.DefaultUploadMinRate, "bytes a second an upload's body must keep up after the first 10 s")
+	uploadTimeout := flag.Duration("upload-timeout", api.DefaultUploadTimeout, "the longest an upload's body may take")
+	newVisitors := flag.Int("new-visitors-per-minute", api.DefaultNewVisitorLimit, "visitor identities POST /api/token makes a minute for one client address")
 	webhookFirstRetry := flag.Duration("webhook-first-retry", webhooks.DefaultFirstRetry,
 		"wait before a failed webhook delivery's second attempt; each next wait is 5 times longer")
 	webhookAttempts := flag.Int("webhook-attempts", webhooks.DefaultMaxAttempts, "attempts before a webhook delivery is given up")
@@ -72,7 +72,7 @@ func run(log *slog.Logger) error {
 	webhookAllowPrivate := flag.Bool("webhook-allow-private", false,
 		"let webhooks target private and loopback addresses (default: on when --addr is a loopback address, off otherwise)")
 	transcribers := flag.Int("transcribe-workers", defaultTranscribers(), "voice notes transcribed at once")
-	transcribeTimeout := flag.Duration("transcribe-timeout", 2*time.Minute, "the longest one voice note's transcription may take")
+	transcribeTimeout := flag.Duration("transcribe-timeout", transcription.DefaultTimeout, "the longest one voice note's transcription may take")
 	flag.Parse()
 	if !flagGiven("webhook-allow-private") {
 		*webhookAllowPrivate = loopbackOnly(*addr)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/demo/auth"
+	"github.com/vocafuse/recorder/demo/internal/random"
 	"github.com/vocafuse/recorder/demo/store"
 	"github.com/vocafuse/recorder/internal/catalog"
 )
@@ -345,8 +345,8 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, "load API keys", err)
 		return
 	}
-	secret := randomHexString(32)
-	k := store.APIKey{ID: store.NewAPIKeyID(), Name: name, Key: "sk_test_" + randomHexString(16),
+	secret := random.Hex(32)
+	k := store.APIKey{ID: store.NewAPIKeyID(), Name: name, Key: "sk_test_" + random.Hex(16),
 		SecretHash: store.HashSecret(secret), CreatedAt: s.now().UTC()}
 	if err := s.store.CreateAPIKey(k); err != nil {
 		s.internal(w, r, "create API key", err)
@@ -383,10 +383,4 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
-}
-
-func randomHexString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -129,8 +129,13 @@ func missingField(field string) *apiError {
 // invalidField is 2003 for a field, with its value as the client sent it (the
 // reference's example echoes "invalid" as a string, so a number stays a number).
 func invalidField(field string, raw json.RawMessage, reason string) *apiError {
+	return invalidValue(field, asSent(raw), reason)
+}
+
+// invalidValue is invalidField for a value already decoded (a query parameter's text).
+func invalidValue(field string, value any, reason string) *apiError {
 	return &apiError{code: catalog.InvalidFieldValue,
-		details: map[string]any{"field": field, "value": asSent(raw), "reason": reason}}
+		details: map[string]any{"field": field, "value": value, "reason": reason}}
 }
 
 // asSent decodes a JSON value keeping numbers as their literal.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/url"
 	"slices"
 	"strconv"
@@ -35,8 +34,7 @@ type listQuery struct {
 func (s *Server) parseListQuery(q url.Values, c caller) (listQuery, *apiError) {
 	lq := listQuery{filter: c.filter(), limit: defaultPageSize}
 	bad := func(field, reason string) *apiError {
-		raw, _ := json.Marshal(q.Get(field))
-		return invalidField(field, raw, reason)
+		return invalidValue(field, q.Get(field), reason)
 	}
 	if raw := q.Get("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)

@@ -2,12 +2,11 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/vocafuse/recorder/demo/internal/random"
 	"github.com/vocafuse/recorder/internal/catalog"
 )
 
@@ -37,11 +36,7 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer (flushing, deadlines).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func newRequestID() string { return random.Hex(8) }
 
 // requestNotes is what handlers further in tell the log line: who was asking, and
 // whether a planned fault answered instead of the route.

@@ -52,16 +52,16 @@ type Config struct {
 	AudioURLTTL     time.Duration    // how long a resource's audio_url plays; default 15 minutes
 	DrainRetryAfter time.Duration    // Retry-After while draining; default 5 s
 
-	MaxConns              int           // connections open at once (Listener); default 4096
+	MaxConns              int           // connections open at once (Listener); default DefaultMaxConns
 	MaxConnsPerClient     int           // of them from one client address; default DefaultMaxConnsPerClient
-	MaxUploads            int           // uploads under way at once; default 256
-	MaxUploadsPerIdentity int           // uploads under way at once per identity; default 8
+	MaxUploads            int           // uploads under way at once; default DefaultMaxUploads
+	MaxUploadsPerIdentity int           // uploads under way at once per identity; default DefaultMaxUploadsPerIdentity
 	MaxUploadsPerClient   int           // uploads under way at once per client address; default MaxUploads
-	QuotaPerIdentity      int64         // bytes of audio one identity may keep; default 500 MB
-	UploadMinRate         int           // bytes per second an upload's body must keep up; default 4096
+	QuotaPerIdentity      int64         // bytes of audio one identity may keep; default DefaultQuotaPerIdentity
+	UploadMinRate         int           // bytes per second an upload's body must keep up; default DefaultUploadMinRate
 	UploadGrace           time.Duration // before the minimum rate applies; default 10 s
-	UploadTimeout         time.Duration // an upload's whole body; default 5 minutes
-	NewVisitorLimit       int           // identities POST /api/token makes per RateWindow per client address; default 20
+	UploadTimeout         time.Duration // an upload's whole body; default DefaultUploadTimeout
+	NewVisitorLimit       int           // identities POST /api/token makes per RateWindow per client address; default DefaultNewVisitorLimit
 	AudioRateLimit        int           // signed-URL reads per RateWindow per client address; default 600
 	// TestRoutes adds routes (ServeMux patterns) behind the same middleware, for tests
 	// only: a handler that panics, say.
@@ -160,6 +160,18 @@ func NewHandler(c Config) *Server {
 	return s
 }
 
+// The defaults of the limits the command line may set: main's flags show them, and a
+// Config that leaves one at zero gets it.
+const (
+	DefaultMaxConns              = 4096
+	DefaultMaxUploads            = 256
+	DefaultMaxUploadsPerIdentity = 8
+	DefaultQuotaPerIdentity      = 500 << 20 // bytes: 500 MB
+	DefaultUploadMinRate         = 4096      // bytes per second
+	DefaultUploadTimeout         = 5 * time.Minute
+	DefaultNewVisitorLimit       = 20
+)
+
 func withDefaults(c Config) Config {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -185,8 +197,8 @@ func withDefaults(c Config) Config {
 	defaults := []struct {
 		field *int
 		value int
-	}{{&c.MaxConns, 4096}, {&c.MaxUploads, 256}, {&c.MaxUploadsPerIdentity, 8}, {&c.UploadMinRate, 4096},
-		{&c.NewVisitorLimit, 20}, {&c.AudioRateLimit, 600}}
+	}{{&c.MaxConns, DefaultMaxConns}, {&c.MaxUploads, DefaultMaxUploads}, {&c.MaxUploadsPerIdentity, DefaultMaxUploadsPerIdentity},
+		{&c.UploadMinRate, DefaultUploadMinRate}, {&c.NewVisitorLimit, DefaultNewVisitorLimit}, {&c.AudioRateLimit, 600}}
 	for _, d := range defaults {
 		if *d.field <= 0 {
 			*d.field = d.value
@@ -196,13 +208,13 @@ func withDefaults(c Config) Config {
 		c.UploadGrace = 10 * time.Second
 	}
 	if c.UploadTimeout <= 0 {
-		c.UploadTimeout = 5 * time.Minute
+		c.UploadTimeout = DefaultUploadTimeout
 	}
 	if c.MaxUploadsPerClient <= 0 {
 		c.MaxUploadsPerClient = c.MaxUploads
 	}
 	if c.QuotaPerIdentity <= 0 {
-		c.QuotaPerIdentity = 500 << 20
+		c.QuotaPerIdentity = DefaultQuotaPerIdentity
 	}
 	return c
 }

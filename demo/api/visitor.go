@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vocafuse/recorder/demo/auth"
+	"github.com/vocafuse/recorder/demo/internal/random"
 )
 
 // The demo's visitor cookie: the server's only proof of who a browser is. Its value is
@@ -50,9 +50,7 @@ func (v visitorSigner) mac(id string) string {
 
 // issue makes a new visitor: its id and the cookie value that carries it.
 func (v visitorSigner) issue() (id, value string) {
-	var b [visitorIDBytes]byte
-	_, _ = rand.Read(b[:])
-	id = hex.EncodeToString(b[:])
+	id = random.Hex(visitorIDBytes)
 	return id, id + "." + v.mac(id)
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -60,12 +61,22 @@ func (s *Server) writeVoiceNote(w http.ResponseWriter, r *http.Request, status i
 }
 
 // writeSingle answers a single resource: { "data": res } with res's fields beside it.
+// res encodes as a JSON object (a resource struct); its members are written once at the
+// top level and once more, the whole object, under "data".
 func writeSingle(w http.ResponseWriter, status int, res any) {
-	raw, _ := json.Marshal(res)
-	var body map[string]any
-	_ = json.Unmarshal(raw, &body)
-	body["data"] = res
-	writeJSON(w, status, body)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as writeJSON: keep the & of a signed audio_url readable
+	_ = enc.Encode(res)      // a resource struct of strings, numbers and raw JSON: cannot fail
+	fields := bytes.TrimSpace(b.Bytes())
+	body := make([]byte, 0, 2*len(fields)+len(`,"data":}`))
+	body = append(body, fields[:len(fields)-1]...) // the object without its closing brace
+	if len(fields) > 2 {
+		body = append(body, ',')
+	}
+	body = append(body, `"data":`...)
+	body = append(body, fields...)
+	writeJSON(w, status, json.RawMessage(append(body, '}')))
 }
 
 // voiceNoteNotFound is 6001 with the id as sent, as the reference shows it ("rec_invalid123"):

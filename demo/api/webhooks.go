@@ -2,8 +2,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vocafuse/recorder/demo/internal/random"
 	"github.com/vocafuse/recorder/demo/store"
 	"github.com/vocafuse/recorder/demo/webhooks"
 	"github.com/vocafuse/recorder/internal/catalog"
@@ -248,11 +247,7 @@ func validWebhookURL(s string) bool {
 		u.Host != "" && u.Hostname() != ""
 }
 
-func newWebhookSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return "whsec_" + hex.EncodeToString(b)
-}
+func newWebhookSecret() string { return "whsec_" + random.Hex(32) }
 
 func webhookNotFound(w http.ResponseWriter, id string) {
 	writeError(w, catalog.WebhookNotFound, map[string]any{"webhook_id": id})
@@ -267,8 +262,7 @@ func webhookExists(w http.ResponseWriter, url string) {
 // URL. It is the request that cannot be taken as it stands: 400 / 2003 on url, whose
 // reason says what to do.
 func tooManyWebhooks(url string) *apiError {
-	raw, _ := json.Marshal(url)
-	return invalidField("url", raw,
+	return invalidValue("url", url,
 		"the account has "+strconv.Itoa(store.MaxWebhooks)+" webhooks, the most it may have: delete one first")
 }
 
@@ -387,18 +381,12 @@ func (s *Server) eventBody(event string, data any) ([]byte, error) {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	err := enc.Encode(map[string]any{
-		"id":         "evt_" + newEventID(),
+		"id":         "evt_" + random.Hex(12),
 		"event":      event,
 		"created_at": s.now().UTC().Format(time.RFC3339),
 		"data":       data,
 	})
 	return bytes.TrimSpace(b.Bytes()), err
-}
-
-func newEventID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // commitVoiceNote commits an upload with its voicenote.created event.

@@ -1,15 +1,15 @@
 package auth
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/vocafuse/recorder/demo/internal/random"
 )
 
 // Credentials are the server's secrets: the API key and secret a backend sends to
@@ -58,9 +58,9 @@ func LoadCredentials(dataDir string, getenv func(string) string) (c Credentials,
 	}
 	generated := false
 	for field, generate := range map[*string]func() string{
-		&c.APIKey:      func() string { return "sk_test_" + randomHex(16) }, // the look of a VocaFuse key
-		&c.APISecret:   func() string { return randomHex(32) },
-		&c.TokenSecret: func() string { return randomHex(32) },
+		&c.APIKey:      func() string { return "sk_test_" + random.Hex(16) }, // the look of a VocaFuse key
+		&c.APISecret:   func() string { return random.Hex(32) },
+		&c.TokenSecret: func() string { return random.Hex(32) },
 	} {
 		if *field == "" {
 			*field, generated = generate(), true
@@ -108,10 +108,4 @@ func (c Credentials) CheckAPIKey(key, secret string) bool {
 	keyOK := subtle.ConstantTimeCompare(k1[:], k2[:])
 	secretOK := subtle.ConstantTimeCompare(s1[:], s2[:])
 	return keyOK&secretOK == 1
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -4,9 +4,7 @@
 package auth
 
 import (
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/vocafuse/recorder/demo/internal/random"
 )
 
 // The scopes a token may carry; a token without the one an operation needs gets 1003.
@@ -82,7 +82,7 @@ func (i *Issuer) Mint(identity string, ttl time.Duration, scopes []string) (toke
 			Subject:   identity,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(expiresAt),
-			ID:        newJTI(),
+			ID:        random.Hex(16),
 		},
 		Scope: strings.Join(scopes, " "),
 	}
@@ -156,10 +156,4 @@ func canonicalSegment(seg string) bool {
 func decodeSegment(seg string, v any) bool {
 	raw, err := base64.RawURLEncoding.DecodeString(seg)
 	return err == nil && json.Unmarshal(raw, v) == nil
-}
-
-func newJTI() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

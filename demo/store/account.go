@@ -5,6 +5,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/vocafuse/recorder/demo/internal/random"
 )
 
 // The local server has one account: the one record under "account" in its bucket, made
@@ -36,8 +38,8 @@ type AccountSettings struct {
 }
 
 // NewAccountID and NewTenantID make the ids of the account, once.
-func NewAccountID() string { return "acc_" + randomHex(12) }
-func NewTenantID() string  { return "tenant_" + randomHex(12) }
+func NewAccountID() string { return "acc_" + random.Hex(12) }
+func NewTenantID() string  { return "tenant_" + random.Hex(12) }
 
 func getAccount(tx *bolt.Tx) (a Account, found bool, err error) {
 	b := tx.Bucket(accountBucket)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/vocafuse/recorder/demo/internal/random"
 )
 
 // The account's API keys live in the same database as the voice notes. A key's secret is
@@ -47,7 +49,7 @@ func HashSecret(secret string) string {
 }
 
 // NewAPIKeyID makes a key id: "ak_" and 24 hex digits.
-func NewAPIKeyID() string { return "ak_" + randomHex(12) }
+func NewAPIKeyID() string { return "ak_" + random.Hex(12) }
 
 // EnvAPIKeyID is the stable id of the key from the environment: "ak_" and the first 24
 // hex digits of the key's SHA-256 (the key, not the secret: a new secret for the same

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/vocafuse/recorder/demo/internal/random"
 )
 
 // Upload sessions are VocaFuse's two-step upload (POST /v1/upload, then PUTs to presigned
@@ -363,11 +365,7 @@ func (s *Store) StartSession(u UploadSession, start SessionStart) (sess UploadSe
 		if open, first := t.countOpen(u.Owner, start.Now); open >= start.MaxOpen {
 			return &TooManySessions{Limit: start.MaxOpen, RetryAt: first}
 		}
-		var b [16]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return err
-		}
-		u.ID = hex.EncodeToString(b[:])
+		u.ID = random.Hex(16)
 		u.CreatedAt, u.ExpiresAt, u.Completed = start.Now, start.Now.Add(start.TTL), false
 		if u.Key != "" {
 			if err := t.keys.Put(sessionKey(u.Owner, u.Key), []byte(u.ID)); err != nil {

@@ -40,6 +40,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/vocafuse/recorder/demo/internal/random"
 )
 
 var (
@@ -297,7 +299,7 @@ func (s *Store) Delete(owner Owner, id string, events ...EventFunc) (found bool,
 	s.deleting.Lock()
 	defer s.deleting.Unlock()
 	path := s.audioPath(owner, id)
-	aside := filepath.Join(s.tmpDir, deletePrefix+string(owner)+"-"+id+"-"+randomHex(4))
+	aside := filepath.Join(s.tmpDir, deletePrefix+string(owner)+"-"+id+"-"+random.Hex(4))
 	moved := false
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		n, ok, err := noteIn(tx, owner, id)

@@ -2,8 +2,6 @@ package store
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/vocafuse/recorder/demo/internal/random"
 )
 
 // Webhooks and their deliveries live in the same database as the voice notes, so that
@@ -74,17 +74,11 @@ type Delivery struct {
 type EventFunc func(n VoiceNote) (event string, body []byte, err error)
 
 // NewWebhookID makes a webhook id: "wh_" and 24 hex digits.
-func NewWebhookID() string { return "wh_" + randomHex(12) }
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func NewWebhookID() string { return "wh_" + random.Hex(12) }
 
 // newDeliveryID makes a delivery id that sorts by creation time.
 func newDeliveryID(now time.Time) string {
-	return "dlv_" + leftPad(strconv.FormatInt(now.UnixNano(), 16), 16) + randomHex(6)
+	return "dlv_" + leftPad(strconv.FormatInt(now.UnixNano(), 16), 16) + random.Hex(6)
 }
 
 func leftPad(s string, n int) string {

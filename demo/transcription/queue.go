@@ -52,13 +52,16 @@ type Queue struct {
 	wg     sync.WaitGroup
 }
 
+// DefaultTimeout is the longest one voice note's recognition takes when Config.Timeout is 0.
+const DefaultTimeout = 2 * time.Minute
+
 // New makes a queue; it does nothing until Start.
 func New(c Config) *Queue {
 	if c.Workers < 1 {
 		c.Workers = 1
 	}
 	if c.Timeout <= 0 {
-		c.Timeout = 2 * time.Minute
+		c.Timeout = DefaultTimeout
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
