@@ -48,14 +48,14 @@ func BenchmarkProbeWAV60s(b *testing.B) {
 	benchProbe(b, sharedFile(b, "60s.wav", ff("60s.wav", 60, "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le")))
 }
 
-func BenchmarkDurationPatch60s(b *testing.B) {
+func BenchmarkRepair60s(b *testing.B) {
 	file := bench60sWebM(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(file)))
 	r := bytes.NewReader(file)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, _, ok, err := DurationPatch(r, int64(len(file))); !ok || err != nil {
+		if _, _, ok, _, err := Repair(r, int64(len(file))); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 	}

@@ -188,7 +188,7 @@ func beUint(b []byte) uint64 {
 	return v
 }
 
-// Encoding, for DurationPatch.
+// Encoding, for Repair.
 
 // appendID writes an element ID as it is stored.
 func appendID(dst []byte, id uint32) []byte {

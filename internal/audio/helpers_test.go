@@ -103,12 +103,12 @@ func writeFile(tb testing.TB, path string, b []byte) {
 
 func probeBytes(b []byte) (Info, error) { return Probe(bytes.NewReader(b), int64(len(b))) }
 
-// patchBytes runs DurationPatch and assembles the repaired file.
+// patchBytes runs Repair and assembles the repaired file.
 func patchBytes(tb testing.TB, b []byte) ([]byte, bool) {
 	tb.Helper()
-	head, tailFrom, ok, err := DurationPatch(bytes.NewReader(b), int64(len(b)))
+	head, tailFrom, ok, _, err := Repair(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
-		tb.Fatalf("DurationPatch: %v", err)
+		tb.Fatalf("Repair: %v", err)
 	}
 	if !ok {
 		return nil, false

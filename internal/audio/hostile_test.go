@@ -27,15 +27,15 @@ func checkSane(t *testing.T, what string, info Info, err error, limit float64) {
 	}
 }
 
-// checkPatch runs DurationPatch on b and, when it repairs, checks that the repaired
+// checkPatch runs Repair on b and, when it repairs, checks that the repaired
 // file reads its Duration from the header, the one Probe computed before.
 func checkPatch(t *testing.T, what string, b []byte) {
 	t.Helper()
-	head, tailFrom, ok, err := DurationPatch(bytes.NewReader(b), int64(len(b)))
+	head, tailFrom, ok, _, err := Repair(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		var pe *ProbeError
 		if !errors.As(err, &pe) || ok {
-			t.Fatalf("%s: DurationPatch error %v, ok %v", what, err, ok)
+			t.Fatalf("%s: Repair error %v, ok %v", what, err, ok)
 		}
 		return
 	}
@@ -133,7 +133,7 @@ func lyingFiles() map[string][]byte {
 	}
 }
 
-// TestLyingSizes hands Probe and DurationPatch files whose sizes and counts lie.
+// TestLyingSizes hands Probe and Repair files whose sizes and counts lie.
 func TestLyingSizes(t *testing.T) {
 	cases := lyingFiles()
 	for name, b := range cases {
@@ -274,9 +274,9 @@ func TestReadErrors(t *testing.T) {
 			if pe != nil && pe.Reason == "read error" && !errors.Is(err, errDisk) {
 				t.Errorf("%s: %v does not wrap the reader's error", name, err)
 			}
-			_, _, _, err = DurationPatch(r, int64(len(b)))
+			_, _, _, _, err = Repair(r, int64(len(b)))
 			if err == nil && Sniff(b) == WebM {
-				t.Errorf("%s, failing after %d: DurationPatch succeeded", name, n)
+				t.Errorf("%s, failing after %d: Repair succeeded", name, n)
 			}
 		}
 	}
@@ -343,9 +343,9 @@ func TestBoundedMemory(t *testing.T) {
 			t.Errorf("%s: Probe allocated %d bytes", name, alloc)
 		}
 		var head []byte
-		alloc = allocated(func() { head, _, _, err = DurationPatch(f, f.size) })
+		alloc = allocated(func() { head, _, _, _, err = Repair(f, f.size) })
 		if alloc > 1<<20 {
-			t.Errorf("%s: DurationPatch allocated %d bytes (head %d)", name, alloc, len(head))
+			t.Errorf("%s: Repair allocated %d bytes (head %d)", name, alloc, len(head))
 		}
 	}
 	info, err := Probe(cases["streaming wav"], tenGB)

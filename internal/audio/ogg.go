@@ -183,7 +183,8 @@ func lastPageIn(b []byte, serial uint32) (int64, bool) {
 }
 
 // oggCRCTable is the table of Ogg's CRC-32: polynomial 0x04C11DB7, not reflected,
-// initial value 0, no final XOR (hash/crc32 only does the reflected kind).
+// initial value 0, no final XOR (FuzzOggCRC checks it against hash/crc32, reflected).
+// Why: hash/crc32 computes only the reflected kind.
 var oggCRCTable = func() (t [256]uint32) {
 	for i := range t {
 		r := uint32(i) << 24

@@ -6,10 +6,11 @@ import (
 	"slices"
 )
 
-// DurationPatch makes a WebM recording that lacks a Segment Info Duration (as
-// MediaRecorder writes them) seekable: the repaired file is head followed by the
-// original bytes from tailFrom to the end. It returns ok=false, and no error, when the
-// file already has a Duration; it fails, as Probe does, on a file Probe refuses.
+// Repair makes a WebM recording that lacks a Segment Info Duration (as MediaRecorder
+// writes them) seekable: the repaired file is head followed by the original bytes from
+// tailFrom to the end. It returns ok=false, and no error, when the file already has a
+// Duration; it fails, as Probe does, on a file Probe refuses. info is the file's Info as
+// Probe would give it once repaired: a recording is read once at stop, not twice.
 //
 // The Duration, the end of the audio track's last block as Probe computes it, is
 // written as an 8-byte float in TimecodeScale units at the end of Info (or over an
@@ -24,14 +25,6 @@ import (
 //
 // Memory is O(header): the head is what changes, typically under a hundred bytes, and
 // the recording itself is never copied. Errors are *ProbeError.
-func DurationPatch(r io.ReaderAt, size int64) (head []byte, tailFrom int64, ok bool, err error) {
-	head, tailFrom, ok, _, err = Repair(r, size)
-	return head, tailFrom, ok, err
-}
-
-// Repair is DurationPatch and Probe of the patched file in one reading: the patch (ok is
-// false when none is needed) and the file's Info as Probe would give it once patched. A
-// recording is read once at stop, not twice.
 func Repair(r io.ReaderAt, size int64) (head []byte, tailFrom int64, ok bool, info Info, err error) {
 	if r == nil || size < 0 {
 		return nil, 0, false, Info{}, fail(Unknown, "invalid reader or size")
@@ -81,7 +74,7 @@ func Repair(r io.ReaderAt, size int64) (head []byte, tailFrom int64, ok bool, in
 }
 
 const (
-	// maxPatchHead bounds the bytes DurationPatch rewrites: the EBML header and the
+	// maxPatchHead bounds the bytes Repair rewrites: the EBML header and the
 	// Segment's children up to the last one it changes, a few hundred bytes in practice.
 	maxPatchHead = 1 << 20
 	// maxLayoutPasses bounds the passes that settle the new layout: positions decide the
@@ -423,8 +416,8 @@ func fixCRC(data []byte) {
 	}
 }
 
-// crcIEEE is crc32.ChecksumIEEE without its tables: hash/crc32 costs the wasm 7 KB,
-// and the few CRC elements a repair rewrites are small.
+// crcIEEE stands in for crc32.ChecksumIEEE (FuzzCRCIEEE compares them).
+// Why: hash/crc32's tables cost the wasm 7 KB, and a repair checksums only a few small elements.
 func crcIEEE(b []byte) uint32 {
 	c := ^uint32(0)
 	for _, x := range b {

@@ -1,7 +1,7 @@
 // Package audio tells, from the bytes alone, what an audio file is and how long it is:
 // the container (Sniff), and for the formats the API accepts (WebM, Ogg, WAV) the codec,
 // sample rate, channel count and duration as the container itself records them (Probe).
-// It also gives a MediaRecorder WebM the Duration its writer left out (DurationPatch).
+// It also gives a MediaRecorder WebM the Duration its writer left out (Repair).
 //
 // The same code runs in the browser, compiled to WebAssembly, and on the server, so it
 // uses only small parts of the standard library. Every parser reads through an
@@ -57,7 +57,7 @@ type Info struct {
 // does not accept, so that a caller can tell "wrong format" from "broken file".
 var ErrUnsupported = errors.New("audio: unsupported format")
 
-// ProbeError is the error of Probe and DurationPatch.
+// ProbeError is the error of Probe and Repair.
 type ProbeError struct {
 	Format Format // what Sniff saw; Unknown when nothing matched
 	Reason string // e.g. "truncated data chunk", "no audio track", "no duration"

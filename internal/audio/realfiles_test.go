@@ -148,8 +148,8 @@ func checkUnsupported(t *testing.T, b []byte, info Info, err error, f Format) {
 	if info.Format != f {
 		t.Errorf("Info.Format = %q", info.Format)
 	}
-	_, _, ok, err := DurationPatch(bytes.NewReader(b), int64(len(b)))
+	_, _, ok, _, err := Repair(bytes.NewReader(b), int64(len(b)))
 	if ok || !errors.Is(err, ErrUnsupported) {
-		t.Errorf("DurationPatch: ok %v, err %v", ok, err)
+		t.Errorf("Repair: ok %v, err %v", ok, err)
 	}
 }

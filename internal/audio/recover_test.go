@@ -73,7 +73,7 @@ func TestWebMCompleteLengthDropsATornBlock(t *testing.T) {
 			t.Fatalf("cut at %d: kept %d (%v), before %d", cut, n, err, prev)
 		}
 		prev = n
-		head, tailFrom, ok, err := DurationPatch(bytes.NewReader(file[:n]), n)
+		head, tailFrom, ok, _, err := Repair(bytes.NewReader(file[:n]), n)
 		if err != nil || !ok {
 			t.Fatalf("cut at %d: the kept part cannot be repaired: %v", cut, err)
 		}

@@ -223,7 +223,7 @@ func eachElement(s *source, e element, fn func(c element) error) error {
 }
 
 // readInfo reads TimecodeScale and Duration; where either is repeated, the first one
-// counts, as it does for DurationPatch. A Duration is usable when it is positive and,
+// counts, as it does for Repair. A Duration is usable when it is positive and,
 // in seconds, finite.
 func (m *mkv) readInfo(s *source, e element) error {
 	m.info, m.haveInfo = e, true
@@ -322,8 +322,9 @@ func (t mkvTrack) channelCount() int {
 }
 
 // codecName names a Matroska CodecID the way ffprobe would, near enough: A_OPUS is
-// opus, A_VORBIS vorbis, and any other is its lowercased name without "A_". (ASCII
-// only, by hand: strings.ToLower would bring Unicode's tables into the wasm.)
+// opus, A_VORBIS vorbis, and any other is its lowercased name without "A_". It lowers
+// ASCII by hand, a stand-in for strings.ToLower on these ASCII names (FuzzCodecName).
+// Why: strings.ToLower would bring Unicode's tables into the wasm.
 func codecName(id string) string {
 	if len(id) > 2 && id[:2] == "A_" {
 		id = id[2:]
@@ -587,7 +588,8 @@ func trimZeros(b []byte) string {
 	return string(b)
 }
 
-// quote is a small strconv.Quote for error text, keeping only printable ASCII.
+// quote is a short strconv.Quote for error text (FuzzQuote compares them).
+// Why: a hostile file's bytes show as at most 32 printable ASCII characters, the rest as '?'.
 func quote(s string) string {
 	b := []byte{'"'}
 	for i := 0; i < len(s) && i < 32; i++ {

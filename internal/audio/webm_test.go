@@ -14,7 +14,7 @@ import (
 )
 
 // checkNoDurationWebM checks a WebM without Duration: Probe computes its length within
-// tolerance of truth, DurationPatch repairs it so that Probe then reads the same length
+// tolerance of truth, Repair writes the Duration so that Probe then reads the same length
 // from the header, the repaired file's structure is consistent, and, where ffmpeg is
 // installed, ffprobe reports the length and ffmpeg decodes it without an error.
 func checkNoDurationWebM(t *testing.T, b []byte, truth, tolerance float64) {
@@ -32,7 +32,7 @@ func checkNoDurationWebM(t *testing.T, b []byte, truth, tolerance float64) {
 	}
 	patched, ok := patchBytes(t, b)
 	if !ok {
-		t.Fatal("DurationPatch: ok = false for a file without Duration")
+		t.Fatal("Repair: ok = false for a file without Duration")
 	}
 	again, err := probeBytes(patched)
 	if err != nil {
@@ -42,7 +42,7 @@ func checkNoDurationWebM(t *testing.T, b []byte, truth, tolerance float64) {
 		t.Errorf("repaired: %+v, want the header Duration %.6f", again, info.Duration)
 	}
 	if _, ok := patchBytes(t, patched); ok {
-		t.Error("DurationPatch of the repaired file: ok = true")
+		t.Error("Repair of the repaired file: ok = true")
 	}
 	checkStructure(t, patched)
 	if !haveTools("ffmpeg", "ffprobe") {
@@ -68,7 +68,7 @@ func haveTools(tools ...string) bool {
 	return true
 }
 
-// checkStructure checks what DurationPatch must keep consistent: a known Segment size
+// checkStructure checks what Repair must keep consistent: a known Segment size
 // still ends where the file does; every SeekHead entry points at an element of the ID
 // it names; every CueClusterPosition of the Cues a SeekHead names, or of Cues before the
 // first Cluster, at a Cluster.
@@ -234,7 +234,7 @@ func ffmpegWebM(t *testing.T, seconds float64) []byte {
 func TestPatchVoidAbsorbs(t *testing.T) {
 	b := ffmpegWebM(t, 7)
 	checkNoDurationWebM(t, b, 7, 0.050)
-	head, tailFrom, _, _ := DurationPatch(bytes.NewReader(b), int64(len(b)))
+	head, tailFrom, _, _, _ := Repair(bytes.NewReader(b), int64(len(b)))
 	if int64(len(head)) != tailFrom {
 		t.Errorf("head %d bytes replaces %d: the Void did not absorb the insertion", len(head), tailFrom)
 	}
@@ -272,7 +272,7 @@ func TestPatchFrontCues(t *testing.T) {
 		"-cluster_time_limit", "1000", "-reserve_index_space", "400")
 	b := voidDuration(t, readFile(t, path))
 	checkNoDurationWebM(t, b, 7, 0.050)
-	head, tailFrom, _, _ := DurationPatch(bytes.NewReader(b), int64(len(b)))
+	head, tailFrom, _, _, _ := Repair(bytes.NewReader(b), int64(len(b)))
 	if int64(len(head)) != tailFrom {
 		t.Errorf("head %d bytes replaces %d: the Void did not absorb the insertion", len(head), tailFrom)
 	}
@@ -308,9 +308,9 @@ func TestPatchCRC(t *testing.T) {
 // TestPatchAlreadyHasDuration: ok is false, and nothing else.
 func TestPatchAlreadyHasDuration(t *testing.T) {
 	b := readFile(t, filepath.Join(seedDir, "ffmpeg-cues.webm"))
-	head, tailFrom, ok, err := DurationPatch(bytes.NewReader(b), int64(len(b)))
+	head, tailFrom, ok, _, err := Repair(bytes.NewReader(b), int64(len(b)))
 	if ok || err != nil || head != nil || tailFrom != 0 {
-		t.Errorf("DurationPatch = %d bytes, %d, %v, %v", len(head), tailFrom, ok, err)
+		t.Errorf("Repair = %d bytes, %d, %v, %v", len(head), tailFrom, ok, err)
 	}
 }
 
@@ -327,9 +327,9 @@ func TestPatchUnusableDuration(t *testing.T) {
 	if got, err := probeBytes(z); err != nil || got.DurationFromHeader || got.Duration != info.Duration {
 		t.Fatalf("Probe with a zero Duration = %+v, %v; want the computed %.4f", got, err, info.Duration)
 	}
-	head, tailFrom, ok, err := DurationPatch(bytes.NewReader(z), int64(len(z)))
+	head, tailFrom, ok, _, err := Repair(bytes.NewReader(z), int64(len(z)))
 	if !ok || err != nil || int64(len(head)) != tailFrom {
-		t.Fatalf("DurationPatch = %d bytes, %d, %v, %v; want an in-place repair", len(head), tailFrom, ok, err)
+		t.Fatalf("Repair = %d bytes, %d, %v, %v; want an in-place repair", len(head), tailFrom, ok, err)
 	}
 	checkNoDurationWebM(t, z, mediaRecorderSeconds, 0.050)
 }

@@ -172,12 +172,6 @@ func gcd(a, b int) int {
 	return a
 }
 
-// InRate is the rate of the samples the encoder takes.
-func (e *Encoder) InRate() int { return e.inRate }
-
-// OutRate is the rate of the file the encoder makes.
-func (e *Encoder) OutRate() int { return e.outRate }
-
 // Write adds samples. Values outside [-1, 1] are clipped and NaN counts as 0. It may be
 // called any number of times; after the limit is reached or after Finish it does nothing.
 func (e *Encoder) Write(samples []float32) {
@@ -335,11 +329,8 @@ func (e *Encoder) grow() {
 // new. The slice is the encoder's own, valid until the next Write.
 func (e *Encoder) PCM() []byte { return e.out[HeaderSize:] }
 
-// Frames is how many output samples have been made so far. Until Finish it lags the input
-// by half the kernel's span, 20 samples at the lower of the two rates.
-func (e *Encoder) Frames() int { return e.frames }
-
-// Duration is Frames in seconds.
+// Duration is the output made so far in seconds. Until Finish it lags the input by half
+// the kernel's span, 20 samples at the lower of the two rates.
 func (e *Encoder) Duration() float64 { return float64(e.frames) / float64(e.outRate) }
 
 // SetLimit stops the encoder accepting input once its output reaches maxFrames samples

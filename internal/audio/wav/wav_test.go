@@ -104,8 +104,8 @@ func TestNewEncoderRates(t *testing.T) {
 		if out == 0 {
 			out = DefaultRate
 		}
-		if e.InRate() != r[0] || e.OutRate() != out {
-			t.Errorf("NewEncoder(%d, %d) has rates %d, %d", r[0], r[1], e.InRate(), e.OutRate())
+		if e.inRate != r[0] || e.outRate != out {
+			t.Errorf("NewEncoder(%d, %d) has rates %d, %d", r[0], r[1], e.inRate, e.outRate)
 		}
 		e.Write(noise(1, r[0]/10))
 		s := samples(t, e.Finish(), out)
@@ -409,17 +409,17 @@ func TestSetLimit(t *testing.T) {
 				n := min(next(), len(rest))
 				e.Write(rest[:n])
 				rest = rest[n:]
-				if e.Frames() > limit {
-					t.Fatalf("%v limit %d: %d frames", r, limit, e.Frames())
+				if e.frames > limit {
+					t.Fatalf("%v limit %d: %d frames", r, limit, e.frames)
 				}
 			}
 			e.Write(x)
-			if limit <= out && e.Frames() != limit {
-				t.Errorf("%v limit %d: %d frames before Finish", r, limit, e.Frames())
+			if limit <= out && e.frames != limit {
+				t.Errorf("%v limit %d: %d frames before Finish", r, limit, e.frames)
 			}
 			s := samples(t, e.Finish(), out)
-			if want := ref[:min(limit, len(ref))]; !slices.Equal(s, want) || e.Frames() != len(s) {
-				t.Errorf("%v limit %d: %d frames (Frames %d), want %d the same as unlimited", r, limit, len(s), e.Frames(), len(want))
+			if want := ref[:min(limit, len(ref))]; !slices.Equal(s, want) || e.frames != len(s) {
+				t.Errorf("%v limit %d: %d frames (Frames %d), want %d the same as unlimited", r, limit, len(s), e.frames, len(want))
 			}
 		}
 
@@ -428,7 +428,7 @@ func TestSetLimit(t *testing.T) {
 		e.Write(x)
 		e.SetLimit(100)
 		e.Write(x)
-		if s := samples(t, e.Finish(), out); e.Frames() != 100 || !slices.Equal(s, ref[:100]) {
+		if s := samples(t, e.Finish(), out); e.frames != 100 || !slices.Equal(s, ref[:100]) {
 			t.Errorf("%v: limit lowered to 100 gives %d frames", r, len(s))
 		}
 	}
@@ -471,8 +471,8 @@ func FuzzEncoder(f *testing.F) {
 		}
 		wav := e.Finish()
 		s := samples(t, wav, out)
-		if e.Frames() != len(s) {
-			t.Fatalf("Frames %d, file has %d", e.Frames(), len(s))
+		if e.frames != len(s) {
+			t.Fatalf("Frames %d, file has %d", e.frames, len(s))
 		}
 		want := expected(n, in, out)
 		if limit > 0 && int(limit) < want-1 {
