@@ -3,316 +3,255 @@
 package browser
 
 import (
+	"errors"
 	"time"
 
 	"github.com/hack-pad/safejs"
 
-	"github.com/vocafuse/recorder/internal/audio"
 	"github.com/vocafuse/recorder/internal/audio/wav"
 	"github.com/vocafuse/recorder/internal/catalog"
 	"github.com/vocafuse/recorder/wasm/delivery"
-	"github.com/vocafuse/recorder/wasm/recorder"
+	"github.com/vocafuse/recorder/wasm/journal"
 )
 
-// The journal: while a take records, its audio goes to IndexedDB as it arrives (the
-// MediaRecorder's one-second slices; on the WAV path, each second of encoded PCM), one
-// small write per chunk through the shim's store.journal. A page that dies while
-// recording loses at most the last second: the next VocaFuse on the origin rebuilds the
-// file and hands it to the outbox. The chunks stay Blobs in JavaScript.
+// The journal (package journal decides; this carries it out): while a take records, its
+// audio goes to IndexedDB as it arrives (the MediaRecorder's one-second slices; on the
+// WAV path, each second of encoded PCM), one small write per chunk through the shim's
+// store.journal. The chunks stay Blobs in JavaScript.
 
-// journalSlice is the MediaRecorder's timeslice, and how much PCM makes a WAV chunk.
-const (
-	journalSlice    = 1000 // milliseconds
-	journalPCMBytes = 2 * wavRate
-)
-
-// tape is one take's journal.
-type tape struct {
-	id      string
-	write   safejs.Value   // the shim's append(value), once the lock is held and the head written
-	early   []safejs.Value // chunks that came before that
-	release func()         // the recording's lock, held while it is written: no tab rebuilds it meanwhile
-	pcmSent int            // WAV path: bytes of PCM already written
-	created float64        // when the recording started, ms since the epoch
-	done    bool
-}
+// journalSlice is the MediaRecorder's timeslice, in milliseconds.
+const journalSlice = 1000
 
 // openTape starts the take's journal when its recording starts (its id is known then).
 func (c *Control) openTape(t *take, id string) {
 	if c.sdk.store.Type() != safejs.TypeObject {
-		return
+		return // no store to write it to
 	}
-	tp := &tape{id: id, created: float64(time.Now().UnixMilli())}
+	pcmRate := 0
+	if t.choice.PCM {
+		pcmRate = wavRate
+	}
+	tp := journal.NewTape(id, journal.NewHead(t.choice.MIME, pcmRate, time.Now().UnixMilli(), t.owner, c.metadata))
 	t.tape = tp
-	c.b.spawn(func() {
-		release, _ := c.sdk.locks.Lock(id, true)
-		c.loop.post(func() {
-			if tp.done {
-				release()
-				return
-			}
-			tp.release = release
-			write, err := c.sdk.store.Call("journal", id, c.journalHead(t))
-			if err != nil || write.Type() != safejs.TypeFunction {
-				return
-			}
-			tp.write = write
-			for _, v := range tp.early {
-				_, _ = write.Invoke(v)
-			}
-			tp.early = nil
-		})
-	})
+	c.b.spawn(func() { tp.Run(c.sdk.locks, c.loop.post, c.journalDisk()) })
 }
 
-// journalHead is what the journal keeps besides the audio: enough to rebuild the file
-// and to know whose it is.
-func (c *Control) journalHead(t *take) safejs.Value {
-	head := map[string]any{"mimeType": t.choice.MIME, "format": recorder.FormatOfMIME(t.choice.MIME),
-		"created": t.tape.created, "owner": t.owner, "metadata": c.metadata}
-	if t.choice.PCM {
-		head["mimeType"], head["format"], head["rate"] = "audio/wav", "wav", wavRate
-	}
-	v, _ := safejs.ValueOf(head)
-	return v
-}
+func (c *Control) journalDisk() *journalDisk { return &journalDisk{b: c.b, store: c.sdk.store} }
 
 // ownerKnown: the token asked for at the click has come, after the recording started:
 // the take, and its journal's head, learn whose recording it is.
 func (c *Control) ownerKnown(t *take, owner string) {
-	if owner == "" || t.owner != "" {
+	if !journal.FirstOwner(t.owner, owner) {
 		return
 	}
 	t.owner = owner
-	if tp := t.tape; tp != nil && !tp.done && tp.write.Type() == safejs.TypeFunction {
-		_, _ = c.sdk.store.Call("journalHead", tp.id, c.journalHead(t))
-	}
+	t.tape.Owned(owner, c.journalDisk())
 }
 
 // journalChunk writes one chunk of the take's audio.
-func (t *take) journalChunk(chunk safejs.Value) {
-	tp := t.tape
-	switch {
-	case tp == nil || tp.done:
-	case tp.write.Type() != safejs.TypeFunction:
-		tp.early = append(tp.early, chunk)
-	default:
-		_, _ = tp.write.Invoke(chunk)
-	}
-}
+func (t *take) journalChunk(chunk safejs.Value) { t.tape.Chunk(chunk) }
 
 // journalPCM writes the encoded PCM made since the last write, a second at a time.
 func (t *take) journalPCM(enc *wav.Encoder) {
-	tp := t.tape
-	if tp == nil || tp.done {
-		return
-	}
-	pcm := enc.PCM()
-	if len(pcm)-tp.pcmSent < journalPCMBytes {
-		return
-	}
-	u8, err := bytesToJS(pcm[tp.pcmSent:])
+	t.tape.PCM(enc.PCM(), journal.PCMChunkBytes(wavRate), pcmChunk)
+}
+
+// pcmChunk is a Blob of encoded PCM, as the journal keeps it.
+func pcmChunk(pcm []byte) (any, error) {
+	u8, err := bytesToJS(pcm)
 	if err != nil {
-		return
+		return nil, err
 	}
-	parts, _ := safejs.ValueOf([]any{safejs.Unsafe(u8)})
-	if blob, err := newBlob(parts, "application/octet-stream"); err == nil {
-		tp.pcmSent = len(pcm)
-		t.journalChunk(blob)
+	parts, err := safejs.ValueOf([]any{safejs.Unsafe(u8)})
+	if err != nil {
+		return nil, err
 	}
+	return newBlob(parts, "application/octet-stream")
 }
 
 // handOver ends the take's journal writing as its recording enters the outbox: the lock
-// passes to the delivery, and the journal goes once the outbox has the recording on disk
-// (the courier's Kept).
+// passes to the delivery.
 func (t *take) handOver() (lock func()) {
-	if t == nil || t.tape == nil || t.tape.done {
+	if t == nil {
 		return nil
 	}
-	t.tape.done = true
-	return t.tape.release
+	return t.tape.HandOver()
 }
 
 // dropTape removes the take's journal (cancelled, failed, or kept by the page itself)
 // and then gives back its lock.
 func (c *Control) dropTape(t *take) {
-	if t == nil || t.tape == nil || t.tape.done {
+	if t == nil {
 		return
 	}
-	tp := t.tape
-	tp.done = true
-	c.b.spawn(func() {
-		if p, err := c.sdk.store.Call("dropJournal", tp.id); err == nil {
-			_, _ = c.b.await(p)
-		}
-		if tp.release != nil {
-			tp.release()
-		}
-	})
+	if drop := t.tape.Drop(c.journalDisk()); drop != nil {
+		c.b.spawn(drop)
+	}
 }
 
-// ---- Recovery: the journals of pages that died while recording ----
-
-// recoverJournals rebuilds every journal no live tab is writing (those hold its lock)
-// and hands each to the outbox as a recovered recording.
+// recoverJournals rebuilds the journals of pages that died while recording and hands
+// each to the outbox as a recovered recording.
 func (s *SDK) recoverJournals() {
-	for _, id := range s.journalIDs() {
-		release, ok := s.locks.Lock(id, false)
-		if ok {
-			s.recoverJournal(id, release)
-			continue
-		}
-		// Being written by a live tab, rebuilt by another, or held by a tab still closing
-		// (a page reopened at once): wait for its lock. The others let go of it with the
-		// journal gone; a closing page lets go with the journal left to rebuild.
-		s.b.spawn(func() {
-			if release, ok := s.locks.Lock(id, true); ok {
-				s.recoverJournal(id, release)
-			}
-		})
+	rc := journal.Recovery{
+		Store:   &journalDisk{b: s.b, store: s.store},
+		Locks:   s.locks,
+		Outbox:  s.courier,
+		Files:   &blobFiles{b: s.b},
+		Go:      s.b.spawn,
+		Now:     time.Now,
+		Report:  func(e *catalog.Error) { s.emit("error", errorValue(e)) },
+		Rebuilt: func(r *delivery.Record) { s.recovering.Store(r.ID, r) }, // announced once in the outbox (the courier's Kept)
+		PCMRate: wavRate,
 	}
+	rc.Run()
 }
 
-func (s *SDK) journalIDs() []string {
-	list := s.journals()
-	ids := make([]string, 0, len(list))
-	for _, j := range list {
-		if id, _ := stringProp(j, "id"); id != "" {
-			ids = append(ids, id)
-		}
-	}
-	return ids
+// journalDisk is the shim's store as the journal's Disk and Store. Its journal functions
+// never throw or reject: the shim logs a failed write itself.
+type journalDisk struct {
+	b     boundary
+	store safejs.Value
 }
 
-func (s *SDK) journals() []safejs.Value {
-	p, err := s.store.Call("journals")
+func (d *journalDisk) Start(id string, h journal.Head) (func(chunk any), error) {
+	head, err := headJS(h)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	v, err := s.b.await(p)
+	write, err := d.store.Call("journal", id, head)
 	if err != nil {
-		return nil
+		return nil, jsError(err)
 	}
-	n, _ := v.Length()
-	out := make([]safejs.Value, 0, n)
-	for i := 0; i < n; i++ {
-		if j, err := v.Index(i); err == nil {
-			out = append(out, j)
-		}
+	if write.Type() != safejs.TypeFunction {
+		return nil, errors.New("the store's journal answered no function")
+	}
+	return func(chunk any) {
+		_, _ = write.Invoke(chunk) // the shim's append queues the write and never throws
+	}, nil
+}
+
+func (d *journalDisk) Rewrite(id string, h journal.Head) {
+	head, err := headJS(h)
+	if err != nil {
+		return // the head written at the start stands: the recording is recovered as no one's
+	}
+	_, _ = d.store.Call("journalHead", id, head) // never throws; its promise never rejects
+}
+
+func (d *journalDisk) Drop(id string) {
+	p, err := d.store.Call("dropJournal", id)
+	if err != nil {
+		return // never throws; a journal left behind is met again by the next recovery
+	}
+	_, _ = d.b.await(p) // never rejects: only its end is waited for
+}
+
+// headJS is a journal's head as the store keeps it.
+func headJS(h journal.Head) (safejs.Value, error) {
+	head := map[string]any{"mimeType": h.MIME, "format": h.Format, "created": float64(h.Created),
+		"owner": h.Owner, "metadata": h.Metadata}
+	if h.Rate != 0 {
+		head["rate"] = h.Rate
+	}
+	return safejs.ValueOf(head)
+}
+
+// Journals reads the shim's [{ id, head, chunks }].
+func (d *journalDisk) Journals() ([]journal.Journal, error) {
+	p, err := d.store.Call("journals")
+	if err != nil {
+		return nil, jsError(err)
+	}
+	list, err := d.b.await(p)
+	if err != nil {
+		return nil, err
+	}
+	n, err := list.Length()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]journal.Journal, n)
+	for i := range out {
+		v, _ := list.Index(i) // an array's index within its length cannot throw
+		out[i] = journalFromJS(v)
+	}
+	return out, nil
+}
+
+// journalFromJS reads one of the shim's journals. The errors ignored here cannot happen:
+// what IndexedDB gives back is plain data, whose properties have no getters to throw (a
+// missing one reads as "" or 0).
+func journalFromJS(j safejs.Value) journal.Journal {
+	out := journal.Journal{}
+	out.ID, _ = stringProp(j, "id")                                 // plain data: cannot throw
+	if head, _ := j.Get("head"); head.Type() == safejs.TypeObject { // plain data: cannot throw
+		h := &journal.Head{Rate: int(numberProp(head, "rate")), Created: int64(numberProp(head, "created"))}
+		h.MIME, _ = stringProp(head, "mimeType") // plain data, as are the three below
+		h.Format, _ = stringProp(head, "format")
+		h.Owner, _ = stringProp(head, "owner")
+		h.Metadata, _ = stringProp(head, "metadata")
+		out.Head = h
+	}
+	chunks, _ := j.Get("chunks") // plain data: cannot throw
+	out.Chunks = chunks
+	if chunks.Type() == safejs.TypeObject {
+		out.Count, _ = chunks.Length() // an array's length cannot throw
 	}
 	return out
 }
 
-// recoverJournal rebuilds one journal under its lock, which passes to the delivery.
-func (s *SDK) recoverJournal(id string, release func()) {
-	// Read again under the lock: the tab that held it may have finished with it.
-	var j safejs.Value
-	for _, candidate := range s.journals() {
-		if cid, _ := stringProp(candidate, "id"); cid == id {
-			j = candidate
-		}
-	}
-	dropJournal := func() {
-		if p, err := s.store.Call("dropJournal", id); err == nil {
-			_, _ = s.b.await(p)
-		}
-	}
-	if j.Type() != safejs.TypeObject {
-		release()
-		return
-	}
-	if s.courier.Pending(id) {
-		// Its recording reached the outbox before the page died. This load's first
-		// Retry found the lock taken (here) and left it: its delivery starts here.
-		dropJournal()
-		s.courier.Resume(id, release)
-		return
-	}
-	rec, problem := s.rebuild(id, j)
-	if problem != "" {
-		dropJournal()
-		release()
-		s.emit("error", errorValue(catalog.Newf(catalog.AudioProcessingFailed, map[string]any{"id": id, "reason": problem},
-			time.Now(), "a recording interrupted while it was made could not be rebuilt: %s", problem)))
-		return
-	}
-	s.recovering.Store(id, rec) // announced once in the outbox (the courier's Kept)
-	s.courier.SendHeld(rec, nil, nil, release)
-}
-
-// rebuild makes a valid file of a journal's chunks: a WebM with its duration written, an
-// Ogg cut at its last whole page, a WAV with its header written from the PCM's length.
-// problem says why it cannot be (no complete audio in it).
-func (s *SDK) rebuild(id string, j safejs.Value) (rec *delivery.Record, problem string) {
-	head, _ := j.Get("head")
-	if head.Type() != safejs.TypeObject {
-		return nil, "the journal has no head"
-	}
-	chunks, _ := j.Get("chunks")
-	if n, _ := chunks.Length(); n == 0 {
-		return nil, "no audio was saved before the page stopped"
-	}
-	mime, _ := stringProp(head, "mimeType")
-	format, _ := stringProp(head, "format")
-	blob, err := newBlob(chunks, mime)
-	if err != nil {
-		return nil, err.Error()
-	}
-	var duration float64
-	switch format {
-	case "webm", "ogg":
-		// Cut at the last whole element or page: the browser's last slice may end
-		// inside one. The WebM then gets its duration written.
-		r, err := newBlobReader(s.b, blob)
-		if err != nil {
-			return nil, err.Error()
-		}
-		complete := audio.WebMCompleteLength
-		if format == "ogg" {
-			complete = audio.OggCompleteLength
-		}
-		whole, _ := complete(r, r.size)
-		if blob, err = blob.Call("slice", 0, whole, mime); err != nil {
-			return nil, jsError(err).Error()
-		}
-		blob, duration = inspectRecording(s.b, blob, mime)
-	case "wav":
-		size, _ := getNumber(blob, "size")
-		rate := wavRate
-		if v, _ := head.Get("rate"); v.Type() == safejs.TypeNumber {
-			rate, _ = v.Int()
-		}
-		pcm := int(size) &^ 1
-		u8, err := bytesToJS(wav.Header(rate, pcm))
-		if err != nil {
-			return nil, err.Error()
-		}
-		body, _ := blob.Call("slice", 0, pcm)
-		parts, _ := safejs.ValueOf([]any{safejs.Unsafe(u8), safejs.Unsafe(body)})
-		if blob, err = newBlob(parts, "audio/wav"); err != nil {
-			return nil, err.Error()
-		}
-		_, duration = inspectRecording(s.b, blob, "audio/wav")
-	default:
-		return nil, "the journal's format is unknown: " + format
-	}
-	if duration <= 0 {
-		return nil, "no complete audio was saved before the page stopped"
-	}
-	size, _ := getNumber(blob, "size")
-	owner, _ := stringProp(head, "owner")
-	metadata, _ := stringProp(head, "metadata")
-	created, _ := getNumber(head, "created")
-	return &delivery.Record{ID: id, Audio: blob, ContentType: mime, Format: format, Duration: duration,
-		Size: int64(size), Metadata: metadata, Created: int64(created), Owner: owner, Recovered: true}, ""
-}
-
-func getNumber(v safejs.Value, name string) (float64, error) {
+// numberProp is v[name], 0 where it is not a number (errors as for stringProp).
+func numberProp(v safejs.Value, name string) float64 {
 	p, err := v.Get(name)
-	if err != nil {
-		return 0, err
+	if err != nil || p.Type() != safejs.TypeNumber {
+		return 0
 	}
-	return p.Float()
+	f, _ := p.Float() // a number converts
+	return f
+}
+
+// blobFiles makes a journal's files: Blobs, read through blobReader. Every File it is
+// handed is one it made, a *blobReader.
+type blobFiles struct{ b boundary }
+
+// A blobReader is a journal's File.
+func (r *blobReader) Size() int64 { return r.size }
+func (r *blobReader) Blob() any   { return r.blob }
+
+func (fs *blobFiles) file(blob safejs.Value, err error) (journal.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return newBlobReader(fs.b, blob)
+}
+
+func (fs *blobFiles) Join(chunks any, mime string) (journal.File, error) {
+	parts, _ := chunks.(safejs.Value) // not a Value: the zero one makes the Blob constructor throw, and that error is returned
+	return fs.file(newBlob(parts, mime))
+}
+
+func (fs *blobFiles) Make(header []byte, f journal.File, n int64, mime string) (journal.File, error) {
+	body, err := f.(*blobReader).blob.Call("slice", 0, n, mime)
+	if err != nil {
+		return nil, jsError(err)
+	}
+	if len(header) > 0 {
+		body, err = spliceBlob(header, body, 0, mime)
+	}
+	return fs.file(body, err)
+}
+
+func (fs *blobFiles) Inspect(f journal.File, mime string) (journal.File, float64) {
+	blob := f.(*blobReader).blob
+	inspected, duration := inspectRecording(fs.b, blob, mime)
+	if inspected.Equal(blob) {
+		return f, duration
+	}
+	repaired, err := fs.file(inspected, nil)
+	if err != nil {
+		return f, duration // a repaired Blob without a size: the file as it came plays all the same
+	}
+	return repaired, duration
 }
 
 // emit hands an SDK-level event to the shim: recovered, uploaded, error.
