@@ -1,6 +1,6 @@
 //go:build js && wasm
 
-// The VocaFuse recorder compiled to WebAssembly. The shim (js/vocafuse.mjs) starts it with
+// The VocaFuse recorder compiled to WebAssembly. The shim (js/src/vocafuse.mjs) starts it with
 // the name of a global function as its one argument; main hands that function the bridge
 // and then waits for calls for as long as the page lives.
 package main

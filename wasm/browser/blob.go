@@ -71,8 +71,7 @@ func (r *blobReader) fill(off int64, want int) error {
 	if err != nil {
 		return err
 	}
-	u8ctor, _ := safejs.Global().Get("Uint8Array")
-	bytes, err := u8ctor.New(buf)
+	bytes, err := global("Uint8Array").New(buf)
 	if err != nil {
 		return jsError(err)
 	}

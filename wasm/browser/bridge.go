@@ -3,6 +3,7 @@
 package browser
 
 import (
+	"syscall/js"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -38,7 +39,10 @@ func export(name string, fn func(args []safejs.Value) (any, error)) (safejs.Func
 }
 
 func errorAnswer(err error) safejs.Value {
-	v, _ := makers.answer.Invoke(safejs.Undefined(), errorValue(err))
+	v, convErr := makers.answer.Invoke(safejs.Undefined(), errorValue(err))
+	if convErr != nil {
+		return errorValue(err) // the shim reads an answer it did not make as an INTERNAL_ERROR
+	}
 	return v
 }
 
@@ -62,7 +66,7 @@ func errorValue(err error) safejs.Value {
 	v, convErr := makers.error.Invoke(string(ce.Code), ce.Message, ce.UserMessage, details, float64(ce.Timestamp),
 		ce.Retryable, ce.APICode, ce.Status)
 	if convErr != nil {
-		v, _ = safejs.ValueOf(ce.Error()) // the shim reads a string as an INTERNAL_ERROR
+		return safejs.Safe(js.ValueOf(ce.Error())) // the shim reads a string as an INTERNAL_ERROR; a string always converts
 	}
 	return v
 }
@@ -71,11 +75,17 @@ func errorValue(err error) safejs.Value {
 // and diagnostics(). It lives as long as the page; it is never released. shim holds the
 // shim's makers: error, answer, record.
 func Bridge(shim safejs.Value) (safejs.Value, error) {
-	makers.error, _ = shim.Get("error")
-	makers.answer, _ = shim.Get("answer")
-	makers.record, _ = shim.Get("record")
-	makers.note, _ = shim.Get("note")
-	makers.progress, _ = shim.Get("progress")
+	for _, m := range []struct {
+		name string
+		to   *safejs.Value
+	}{{"error", &makers.error}, {"answer", &makers.answer}, {"record", &makers.record}, {"note", &makers.note},
+		{"progress", &makers.progress}} {
+		v, err := shim.Get(m.name)
+		if err != nil {
+			return safejs.Undefined(), jsError(err)
+		}
+		*m.to = v
+	}
 	f, err := export("bridge", func(args []safejs.Value) (any, error) {
 		name, rest := command(args)
 		switch name {
@@ -96,32 +106,10 @@ func (s *SDK) createControl(args []safejs.Value) (any, error) {
 	if len(args) < 2 || args[1].Type() != safejs.TypeFunction {
 		return nil, invalidOption("onEvent", "a function is required")
 	}
-	opts := args[0]
-	limit := recorder.MaxDuration
-	if v, _ := opts.Get("maxDuration"); v.Type() == safejs.TypeNumber {
-		secs, _ := v.Float()
-		limit = time.Duration(secs * float64(time.Second))
-	}
-	var formats []string
-	if v, _ := opts.Get("formats"); v.Type() == safejs.TypeObject {
-		n, _ := v.Length()
-		for i := 0; i < n; i++ {
-			f, _ := v.Index(i)
-			name, _ := f.String()
-			formats = append(formats, name)
-		}
-	}
-	o := controlOptions{maxDuration: limit, formats: formats}
-	o.workletURL, _ = stringProp(opts, "workletUrl")
-	o.deviceID, _ = stringProp(opts, "deviceId")
-	o.metadata, _ = stringProp(opts, "metadata")
-	auto, _ := opts.Get("autoUpload")
-	o.autoUpload = auto.Type() != safejs.TypeBoolean || mustBool(auto)
-	o.progress, _ = opts.Get("uploadProgress")
-	o.levels, _ = opts.Get("levels")
+	o := readControlOptions(args[0])
 	c := NewControl(s, o, args[1])
 	handle, err := export("control", func(args []safejs.Value) (any, error) {
-		switch name, _ := command(args); name {
+		switch stringArg(args, 0) {
 		case "toggle":
 			c.Toggle()
 		case "start":
@@ -146,9 +134,23 @@ func (s *SDK) createControl(args []safejs.Value) (any, error) {
 	return handle.Value(), nil
 }
 
-func mustBool(v safejs.Value) bool {
-	b, _ := v.Bool()
-	return b
+// readControlOptions reads addVoiceNote's options, which the shim has checked.
+func readControlOptions(opts safejs.Value) controlOptions {
+	o := controlOptions{autoUpload: true, maxDuration: recorder.MaxDuration, workletURL: propString(opts, "workletUrl"),
+		deviceID: propString(opts, "deviceId"), metadata: propString(opts, "metadata"),
+		progress: prop(opts, "uploadProgress"), levels: prop(opts, "levels")}
+	if v := prop(opts, "maxDuration"); v.Type() == safejs.TypeNumber {
+		o.maxDuration = time.Duration(safejs.Unsafe(v).Float() * float64(time.Second))
+	}
+	if auto := prop(opts, "autoUpload"); auto.Type() == safejs.TypeBoolean {
+		o.autoUpload = isTrue(auto)
+	}
+	if formats := safejs.Unsafe(opts).Get("formats"); formats.Type() == js.TypeObject {
+		for i, n := 0, formats.Length(); i < n; i++ {
+			o.formats = append(o.formats, formats.Index(i).String())
+		}
+	}
+	return o
 }
 
 func invalidOption(option, reason string) *catalog.Error {

@@ -116,7 +116,7 @@ func TestDestroyReleasesTheControl(t *testing.T) {
 	noop, _ := safejs.FuncOf(func(safejs.Value, []safejs.Value) any { return nil })
 	defer noop.Release()
 	opts, _ := safejs.ValueOf(map[string]any{"maxDuration": 5})
-	before := held()
+	before := liveCounts()
 	for range 50 {
 		answer := call(t, sdk, "createControl", opts, noop)
 		control, _ := answer.Get("value")
@@ -124,7 +124,7 @@ func TestDestroyReleasesTheControl(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		after := held()
+		after := liveCounts()
 		a, b := after, before
 		if a["controls"] == b["controls"] && a["goroutines"] == b["goroutines"] {
 			return
@@ -164,6 +164,45 @@ func TestStartWithoutMediaDevicesReportsNotSupported(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("events %v, want %v", got, want)
+		}
+	}
+}
+
+// A panic at one of an SDK's own boundaries (here retry()'s goroutine, over a store that
+// is missing) reaches the page's onError as INTERNAL_ERROR, not only the promise.
+func TestSDKPanicReachesOnError(t *testing.T) {
+	bridge, err := Bridge(testShim(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	heard := make(chan string, 8)
+	events, err := safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
+		if len(args) == 2 && args[1].Type() == safejs.TypeObject {
+			heard <- safejs.Unsafe(args[0]).String() + " " + propString(args[1], "code")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Release()
+	io, _ := safejs.ValueOf(map[string]any{"apiBaseUrl": "http://127.0.0.1:1", "events": safejs.Unsafe(events.Value())})
+	sdk, _ := call(t, bridge, "createSDK", io).Get("value")
+	promise, _ := call(t, sdk, "retry", false).Get("value")
+	quiet, _ := safejs.Global().Get("Function")
+	quiet, _ = quiet.New("p", "p.catch(() => {})") // the rejection is the promise's half; onError is this test's
+	if _, err := quiet.Invoke(promise); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case got := <-heard:
+			if got == "error INTERNAL_ERROR" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the panic reached no onError")
 		}
 	}
 }

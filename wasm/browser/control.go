@@ -12,6 +12,7 @@ import (
 
 	"github.com/vocafuse/recorder/internal/catalog"
 	"github.com/vocafuse/recorder/wasm/delivery"
+	"github.com/vocafuse/recorder/wasm/journal"
 	"github.com/vocafuse/recorder/wasm/recorder"
 )
 
@@ -42,7 +43,7 @@ type take struct {
 	audio    safejs.Value  // the take's AudioContext, made in the click: its levels, and its PCM capture
 	input    *inputWatch   // reads the input while recording, once the capture starts
 	unlisten []func()      // the tracks' ended listeners
-	tape     *tape         // the journal of its audio, once recording
+	tape     *journal.Tape // the journal of its audio, once recording
 	owner    string        // the identity it is recorded under (the token's sub), "" if unknown
 	capture  capture       // what turns the stream into audio, once started
 	clock    chan struct{} // closed to stop the progress ticks and the limit
@@ -137,7 +138,7 @@ func (w takeWatcher) Delivered(resource any) {
 	note := noteJS(resource, w.id)
 	w.c.loop.post(func() {
 		m := w.c.machine
-		failedLast := m.State() == recorder.Failed && m.Take() == w.n+1
+		failedLast := m.State() == recorder.Error && m.Take() == w.n+1
 		if m.UploadDone(w.n, note) && failedLast {
 			w.c.Emit(recorder.Event{Kind: recorder.StateChanged, State: recorder.Uploaded})
 		}
@@ -195,16 +196,10 @@ func (c *Control) recoverPanic(p any) {
 	for n, t := range c.takes {
 		t.busy = false // the goroutine that would have settled the take may be the one that panicked
 		c.DiscardRecorder(n)
-		c.StopClock(n)
+		c.StopWatches(n)
 		c.CloseMicrophone(n)
 	}
-	err := catalog.Newf(catalog.InternalError, nil, time.Now(), "recorder panicked: %v", p)
-	if s := c.machine.State(); s == recorder.Requesting || s == recorder.Recording || s == recorder.Paused ||
-		s == recorder.Processing {
-		c.machine.Fail(c.machine.Take(), err)
-		return
-	}
-	c.Emit(recorder.Event{Kind: recorder.Errored, Err: err})
+	c.machine.Crashed(catalog.Newf(catalog.InternalError, nil, time.Now(), "recorder panicked: %v", p))
 }
 
 func (c *Control) fail(n int, err *catalog.Error) {
@@ -218,10 +213,8 @@ func (c *Control) checkSupport() (recorder.Choice, *catalog.Error) {
 		return recorder.Choice{}, catalog.Newf(catalog.NotSupported, map[string]any{"reason": reason}, time.Now(),
 			"this browser cannot record: %s", reason)
 	}
-	if secure, _ := g.Get("isSecureContext"); secure.Type() == safejs.TypeBoolean {
-		if ok, _ := secure.Bool(); !ok {
-			return notSupported("the page is not a secure context (https or localhost)")
-		}
+	if secure := global("isSecureContext"); secure.Type() == safejs.TypeBoolean && !isTrue(secure) {
+		return notSupported("the page is not a secure context (https or localhost)")
 	}
 	devices, err := getPath(g, "navigator", "mediaDevices")
 	if err != nil || devices.Type() != safejs.TypeObject || !isFunction(devices, "getUserMedia") {
@@ -231,8 +224,7 @@ func (c *Control) checkSupport() (recorder.Choice, *catalog.Error) {
 	if mr, err := g.Get("MediaRecorder"); err == nil && mr.Type() == safejs.TypeFunction {
 		mediaRecorder = func(m string) bool {
 			v, err := mr.Call("isTypeSupported", m)
-			yes, _ := v.Bool()
-			return err == nil && yes
+			return err == nil && isTrue(v) // a type it throws on is one it cannot make
 		}
 	}
 	choice, ok := recorder.Choose(c.formats, mediaRecorder, pcmSupported())
@@ -359,17 +351,19 @@ func (c *Control) beginCapture(n int, t *take, running bool) {
 
 // audioRuns waits up to d for an AudioContext to run.
 func audioRuns(b boundary, audio safejs.Value, d time.Duration) bool {
-	if state, _ := stringProp(audio, "state"); state == "running" {
+	if contextState(audio) == "running" {
 		return true
 	}
 	promise, err := audio.Call("resume")
 	if err != nil {
-		return false
+		return false // a context that cannot resume does not run: the take says so
 	}
-	_, err, _ = b.awaitWithin(promise, d)
-	state, _ := stringProp(audio, "state")
-	return err == nil && state == "running"
+	_, err = b.awaitWithin(promise, d)
+	return err == nil && contextState(audio) == "running"
 }
+
+// contextState is an AudioContext's state.
+func contextState(audio safejs.Value) string { return propString(audio, "state") }
 
 func (c *Control) PauseRecorder(n int) {
 	if t := c.takes[n]; t != nil && t.capture != nil {
@@ -402,15 +396,12 @@ func (c *Control) captureFinished(n int, t *take, blob safejs.Value, mime string
 			if t.discard {
 				return
 			}
-			size := 0
-			if v, err := finished.Get("size"); err == nil {
-				size, _ = v.Int()
-			}
+			size := propNumber(finished, "size")
 			peak := -1.0
 			if t.input != nil {
 				peak = t.input.peak()
 			}
-			c.machine.RecorderStopped(n, recorder.Captured{Audio: finished, MimeType: mime, Size: size, Duration: info,
+			c.machine.RecorderStopped(n, recorder.Captured{Audio: finished, MimeType: mime, Size: int(size), Duration: info,
 				PeakLevel: peak})
 		})
 	})
@@ -467,7 +458,7 @@ func (c *Control) closeAudio(t *take) {
 	if t.busy || t.audio.Type() != safejs.TypeObject {
 		return // a PCM capture still finishing closes it when it settles
 	}
-	_, _ = t.audio.Call("close")
+	letGo(t.audio, "close")
 	t.audio = safejs.Undefined()
 }
 
@@ -487,9 +478,9 @@ func (c *Control) forget(n int) {
 	}
 }
 
-// StartClock reports progress and enforces the limit with timers (setTimeout
+// StartWatches reports progress and enforces the limit with timers (setTimeout
 // underneath), each run through the control's boundary, and reads the input.
-func (c *Control) StartClock(n int, limit time.Duration) {
+func (c *Control) StartWatches(n int, limit time.Duration) {
 	t := c.takes[n]
 	if t == nil || t.clock != nil {
 		return
@@ -522,8 +513,8 @@ func (c *Control) StartClock(n int, limit time.Duration) {
 	}).Stop
 }
 
-// StopClock stops the take's ticks and limit.
-func (c *Control) StopClock(n int) {
+// StopWatches stops the take's ticks, limit and input watch.
+func (c *Control) StopWatches(n int) {
 	t := c.takes[n]
 	if t == nil || t.clock == nil {
 		return
@@ -584,13 +575,11 @@ func getPath(v safejs.Value, path ...string) (safejs.Value, error) {
 }
 
 // stopStream stops every track of a MediaStream: the browser's recording indicator goes off.
+// A MediaStream's getTracks cannot fail; were it to, the panic goes to the boundary (or,
+// while a panic is being reported, to the console).
 func stopStream(stream safejs.Value) {
-	if tracks, err := stream.Call("getTracks"); err == nil {
-		count, _ := tracks.Length()
-		for i := 0; i < count; i++ {
-			if track, err := tracks.Index(i); err == nil {
-				_, _ = track.Call("stop")
-			}
-		}
+	tracks := safejs.Unsafe(stream).Call("getTracks")
+	for i, n := 0, tracks.Length(); i < n; i++ {
+		letGo(safejs.Safe(tracks.Index(i)), "stop")
 	}
 }

@@ -42,8 +42,8 @@ func mediaFailure(during string, err error, now time.Time) *catalog.Error {
 		now, "%s failed: %v", during, err)
 }
 
-// find is errors.As for one concrete type, written out: errors.As brings the reflection
-// package into the wasm (26 KB) for what a loop of type assertions does.
+// find stands in for errors.As, for one concrete type.
+// Why: errors.As brings the reflection package into the wasm (26 KB) for what a loop of type assertions does.
 func find[T error](err error) (T, bool) {
 	for err != nil {
 		if t, ok := err.(T); ok {

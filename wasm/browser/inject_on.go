@@ -16,8 +16,10 @@ func injectPanic(kind string) {
 	if err != nil || want.Type() != safejs.TypeString {
 		return
 	}
-	if s, _ := want.String(); s == kind {
-		_ = g.Set("vocafusePanic", safejs.Null())
+	if safejs.Unsafe(want).String() == kind {
+		if err := g.Set("vocafusePanic", safejs.Null()); err != nil {
+			return // disarming failed: panicking now would panic at every boundary after
+		}
 		panic("injected panic at a " + kind + " boundary")
 	}
 }

@@ -74,12 +74,10 @@ func (w *inputWatch) peak() float64 {
 // context is known; levels are read only where that context runs.
 func (c *Control) watchInput(n int, t *take, running bool) {
 	w := &inputWatch{b: c.b, read: js.Undefined(), track: js.Undefined()}
-	if tracks, err := t.stream.Call("getAudioTracks"); err == nil {
-		if first, err := tracks.Index(0); err == nil {
-			w.track = safejs.Unsafe(first)
-		}
-	}
+	w.track = safejs.Unsafe(t.stream).Call("getAudioTracks").Index(0) // a live stream's: cannot throw
 	if running && c.levels.Type() == safejs.TypeFunction {
+		// A probe the shim could not make leaves the take without levels, as a context
+		// that does not run does: the page hears canMeasure false.
 		if probe, err := c.levels.Invoke(t.audio, t.stream); err == nil && probe.Type() == safejs.TypeFunction {
 			w.read = safejs.Unsafe(probe)
 		}
@@ -94,23 +92,14 @@ func (c *Control) watchInput(n int, t *take, running bool) {
 }
 
 // listenForLoss reports the take's microphone going away (unplugged, revoked): a track
-// that ends by itself. The SDK's own stop() of a track fires no ended event.
+// that ends by itself. The SDK's own stop() of a track fires no ended event. A live
+// stream's tracks cannot fail to be read or listened to: a failure is INTERNAL_ERROR.
 func (c *Control) listenForLoss(n int, t *take) {
-	tracks, err := t.stream.Call("getAudioTracks")
-	if err != nil {
-		return
-	}
-	count, _ := tracks.Length()
-	for i := 0; i < count; i++ {
-		track, err := tracks.Index(i)
-		if err != nil {
-			continue
-		}
-		release, err := c.b.listen(track, "ended", func(safejs.Value) {
+	tracks := safejs.Unsafe(t.stream).Call("getAudioTracks")
+	for i, n := 0, tracks.Length(); i < n; i++ {
+		release := must(c.b.listen(safejs.Safe(tracks.Index(i)), "ended", func(safejs.Value) {
 			c.loop.post(func() { c.machine.DeviceLost(n) })
-		})
-		if err == nil {
-			t.unlisten = append(t.unlisten, release)
-		}
+		}))
+		t.unlisten = append(t.unlisten, release)
 	}
 }

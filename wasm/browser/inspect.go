@@ -57,8 +57,7 @@ func spliceBlob(head []byte, blob safejs.Value, tailFrom int64, mime string) (sa
 
 // bytesToJS copies b into a new Uint8Array.
 func bytesToJS(b []byte) (safejs.Value, error) {
-	ctor, _ := safejs.Global().Get("Uint8Array")
-	u8, err := ctor.New(len(b))
+	u8, err := global("Uint8Array").New(len(b))
 	if err != nil {
 		return u8, jsError(err)
 	}

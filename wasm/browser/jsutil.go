@@ -12,18 +12,21 @@ import (
 	"github.com/vocafuse/recorder/internal/catalog"
 )
 
-// domError reads the name and message of a thrown JavaScript value.
+// domError reads the name and message of a thrown JavaScript value; one that is no
+// Error (a thrown number) is reported all the same, under the generic name.
 func domError(v safejs.Value) DOMError {
+	e := DOMError{Name: "Error"}
 	if v.Type() != safejs.TypeObject {
-		s, _ := v.String()
-		return DOMError{Name: "Error", Message: s}
+		if v.Type() == safejs.TypeString {
+			e.Message = safejs.Unsafe(v).String()
+		}
+		return e
 	}
-	name, _ := stringProp(v, "name")
-	msg, _ := stringProp(v, "message")
-	if name == "" {
-		name = "Error"
+	if name := propString(v, "name"); name != "" {
+		e.Name = name
 	}
-	return DOMError{Name: name, Message: msg}
+	e.Message = propString(v, "message")
+	return e
 }
 
 // jsError turns an error from a safejs call into a DOMError when JavaScript threw, so
@@ -42,6 +45,60 @@ func stringProp(v safejs.Value, name string) (string, error) {
 	}
 	return p.String()
 }
+
+// propString, propNumber and propBool read a property of an object the SDK knows (the
+// shim's, a Blob, an event, an AudioContext), "" / 0 / false where it is of another
+// type. They cannot fail on an object; on anything else syscall/js panics, and the
+// boundary running the caller reports that as INTERNAL_ERROR.
+func propString(v safejs.Value, name string) string {
+	if p := safejs.Unsafe(v).Get(name); p.Type() == js.TypeString {
+		return p.String()
+	}
+	return ""
+}
+
+func propNumber(v safejs.Value, name string) float64 {
+	if p := safejs.Unsafe(v).Get(name); p.Type() == js.TypeNumber {
+		return p.Float()
+	}
+	return 0
+}
+
+func propBool(v safejs.Value, name string) bool { return isTrue(prop(v, name)) }
+
+// prop is v[name], read as propString reads.
+func prop(v safejs.Value, name string) safejs.Value { return safejs.Safe(safejs.Unsafe(v).Get(name)) }
+
+// isTrue: v is the boolean true (anything else, undefined included, is not).
+func isTrue(v safejs.Value) bool {
+	return v.Type() == safejs.TypeBoolean && safejs.Unsafe(v).Bool()
+}
+
+// must answers v, or panics with err to the boundary that runs the caller, which reports
+// it as INTERNAL_ERROR. Only for what cannot fail in a working browser: a plain object's
+// conversion, a listener on a live track. (Where syscall/js's own panic says the same,
+// the glue calls it directly: propString, global.)
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(jsError(err))
+	}
+	return v
+}
+
+// call calls v.method(args...) for its effect, answering what it threw as a DOMError.
+func callMethod(v safejs.Value, method string, args ...any) error {
+	_, err := v.Call(method, args...)
+	return jsError(err)
+}
+
+// letGo calls a method that lets go of something: a track's stop, an AudioContext's close,
+// a node's disconnect. One that throws has nothing left to let go of (stopped, closed,
+// disconnected already), so what it throws is dropped.
+func letGo(v safejs.Value, method string) { _, _ = v.Call(method) }
+
+// global is a property of globalThis that every browser the SDK runs in has (a
+// constructor: Uint8Array, Blob, Promise): reading it cannot fail.
+func global(name string) safejs.Value { return safejs.Safe(js.Global().Get(name)) }
 
 func isFunction(v safejs.Value, name string) bool {
 	p, err := v.Get(name)
@@ -63,7 +120,7 @@ func (b boundary) run(kind string, fn func()) (panicked bool) {
 		if p := recover(); p != nil {
 			panicked = true
 			if b.onPanic != nil {
-				defer func() { _ = recover() }() // a failing report must not end the program either
+				defer swallowPanic() // a failing report must not end the program either
 				b.onPanic(p)
 			}
 		}
@@ -92,12 +149,16 @@ func (b boundary) listen(target safejs.Value, event string, handler func(ev safe
 	if err != nil {
 		return nil, err
 	}
-	if _, err := target.Call("addEventListener", event, fn); err != nil {
+	if err := callMethod(target, "addEventListener", event, fn); err != nil {
 		fn.Release()
-		return nil, jsError(err)
+		return nil, err
 	}
 	return func() {
-		_, _ = target.Call("removeEventListener", event, fn)
+		// The function is released whether or not the target let it go: a later event
+		// then finds no function, which Go's runtime ignores, rather than old Go code.
+		if err := callMethod(target, "removeEventListener", event, fn); err != nil {
+			println("vocafuse: removeEventListener", event+":", err.Error())
+		}
 		fn.Release()
 	}, nil
 }
@@ -139,9 +200,9 @@ func (b boundary) settle(promise safejs.Value, onValue func(safejs.Value), onErr
 		ok.Release()
 		return err
 	}
-	if _, err := promise.Call("then", ok, fail); err != nil {
+	if err := callMethod(promise, "then", ok, fail); err != nil {
 		release()
-		return jsError(err)
+		return err
 	}
 	return nil
 }
@@ -149,38 +210,36 @@ func (b boundary) settle(promise safejs.Value, onValue func(safejs.Value), onErr
 // await waits for a promise. It blocks, so it must run on a goroutine of its own or the
 // loop, never inside a JavaScript callback.
 func (b boundary) await(promise safejs.Value) (safejs.Value, error) {
-	v, err, _ := b.awaitWithin(promise, 0)
-	return v, err
+	return b.awaitWithin(promise, 0)
 }
 
-// awaitWithin is await for at most d (0: no bound); timedOut when d passed first.
-func (b boundary) awaitWithin(promise safejs.Value, d time.Duration) (v safejs.Value, err error, timedOut bool) {
+// awaitWithin is await for at most d (0: no bound); past d, the error says so.
+func (b boundary) awaitWithin(promise safejs.Value, d time.Duration) (safejs.Value, error) {
 	type outcome struct {
-		v        safejs.Value
-		err      error
-		timedOut bool
+		v   safejs.Value
+		err error
 	}
 	// The promise and the timer race to one channel: no select, whose runtime support
 	// costs the wasm 13 KB.
 	done := make(chan outcome, 2)
-	err = b.settle(promise,
+	err := b.settle(promise,
 		func(v safejs.Value) { done <- outcome{v: v} },
 		func(err error) { done <- outcome{err: err} })
 	if err != nil {
-		return safejs.Undefined(), err, false
+		return safejs.Undefined(), err
 	}
 	if d > 0 {
-		t := time.AfterFunc(d, func() { done <- outcome{err: errors.New("no answer in time"), timedOut: true} })
+		t := time.AfterFunc(d, func() { done <- outcome{err: errors.New("no answer in time")} })
 		defer t.Stop()
 	}
 	o := <-done
-	return o.v, o.err, o.timedOut
+	return o.v, o.err
 }
 
 // tellShim calls one of the shim's event functions, fn(kind, ...values), with positional
 // values: the shim makes objects of them, which costs the wasm far less than Go maps
-// converted field by field. The shim catches what page callbacks throw, so an error
-// here is not ours to act on.
+// converted field by field. The shim catches what page callbacks throw, so an error here
+// is the shim's own failure: the console hears it, as there is no one else to tell.
 func tellShim(fn safejs.Value, kind string, values ...any) {
 	if fn.Type() != safejs.TypeFunction {
 		return
@@ -190,7 +249,9 @@ func tellShim(fn safejs.Value, kind string, values ...any) {
 	for _, v := range values {
 		args = append(args, toJS(v))
 	}
-	_, _ = fn.Invoke(args...)
+	if _, err := fn.Invoke(args...); err != nil {
+		println("vocafuse: the shim failed to deliver", kind+":", jsError(err).Error())
+	}
 }
 
 func firstArg(args []safejs.Value) safejs.Value {

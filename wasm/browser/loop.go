@@ -73,9 +73,17 @@ func (l *loop) run() {
 func (l *loop) safely(fn func()) {
 	defer func() {
 		if p := recover(); p != nil {
-			defer func() { _ = recover() }() // a failing report must not end the program either
+			defer swallowPanic() // a failing report must not end the program either
 			l.onPanic(p)
 		}
 	}()
 	fn()
+}
+
+// swallowPanic, deferred, ends a panic where nothing is left to report it to: the
+// console hears of it.
+func swallowPanic() {
+	if recover() != nil {
+		println("vocafuse: a panic while reporting a panic")
+	}
 }

@@ -3,6 +3,7 @@
 package browser
 
 import (
+	"syscall/js"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -21,6 +22,7 @@ type mediaRecorderCapture struct {
 	unlisten []func()
 	stopped  bool         // the stop event has come
 	onHang   func(string) // reports a recorder that never delivers
+	onFail   func(error)  // reports a pause or resume the recorder refused
 }
 
 // stopDeadline bounds the wait for the stop event, so a recorder that never delivers
@@ -37,36 +39,34 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 			}
 		})
 	}
+	mc.onFail = func(err error) { c.fail(n, mediaFailure("MediaRecorder", err, time.Now())) }
 	failed := func(err error) {
 		mc.release()
 		c.settled(n, t)
-		c.fail(n, mediaFailure("MediaRecorder", err, time.Now()))
+		mc.onFail(err)
 	}
-	ctor, _ := safejs.Global().Get("MediaRecorder")
-	opts, _ := safejs.ValueOf(map[string]any{"mimeType": t.choice.MIME, "audioBitsPerSecond": audioBitsPerSecond})
-	rec, err := ctor.New(t.stream, opts)
+	opts := must(safejs.ValueOf(map[string]any{"mimeType": t.choice.MIME, "audioBitsPerSecond": audioBitsPerSecond}))
+	rec, err := global("MediaRecorder").New(t.stream, opts)
 	if err != nil {
 		failed(jsError(err))
 		return mc
 	}
 	mc.recorder = rec
-	array, _ := safejs.Global().Get("Array")
-	chunks, _ := array.New()
+	chunks := js.Global().Get("Array").New()
 	mime := t.choice.MIME
 	handlers := map[string]func(ev safejs.Value){
+		// A BlobEvent's data is a Blob, whose size and type cannot throw: the listener's
+		// boundary reports what would.
 		"dataavailable": func(ev safejs.Value) {
 			// Pushed right here, not posted, so every chunk is in before the stop event.
-			if data, err := ev.Get("data"); err == nil {
-				if size, _ := data.Get("size"); size.Type() == safejs.TypeNumber {
-					if s, _ := size.Int(); s > 0 {
-						_, _ = chunks.Call("push", data)
-						t.journalChunk(data)
-					}
-					// The recorder's own type names the codec it really used.
-					if m, _ := stringProp(data, "type"); m != "" {
-						mime = m
-					}
-				}
+			data := prop(ev, "data")
+			if propNumber(data, "size") > 0 {
+				chunks.Call("push", safejs.Unsafe(data))
+				t.journalChunk(data)
+			}
+			// The recorder's own type names the codec it really used.
+			if m := propString(data, "type"); m != "" {
+				mime = m
 			}
 		},
 		"start": func(safejs.Value) { c.captureStarted(n) },
@@ -74,7 +74,7 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 			mc.stopped = true
 			mc.release()
 			c.loop.post(func() {
-				blob, err := newBlob(chunks, mime)
+				blob, err := newBlob(safejs.Safe(chunks), mime)
 				if err != nil {
 					c.settled(n, t)
 					c.machine.Fail(n, mediaFailure("Blob", err, time.Now()))
@@ -84,8 +84,7 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 			})
 		},
 		"error": func(ev safejs.Value) {
-			cause, _ := ev.Get("error")
-			c.fail(n, mediaFailure("MediaRecorder", domError(cause), time.Now()))
+			c.fail(n, mediaFailure("MediaRecorder", domError(prop(ev, "error")), time.Now()))
 		},
 	}
 	for event, h := range handlers {
@@ -97,8 +96,8 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 		mc.unlisten = append(mc.unlisten, release)
 	}
 	// In one-second slices, each written to the journal as it comes.
-	if _, err := rec.Call("start", journalSlice); err != nil {
-		failed(jsError(err)) // no stop event will come
+	if err := callMethod(rec, "start", journalSlice); err != nil {
+		failed(err) // no stop event will come
 	}
 	return mc
 }
@@ -113,19 +112,28 @@ func (mc *mediaRecorderCapture) release() {
 func (mc *mediaRecorderCapture) pause()  { mc.call("recording", "pause") }
 func (mc *mediaRecorderCapture) resume() { mc.call("paused", "resume") }
 
-// call calls a method of the recorder when it is in the state that method needs.
+// call calls a method of the recorder when it is in the state that method needs; one it
+// refuses fails the take, whose file would otherwise hold the paused time.
 func (mc *mediaRecorderCapture) call(state, method string) {
-	if s, _ := stringProp(mc.recorder, "state"); s == state {
-		_, _ = mc.recorder.Call(method)
+	if mc.state() == state {
+		if err := callMethod(mc.recorder, method); err != nil {
+			mc.onFail(err)
+		}
 	}
 }
+
+// state is the recorder's state.
+func (mc *mediaRecorderCapture) state() string { return propString(mc.recorder, "state") }
 
 func (mc *mediaRecorderCapture) stop() {
 	if mc.recorder.IsUndefined() {
 		return
 	}
-	if state, _ := stringProp(mc.recorder, "state"); state != "inactive" {
-		_, _ = mc.recorder.Call("stop")
+	if state := mc.state(); state != "inactive" {
+		if err := callMethod(mc.recorder, "stop"); err != nil {
+			mc.onHang(state + ", and stop threw " + err.Error()) // no stop event will come
+			return
+		}
 		mc.b.after(stopDeadline, func() { mc.onHang(state) })
 	}
 }
@@ -134,8 +142,10 @@ func (mc *mediaRecorderCapture) stop() {
 func (mc *mediaRecorderCapture) abort() { mc.stop() }
 
 func newBlob(parts safejs.Value, mime string) (safejs.Value, error) {
-	ctor, _ := safejs.Global().Get("Blob")
-	opts, _ := safejs.ValueOf(map[string]any{"type": mime})
-	blob, err := ctor.New(parts, opts)
+	opts, err := safejs.ValueOf(map[string]any{"type": mime})
+	if err != nil {
+		return opts, err
+	}
+	blob, err := global("Blob").New(parts, opts)
 	return blob, jsError(err)
 }

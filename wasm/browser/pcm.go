@@ -38,8 +38,9 @@ func newAudioContext() safejs.Value {
 	}
 	audio, err := ctor.New()
 	if err != nil {
-		return safejs.Undefined()
+		return safejs.Undefined() // too many contexts, or none allowed: the take records without levels, or says PCM cannot start
 	}
+	// Only a request during the click: audioRuns asks again and waits for the answer.
 	_, _ = audio.Call("resume")
 	return audio
 }
@@ -114,16 +115,25 @@ func (pc *pcmCapture) samples(b []byte, last bool) {
 // resume, so the WAV has no paused time, not even as silence.
 func (pc *pcmCapture) pause() {
 	pc.paused = true
-	if pc.graph != nil && !pc.graph.port.IsUndefined() {
-		_, _ = pc.graph.port.Call("postMessage", "pause")
-	}
+	pc.tell("pause")
 }
 
 func (pc *pcmCapture) resume() {
 	pc.paused = false
-	if pc.graph != nil && !pc.graph.port.IsUndefined() {
-		_, _ = pc.graph.port.Call("postMessage", "resume")
+	pc.tell("resume")
+}
+
+// tell posts a command to the worklet. One it did not get leaves the WAV with paused
+// time in it, or without its end: the take fails.
+func (pc *pcmCapture) tell(command string) bool {
+	if pc.graph == nil || pc.graph.port.IsUndefined() {
+		return true
 	}
+	if err := callMethod(pc.graph.port, "postMessage", command); err != nil {
+		pc.c.fail(pc.n, mediaFailure("Web Audio", err, time.Now()))
+		return false
+	}
+	return true
 }
 
 // stop asks the worklet for the samples it still holds; finish runs when they arrive,
@@ -136,8 +146,9 @@ func (pc *pcmCapture) stop() {
 		pc.finish()
 		return
 	}
-	_, _ = pc.graph.port.Call("postMessage", "flush")
-	pc.c.b.after(flushDeadline, func() { pc.c.loop.post(pc.finish) })
+	if pc.tell("flush") {
+		pc.c.b.after(flushDeadline, func() { pc.c.loop.post(pc.finish) })
+	}
 }
 
 func (pc *pcmCapture) finish() {
@@ -200,7 +211,11 @@ func (c *Control) buildPCMGraph(audio, stream safejs.Value, onSamples func(b []b
 	if g.source, err = g.audio.Call("createMediaStreamSource", stream); err != nil {
 		return g, jsError(err)
 	}
-	if worklet, _ := g.audio.Get("audioWorklet"); worklet.Type() == safejs.TypeObject && isFunction(safejs.Global(), "AudioWorkletNode") {
+	worklet, err := g.audio.Get("audioWorklet")
+	if err != nil {
+		return g, jsError(err)
+	}
+	if worklet.Type() == safejs.TypeObject && isFunction(safejs.Global(), "AudioWorkletNode") {
 		err = g.useWorklet(worklet, c.workletURL, onSamples)
 	} else {
 		err = g.useScriptProcessor(onSamples)
@@ -208,15 +223,15 @@ func (c *Control) buildPCMGraph(audio, stream safejs.Value, onSamples func(b []b
 	if err != nil {
 		return g, err
 	}
-	if _, err = g.source.Call("connect", g.sampler); err != nil {
-		return g, jsError(err)
+	if err = callMethod(g.source, "connect", g.sampler); err != nil {
+		return g, err
 	}
 	// The sampler must reach the destination to be pulled; it outputs silence.
-	dest, _ := g.audio.Get("destination")
-	if _, err = g.sampler.Call("connect", dest); err != nil {
+	dest, err := g.audio.Get("destination")
+	if err != nil {
 		return g, jsError(err)
 	}
-	return g, nil
+	return g, callMethod(g.sampler, "connect", dest)
 }
 
 func (g *pcmGraph) useWorklet(worklet safejs.Value, url string, onSamples func([]byte, bool)) error {
@@ -224,33 +239,31 @@ func (g *pcmGraph) useWorklet(worklet safejs.Value, url string, onSamples func([
 	if err != nil {
 		return jsError(err)
 	}
-	if _, err, _ := g.b.awaitWithin(promise, 10*time.Second); err != nil {
+	if _, err := g.b.awaitWithin(promise, 10*time.Second); err != nil {
 		return catalog.Newf(catalog.NotSupported, map[string]any{"reason": "the audio worklet could not be loaded"},
 			time.Now(), "loading %s: %v", url, err)
 	}
-	ctor, _ := safejs.Global().Get("AudioWorkletNode")
 	// The browser mixes the microphone down to one channel before the worklet sees it.
-	opts, _ := safejs.ValueOf(map[string]any{
+	opts := must(safejs.ValueOf(map[string]any{
 		"numberOfInputs": 1, "numberOfOutputs": 1, "outputChannelCount": []any{1},
 		"channelCount": 1, "channelCountMode": "explicit", "channelInterpretation": "speakers",
-	})
-	if g.sampler, err = ctor.New(g.audio, workletName, opts); err != nil {
+	}))
+	if g.sampler, err = global("AudioWorkletNode").New(g.audio, workletName, opts); err != nil {
 		return jsError(err)
 	}
-	g.port, _ = g.sampler.Get("port")
+	if g.port, err = g.sampler.Get("port"); err != nil {
+		return jsError(err)
+	}
+	// The worklet's messages are { pcm: Float32Array, last: boolean }: reading them cannot fail.
 	release, err := g.b.listen(g.port, "message", func(ev safejs.Value) {
-		data, _ := ev.Get("data")
-		pcm, _ := data.Get("pcm")
-		last, _ := data.Get("last")
-		isLast, _ := last.Bool()
-		onSamples(float32Bytes(pcm), isLast)
+		data := prop(ev, "data")
+		onSamples(float32Bytes(prop(data, "pcm")), propBool(data, "last"))
 	})
 	if err != nil {
 		return err
 	}
 	g.unlisten = release
-	_, err = g.port.Call("start") // a MessagePort listened to with addEventListener must be started
-	return jsError(err)
+	return callMethod(g.port, "start") // a MessagePort listened to with addEventListener must be started
 }
 
 func (g *pcmGraph) useScriptProcessor(onSamples func([]byte, bool)) (err error) {
@@ -258,30 +271,19 @@ func (g *pcmGraph) useScriptProcessor(onSamples func([]byte, bool)) (err error) 
 		return jsError(err)
 	}
 	release, err := g.b.listen(g.sampler, "audioprocess", func(ev safejs.Value) {
-		input, _ := ev.Get("inputBuffer")
-		channel, _ := input.Call("getChannelData", 0)
-		onSamples(float32Bytes(channel), false)
+		onSamples(float32Bytes(must(prop(ev, "inputBuffer").Call("getChannelData", 0))), false)
 	})
 	g.unlisten = release
 	return err
 }
 
-// float32Bytes copies a Float32Array's bytes into Go.
+// float32Bytes copies a Float32Array's bytes into Go. It runs in an audio listener,
+// whose boundary reports a failure, which a Float32Array cannot give.
 func float32Bytes(f32 safejs.Value) []byte {
-	buffer, err := f32.Get("buffer")
-	if err != nil {
-		return nil
-	}
-	offset, _ := f32.Get("byteOffset")
-	length, _ := f32.Get("byteLength")
-	u8ctor, _ := safejs.Global().Get("Uint8Array")
-	view, err := u8ctor.New(buffer, offset, length)
-	if err != nil {
-		return nil
-	}
-	n, _ := length.Int()
-	b := make([]byte, n)
-	_, _ = safejs.CopyBytesToGo(b, view)
+	length := propNumber(f32, "byteLength")
+	view := must(global("Uint8Array").New(prop(f32, "buffer"), propNumber(f32, "byteOffset"), length))
+	b := make([]byte, int(length))
+	must(safejs.CopyBytesToGo(b, view))
 	return b
 }
 
@@ -293,7 +295,7 @@ func (g *pcmGraph) close() {
 	}
 	for _, node := range []safejs.Value{g.source, g.sampler} {
 		if node.Type() == safejs.TypeObject {
-			_, _ = node.Call("disconnect")
+			letGo(node, "disconnect")
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"syscall/js"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -45,20 +46,26 @@ func createSDK(args []safejs.Value) (any, error) {
 		return nil, invalidOption("io", "the shim's primitives are required")
 	}
 	io := args[0]
-	base, _ := stringProp(io, "apiBaseUrl")
+	base := propString(io, "apiBaseUrl")
 	if base == "" {
-		origin, _ := getString(safejs.Global(), "location", "origin")
+		origin, err := getString(safejs.Global(), "location", "origin")
+		if err != nil {
+			return nil, err
+		}
 		base = origin + "/v1" // the local API; VocaFuse's is https://api.vocafuse.com
 	}
-	get := func(name string) safejs.Value { v, _ := io.Get(name); return v }
-	s := &SDK{store: get("store"), events: get("events")}
-	net := jsNetwork{b: s.b, token: get("token"), trouble: get("tokenTrouble"), announce: get("announce"), send: get("send")}
-	s.locks = jsLocks{b: s.b, lock: get("lock")}
+	s := &SDK{store: prop(io, "store"), events: prop(io, "events")}
+	s.b = boundary{onPanic: s.reportPanic}
+	net := jsNetwork{b: s.b, token: prop(io, "token"), trouble: prop(io, "tokenTrouble"), announce: prop(io, "announce"),
+		send: prop(io, "send")}
+	s.locks = jsLocks{b: s.b, lock: prop(io, "lock")}
 	s.courier = delivery.New(jsStore{b: s.b, store: s.store}, s.locks, net, base, delivery.DefaultPolicy())
 	// A journal goes once its recording is in the outbox on disk: at no moment is a
 	// recording in neither. The shim runs the removal after the journal's last write.
 	s.courier.Kept = func(id string) {
-		_, _ = s.store.Call("dropJournal", id)
+		if err := callMethod(s.store, "dropJournal", id); err != nil {
+			s.report(err) // the shim's store never throws: a bug, the page's INTERNAL_ERROR
+		}
 		// A recovered recording is announced once it is in the outbox: a page that calls
 		// pending() in onRecovered sees it there.
 		if rec, ok := s.recovering.LoadAndDelete(id); ok {
@@ -99,19 +106,36 @@ func createSDK(args []safejs.Value) (any, error) {
 	return handle.Value(), nil
 }
 
-// command splits a handle's call into its name and its arguments.
+// reportPanic tells the page, through onError, of a panic at one of the instance's own
+// boundaries (recovering journals, its promises' goroutines): INTERNAL_ERROR.
+func (s *SDK) reportPanic(p any) {
+	s.report(catalog.Newf(catalog.InternalError, nil, time.Now(), "VocaFuse panicked: %v", p))
+}
+
+// report tells the page of err through onError; what is not the catalogue's is INTERNAL_ERROR.
+func (s *SDK) report(err error) { s.emit("error", errorValue(err)) }
+
+// command splits a handle's call into its name and its arguments; a name that is not a
+// string is "", which no command has.
 func command(args []safejs.Value) (string, []safejs.Value) {
 	if len(args) == 0 {
 		return "", nil
 	}
-	name, _ := args[0].String()
-	return name, args[1:]
+	return stringArg(args, 0), args[1:]
+}
+
+// stringArg is args[i] where that is a string, else "".
+func stringArg(args []safejs.Value, i int) string {
+	if i >= len(args) || args[i].Type() != safejs.TypeString {
+		return ""
+	}
+	return safejs.Unsafe(args[i]).String() // a string's String cannot fail
 }
 
 // retry(all) answers a Promise settled once every recording in the outbox that this tab
 // can take has had an attempt. What is still pending then, the shim reads itself.
 func (s *SDK) retry(args []safejs.Value) (any, error) {
-	all := len(args) > 0 && mustBool(args[0])
+	all := len(args) > 0 && isTrue(args[0])
 	return s.promise(func() (any, error) {
 		s.courier.Retry(all)
 		return nil, nil
@@ -119,10 +143,7 @@ func (s *SDK) retry(args []safejs.Value) (any, error) {
 }
 
 func (s *SDK) discard(args []safejs.Value) (any, error) {
-	id := ""
-	if len(args) > 0 {
-		id, _ = args[0].String()
-	}
+	id := stringArg(args, 0)
 	return s.promise(func() (any, error) { return s.courier.Discard(id), nil })
 }
 
@@ -171,12 +192,13 @@ func newPromise(b boundary, run func() (any, error)) (safejs.Value, error) {
 			if err == nil {
 				v, convErr := safejs.ValueOf(toJS(value))
 				if convErr == nil {
-					_, _ = resolve.Invoke(v)
+					// resolve and reject are the Promise's own: they do not throw.
+					safejs.Unsafe(resolve).Invoke(safejs.Unsafe(v))
 					return
 				}
 				err = convErr
 			}
-			_, _ = reject.Invoke(errorValue(err))
+			safejs.Unsafe(reject).Invoke(safejs.Unsafe(errorValue(err)))
 		})
 		return nil
 	})
@@ -184,17 +206,20 @@ func newPromise(b boundary, run func() (any, error)) (safejs.Value, error) {
 		return safejs.Undefined(), err
 	}
 	defer executor.Release() // the executor runs inside the constructor
-	ctor, _ := safejs.Global().Get("Promise")
+	ctor, err := safejs.Global().Get("Promise")
+	if err != nil {
+		return safejs.Undefined(), jsError(err)
+	}
 	return ctor.New(executor)
 }
 
 // diagnostics() answers a Promise of what the Go side holds after a collection (what
-// is merely garbage is not held): the leak tests watch it.
+// is merely garbage is not held): the leak tests watch it. A panic rejects it.
 func diagnostics([]safejs.Value) (any, error) {
-	return newPromise(boundary{}, func() (any, error) { return held(), nil })
+	return newPromise(boundary{}, func() (any, error) { return liveCounts(), nil })
 }
 
-func held() map[string]any {
+func liveCounts() map[string]any {
 	runtime.GC()
 	live.Lock()
 	defer live.Unlock()
@@ -226,8 +251,7 @@ func (s jsStore) call(method string, args ...any) safejs.Value {
 func (s jsStore) Put(r *delivery.Record) error {
 	v := s.call("put", recordJS(r))
 	if v.Type() == safejs.TypeString {
-		reason, _ := v.String()
-		return errors.New(reason)
+		return errors.New(safejs.Unsafe(v).String()) // a string's String cannot fail
 	}
 	return nil
 }
@@ -244,11 +268,11 @@ func (s jsStore) Delete(id string) { s.call("delete", id) }
 
 func (s jsStore) List() []*delivery.Record {
 	v := s.call("list")
-	n, _ := v.Length()
-	out := make([]*delivery.Record, 0, n)
-	for i := 0; i < n; i++ {
-		if item, err := v.Index(i); err == nil && item.Type() == safejs.TypeObject {
-			out = append(out, recordFromJS(item))
+	list := safejs.Unsafe(v) // the shim answers an array
+	out := make([]*delivery.Record, 0, list.Length())
+	for i := range cap(out) {
+		if item := list.Index(i); item.Type() == js.TypeObject {
+			out = append(out, recordFromJS(safejs.Safe(item)))
 		}
 	}
 	return out
@@ -260,16 +284,15 @@ type jsLocks struct {
 	lock safejs.Value // lock(id, wait) → Promise<release function | null>
 }
 
+// Lock answers ok false where the lock could not be had: the shim's lock() answers null
+// when another tab holds it, and never throws or rejects (where there are no Web Locks
+// it grants every lock), so an error here is a bug: the courier's guard reports it.
 func (l jsLocks) Lock(id string, wait bool) (func(), bool) {
-	p, err := l.lock.Invoke(id, wait)
-	if err != nil {
+	release := must(l.b.await(safejs.Safe(safejs.Unsafe(l.lock).Invoke(id, wait))))
+	if release.Type() != safejs.TypeFunction {
 		return func() {}, false
 	}
-	release, err := l.b.await(p)
-	if err != nil || release.Type() != safejs.TypeFunction {
-		return func() {}, false
-	}
-	return func() { _, _ = release.Invoke() }, true
+	return func() { safejs.Unsafe(release).Invoke() }, true
 }
 
 // jsNetwork is the shim's token(), announce() and send(): fetch and XMLHttpRequest.
@@ -278,9 +301,9 @@ func (l jsLocks) Lock(id string, wait bool) (func(), bool) {
 // answers mean is decided in Go (package delivery).
 type jsNetwork struct {
 	b        boundary
-	token    safejs.Value // token() → { endpoint, status, json } | { endpoint, unreachable } | { value } | { thrown }
+	token    safejs.Value // token() → { endpoint, status, text } | { endpoint, unreachable } | { text } | { thrown }
 	trouble  safejs.Value // tokenTrouble(message): the developer's console hears it, once
-	announce safejs.Value // announce(url, token, key, fileName, size, format, contentType, duration, multipart, metadata, timeout) → Promise<{ status, json, text, etag, retryAfter }>
+	announce safejs.Value // announce(url, token, key, fileName, size, format, contentType, duration, multipart, metadata, timeout) → Promise<{ status, text, data, etag, retryAfter }>
 	send     safejs.Value // send(url, start, length, contentType, timeout, blob, counter) → the same
 }
 
@@ -293,19 +316,14 @@ func (n jsNetwork) Token() (string, time.Duration, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	a := delivery.TokenAnswer{}
-	a.Endpoint, _ = stringProp(got, "endpoint")
-	a.Unreachable, _ = stringProp(got, "unreachable")
-	a.Thrown, _ = stringProp(got, "thrown")
-	if v, _ := got.Get("status"); v.Type() == safejs.TypeNumber {
-		a.Status, _ = v.Int()
-		a.Doc = fromJS(mustGet(got, "json"), 0)
-	} else {
-		a.Doc = fromJS(mustGet(got, "value"), 0)
-	}
+	a := delivery.TokenAnswer{Endpoint: propString(got, "endpoint"), Unreachable: propString(got, "unreachable"),
+		Thrown: propString(got, "thrown"), Status: int(propNumber(got, "status"))}
+	a.Doc, _ = delivery.ParseJSON(propString(got, "text")) // not JSON: nil, which ReadToken names
 	token, expiresIn, failure := delivery.ReadToken(a, time.Now())
 	if failure != nil {
-		_, _ = n.trouble.Invoke(failure.Message)
+		if _, err := n.trouble.Invoke(failure.Message); err != nil {
+			println("vocafuse:", failure.Message) // the shim's console report failed: say it here
+		}
 		return "", 0, failure
 	}
 	return token, expiresIn, nil
@@ -325,11 +343,13 @@ func (n jsNetwork) Send(p delivery.PartRequest) (delivery.Response, error) {
 	// and wasm memory never shrinks: collect it while it is small, once a PUT is over,
 	// rather than let the heap grow to twice its size first.
 	defer runtime.GC()
-	blob, _ := p.Audio.(safejs.Value)
+	blob := p.Audio.(safejs.Value) // the glue's records hold the Blob as a safejs.Value
 	counter := p.Progress.Bind(func() any {
-		page, _ := p.Progress.Page.(safejs.Value)
-		v, _ := makers.progress.Invoke(page, float64(p.Progress.Total), float64(p.Progress.Before))
-		return v
+		page, ok := p.Progress.Page.(safejs.Value)
+		if !ok {
+			page = safejs.Undefined() // the page asked for no progress
+		}
+		return safejs.Unsafe(makers.progress).Invoke(safejs.Unsafe(page), float64(p.Progress.Total), float64(p.Progress.Before))
 	})
 	promise, err := n.send.Invoke(p.URL, float64(p.Start), float64(p.Length), p.ContentType,
 		float64(p.Timeout.Milliseconds()), blob, counter)
@@ -339,28 +359,23 @@ func (n jsNetwork) Send(p delivery.PartRequest) (delivery.Response, error) {
 	return n.answer(promise)
 }
 
-// answer reads the shim's answer to a request: the body already parsed (Go reads
-// values, not bytes), a 2xx answer's data kept as it came for the page.
+// answer reads the shim's answer to a request in five calls: its body crosses as one
+// string, parsed here; a 2xx answer's data also comes as it came, for the page.
 func (n jsNetwork) answer(promise safejs.Value) (delivery.Response, error) {
 	got, err := n.b.await(promise)
 	if err != nil {
 		return delivery.Response{}, err
 	}
-	status, _ := got.Get("status")
-	code, _ := status.Int()
-	body := mustGet(got, "json")
-	resp := delivery.Response{Status: code, Doc: fromJS(body, 0)}
-	resp.ETag, _ = stringProp(got, "etag")
-	if code >= 200 && code < 300 {
-		if data, _ := body.Get("data"); data.Type() == safejs.TypeObject {
+	text := propString(got, "text")
+	resp := delivery.Response{Status: int(propNumber(got, "status")), ETag: propString(got, "etag"),
+		RetryAfter: time.Duration(propNumber(got, "retryAfter") * float64(time.Second))}
+	resp.Doc, _ = delivery.ParseJSON(text) // not JSON: nil, an answer without an envelope
+	if resp.Status >= 200 && resp.Status < 300 {
+		if data := prop(got, "data"); data.Type() == safejs.TypeObject {
 			resp.Resource = data // the voice note, handed to the page as it came
 		}
 	} else {
-		resp.Body, _ = stringProp(got, "text")
-	}
-	if v, _ := got.Get("retryAfter"); v.Type() == safejs.TypeNumber {
-		secs, _ := v.Float()
-		resp.RetryAfter = time.Duration(secs * float64(time.Second))
+		resp.Body = delivery.Echo(text)
 	}
 	return resp, nil
 }
@@ -368,13 +383,12 @@ func (n jsNetwork) answer(promise safejs.Value) (delivery.Response, error) {
 // noteJS is what onUploaded gets: the server's voice note with the recording's id
 // beside its own, or, where the last answer carried none (object storage), what the SDK
 // knows of it.
+// The shim's makers only build objects: a failure is a bug, the boundary's INTERNAL_ERROR.
 func noteJS(note any, recordingID string) safejs.Value {
 	if k, ok := note.(delivery.Known); ok {
-		v, _ := makers.note.Invoke(safejs.Null(), k.RecordingID, k.ID, k.Format, k.Duration, float64(k.Size))
-		return v
+		return safejs.Safe(safejs.Unsafe(makers.note).Invoke(js.Null(), k.RecordingID, k.ID, k.Format, k.Duration, float64(k.Size)))
 	}
-	v, _ := makers.note.Invoke(toJS(note), recordingID)
-	return v
+	return safejs.Safe(safejs.Unsafe(makers.note).Invoke(toJS(note), recordingID))
 }
 
 // ---- Records and errors across the boundary ----
@@ -387,33 +401,20 @@ func recordJS(r *delivery.Record) safejs.Value {
 		lastError = errorValue(r.LastError)
 	}
 	v, err := makers.record.Invoke(r.ID, toJS(r.Audio), r.ContentType, r.Format, r.Duration, float64(r.Size), r.Metadata,
-		float64(r.Created), r.Attempts, lastError, r.Held, r.Owner, r.Recovered, sessionJS(r.Session))
+		float64(r.Created), r.Attempts, lastError, r.Refused, r.Owner, r.Recovered, sessionJS(r.Session))
 	if err != nil {
 		panic(jsError(err))
 	}
 	return v
 }
 
+// recordFromJS reads a stored record.
 func recordFromJS(v safejs.Value) *delivery.Record {
-	num := func(name string) float64 {
-		f, _ := v.Get(name)
-		n, _ := f.Float()
-		return n
-	}
-	str := func(name string) string { s, _ := stringProp(v, name); return s }
-	r := &delivery.Record{
-		ID: str("id"), ContentType: str("mimeType"), Format: str("format"), Metadata: str("metadata"),
-		Duration: num("duration"), Size: int64(num("size")), Created: int64(num("created")), Attempts: int(num("attempts")),
-	}
-	r.Audio, _ = v.Get("blob")
-	if held, _ := v.Get("held"); held.Type() == safejs.TypeBoolean {
-		r.Held = mustBool(held)
-	}
-	r.Owner = str("owner")
-	if recovered, _ := v.Get("recovered"); recovered.Type() == safejs.TypeBoolean {
-		r.Recovered = mustBool(recovered)
-	}
-	r.Session = sessionFromJS(mustGet(v, "session"))
+	r := &delivery.Record{ID: propString(v, "id"), ContentType: propString(v, "mimeType"), Format: propString(v, "format"),
+		Metadata: propString(v, "metadata"), Duration: propNumber(v, "duration"), Size: int64(propNumber(v, "size")),
+		Created: int64(propNumber(v, "created")), Attempts: int(propNumber(v, "attempts")), Refused: propBool(v, "held"),
+		Owner: propString(v, "owner"), Recovered: propBool(v, "recovered"), Audio: prop(v, "blob")}
+	r.Session = sessionFromJS(prop(v, "session"))
 	// lastError is the shim's to show (sdk.pending()); the next attempt makes its own.
 	return r
 }
@@ -435,83 +436,33 @@ func sessionJS(s *delivery.Session) any {
 // sessionFromJS reads a stored session back; anything malformed is no session (the next
 // attempt asks for one with the same key).
 func sessionFromJS(v safejs.Value) *delivery.Session {
-	n, _ := v.Length()
-	if v.Type() != safejs.TypeObject || n < 10 || (n-4)%6 != 0 {
+	a := safejs.Unsafe(v)
+	if a.Type() != js.TypeObject || a.Get("length").Type() != js.TypeNumber {
 		return nil
 	}
-	at := func(i int) safejs.Value { x, _ := v.Index(i); return x }
-	str := func(i int) string { x, _ := at(i).String(); return x }
-	num := func(i int) float64 { x, _ := at(i).Float(); return x }
-	s := &delivery.Session{VoiceNoteID: str(0), Multipart: mustBool(at(1)), UploadID: str(2), UsableUntil: int64(num(3))}
+	n := a.Length()
+	if n < 10 || (n-4)%6 != 0 {
+		return nil
+	}
+	str := func(i int) string {
+		if x := a.Index(i); x.Type() == js.TypeString {
+			return x.String()
+		}
+		return ""
+	}
+	num := func(i int) float64 {
+		if x := a.Index(i); x.Type() == js.TypeNumber {
+			return x.Float()
+		}
+		return 0
+	}
+	flag := func(i int) bool { x := a.Index(i); return x.Type() == js.TypeBoolean && x.Bool() }
+	s := &delivery.Session{VoiceNoteID: str(0), Multipart: flag(1), UploadID: str(2), UsableUntil: int64(num(3))}
 	for i := 4; i < n; i += 6 {
 		s.Parts = append(s.Parts, delivery.Part{Number: int(num(i)), URL: str(i + 1), Start: int64(num(i + 2)),
-			Length: int64(num(i + 3)), Done: mustBool(at(i + 4)), ETag: str(i + 5)})
+			Length: int64(num(i + 3)), Done: flag(i + 4), ETag: str(i + 5)})
 	}
 	return s
-}
-
-// errorFromJS reads the { code, message } of a failure the shim answers (token()).
-func errorFromJS(v safejs.Value) *catalog.Error {
-	code, _ := stringProp(v, "code")
-	e := catalog.New(catalog.Code(code), nil, time.Now())
-	if m, _ := stringProp(v, "message"); m != "" {
-		e.Message = m
-	}
-	return e
-}
-
-func mustGet(v safejs.Value, name string) safejs.Value {
-	p, err := v.Get(name)
-	if err != nil {
-		return safejs.Undefined()
-	}
-	return p
-}
-
-// fromJS copies a JSON-like JavaScript value (what JSON.parse makes) into plain Go
-// values: map[string]any, []any, float64, string, bool, nil. Deeper than maxDepth, or of
-// another kind (a function), it is nil.
-func fromJS(v safejs.Value, depth int) any {
-	const maxDepth = 32
-	switch v.Type() {
-	case safejs.TypeBoolean:
-		return mustBool(v)
-	case safejs.TypeNumber:
-		f, _ := v.Float()
-		return f
-	case safejs.TypeString:
-		s, _ := v.String()
-		return s
-	case safejs.TypeObject:
-	default:
-		return nil
-	}
-	if depth >= maxDepth {
-		return nil
-	}
-	array, _ := safejs.Global().Get("Array")
-	if isArray, _ := array.Call("isArray", v); mustBool(isArray) {
-		n, _ := v.Length()
-		out := make([]any, n)
-		for i := range out {
-			item, _ := v.Index(i)
-			out[i] = fromJS(item, depth+1)
-		}
-		return out
-	}
-	object, _ := safejs.Global().Get("Object")
-	keys, err := object.Call("keys", v)
-	if err != nil {
-		return nil
-	}
-	n, _ := keys.Length()
-	out := make(map[string]any, n)
-	for i := 0; i < n; i++ {
-		k, _ := keys.Index(i)
-		key, _ := k.String()
-		out[key] = fromJS(mustGet(v, key), depth+1)
-	}
-	return out
 }
 
 func getString(v safejs.Value, path ...string) (string, error) {

@@ -25,14 +25,12 @@ func (s *SDK) upload(args []safejs.Value) (any, error) {
 		return nil, invalidOption("file", "must be a Blob or File")
 	}
 	opts, blob := args[0], args[1]
-	id, _ := stringProp(opts, "id")
+	id, metadata, progress := propString(opts, "id"), propString(opts, "metadata"), prop(opts, "onProgress")
 	if id == "" {
 		id = newID()
 	} else if _, err := uuid.Parse(id); err != nil { // the shim checks it; the URL depends on it
 		return nil, invalidOption("id", "must be a UUID")
 	}
-	metadata, _ := stringProp(opts, "metadata")
-	progress, _ := opts.Get("onProgress")
 	return s.promise(func() (any, error) {
 		r, err := newBlobReader(s.b, blob)
 		if err != nil {
@@ -80,6 +78,6 @@ func (w promiseWatcher) Delivered(resource any) {
 // problemError is the SDK's error for a refusal: the code the page sees (2006 arrives
 // as DURATION_EXCEEDED) with the API's details.
 func problemError(p *validate.Problem) *catalog.Error {
-	entry, _ := catalog.Lookup(p.Code)
+	entry, _ := catalog.Lookup(p.Code) // validate's codes are the catalogue's own
 	return catalog.Newf(catalog.ClientCodeFor(entry.APICode), p.Details, time.Now(), "%s: %s", entry.Message, p.Reason)
 }

@@ -20,7 +20,7 @@ type Record struct {
 	Created     int64   // milliseconds since the Unix epoch
 	Attempts    int
 	LastError   *catalog.Error
-	Held        bool // the API refused it: it waits for RetryPending(all)
+	Refused     bool // the API refused it: only a Retry(all) sends it again
 	// Owner is the identity the recording was made under (the token's sub), "" where it
 	// could not be told: it is only ever sent with a token of that identity.
 	Owner     string
@@ -128,14 +128,13 @@ func New(store Store, locks Locks, net Network, baseURL string, policy Policy) *
 	}
 }
 
-// Send delivers a recording that has just stopped. It is held in the outbox, under its
-// lock, before the first attempt, and stays there until the server has it: every
+// SendHeld delivers a recording that has just stopped. It is kept in the outbox, under
+// its lock, before the first attempt, and stays there until the server has it: every
 // failure after that is retried on the policy's schedule for as long as the page is
 // open, and by a later page load otherwise. progress is handed to the Network as it is.
-func (c *Courier) Send(r *Record, w Watcher, progress any) { c.SendHeld(r, w, progress, nil) }
-
-// SendHeld is Send for a caller that already holds the recording's lock (its journal's
-// writer): the lock passes to the delivery without a moment when another tab could take it.
+// A caller that already holds the recording's lock (its journal's writer) passes its
+// release as held: the lock passes to the delivery without a moment when another tab
+// could take it; with held nil, the delivery waits for the lock itself.
 func (c *Courier) SendHeld(r *Record, w Watcher, progress any, held func()) {
 	c.mu.Lock()
 	if w != nil {
@@ -159,10 +158,10 @@ func (c *Courier) SendHeld(r *Record, w Watcher, progress any, held func()) {
 
 // Resume delivers the outbox's recording id under the lock the caller holds, one a Retry
 // found taken and left: a journal's recovery held it, or another tab. A recording the
-// API refused stays held, as Retry(false) leaves it.
+// API refused stays refused, as Retry(false) leaves it.
 func (c *Courier) Resume(id string, held func()) {
 	c.startHeld(id, nil, func() (func(), bool) { return held, true }, func() *Record {
-		if r := c.store.Get(id); r != nil && !r.Held {
+		if r := c.store.Get(id); r != nil && !r.Refused {
 			return r
 		}
 		return nil
@@ -195,13 +194,13 @@ func (c *Courier) Upload(r *Record, w Watcher, progress any) {
 }
 
 // Retry makes one attempt now for every recording in the outbox that this tab can take
-// (another tab may be delivering some), held ones too when all is set, and answers once
+// (another tab may be delivering some), refused ones too when all is set, and answers once
 // each has been tried. It is what the SDK's start, the `online` event and
 // retryPending() call.
 func (c *Courier) Retry(all bool) {
 	var tried []chan struct{}
 	for _, r := range c.store.List() {
-		if r.Held && !all {
+		if r.Refused && !all {
 			continue
 		}
 		id, done := r.ID, make(chan struct{})
@@ -216,10 +215,10 @@ func (c *Courier) Retry(all bool) {
 		c.start(id, nil, done, true, lock, func() *Record {
 			// Read again under the lock: the tab that held it may have delivered it.
 			fresh := c.store.Get(id)
-			if fresh == nil || (fresh.Held && !all) {
+			if fresh == nil || (fresh.Refused && !all) {
 				return nil
 			}
-			fresh.Held = false
+			fresh.Refused = false
 			return fresh
 		})
 	}
@@ -345,7 +344,7 @@ func (c *Courier) Close() {
 	c.mu.Unlock()
 }
 
-// deliver makes attempts until the recording is stored, held, discarded or the courier
+// deliver makes attempts until the recording is stored, refused, discarded or the courier
 // closed. keep: the recording is in the outbox (not a page's own file).
 func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 	var (
@@ -414,7 +413,7 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 		}
 		r.Attempts++
 		r.LastError = res.failure
-		r.Held = !d.Retry
+		r.Refused = !d.Retry
 		if d.Report != nil {
 			r.LastError = scrub(d.Report, res.token)
 			if d.Final {

@@ -15,7 +15,7 @@ func TestDeliveredOnTheFirstTry(t *testing.T) {
 		store, locks := newStore(), newLocks()
 		c := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		synctest.Wait()
 		if w.deliveries() != 1 || len(w.reports()) != 0 {
 			t.Fatalf("delivered %d, heard %v", w.deliveries(), w.reports())
@@ -55,7 +55,7 @@ func TestTransientFailuresAreHeardWithin20sAndDeliveredLater(t *testing.T) {
 		c := newTab(t, store, newLocks(), &fakeNetwork{script: script})
 		w := &fakeWatcher{}
 		start := time.Now()
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(21 * time.Second)
 		h := w.reports()
 		if len(h) != 1 {
@@ -67,7 +67,7 @@ func TestTransientFailuresAreHeardWithin20sAndDeliveredLater(t *testing.T) {
 		}
 		// Still in the outbox, with its attempts and error, while the page is open.
 		rec := store.Get("a")
-		if rec == nil || rec.Attempts != 6 || rec.LastError.Code != catalog.NetworkError || rec.Held {
+		if rec == nil || rec.Attempts != 6 || rec.LastError.Code != catalog.NetworkError || rec.Refused {
 			t.Fatalf("outbox record %+v", rec)
 		}
 		after(time.Hour)
@@ -96,15 +96,15 @@ func TestAConflictIsHeldUntilRetryAll(t *testing.T) {
 		net := &fakeNetwork{script: []reply{apiError(409, 2003, `,"details":{"field":"voicenote_id"}`), ok201()}}
 		c := newTab(t, store, newLocks(), net)
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		synctest.Wait()
 		h := w.reports()
 		if len(h) != 1 || h[0].err.Status != 409 || h[0].err.APICode != 2003 || !h[0].final {
 			t.Fatalf("heard %+v", h)
 		}
 		after(24 * time.Hour) // a day of fake time: nothing tries it again
-		if n := len(net.attempts()); n != 1 || !store.Get("a").Held {
-			t.Fatalf("%d attempts; held %v", n, store.Get("a").Held)
+		if n := len(net.attempts()); n != 1 || !store.Get("a").Refused {
+			t.Fatalf("%d attempts; held %v", n, store.Get("a").Refused)
 		}
 		c.Retry(false) // online, a reload: held recordings wait
 		if len(net.attempts()) != 1 {
@@ -129,7 +129,7 @@ func TestRateLimitWaitsWhatTheServerSays(t *testing.T) {
 		}}
 		c := newTab(t, newStore(), newLocks(), net)
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(time.Minute)
 		puts := net.attempts()
 		if len(puts) != 2 || puts[1].at.Sub(puts[0].at) != 3*time.Second || len(w.reports()) != 0 || w.deliveries() != 1 {
@@ -143,7 +143,7 @@ func TestAuthRefreshesTheTokenOnce(t *testing.T) {
 		net := &fakeNetwork{script: []reply{ok201()}, postReply: []reply{apiError(401, 1002, ""), apiError(401, 1002, ""), {}}}
 		c := newTab(t, newStore(), newLocks(), net)
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(time.Minute)
 		puts := net.announced()
 		// Refused, a new token at once; refused again: the page hears it; later a third
@@ -174,9 +174,9 @@ func TestStorageTroubleIsHeardOnceAndTheRecordingStillGoes(t *testing.T) {
 		store.failPut = errAs("QuotaExceededError: full")
 		c := newTab(t, store, newLocks(), &fakeNetwork{script: []reply{ok201()}})
 		w1, w2 := &fakeWatcher{}, &fakeWatcher{}
-		c.Send(record("a"), w1, nil)
+		c.SendHeld(record("a"), w1, nil, nil)
 		synctest.Wait()
-		c.Send(record("b"), w2, nil)
+		c.SendHeld(record("b"), w2, nil, nil)
 		synctest.Wait()
 		h := w1.reports()
 		if len(h) != 1 || len(w2.reports()) != 0 {
@@ -200,7 +200,7 @@ func TestRetryWakesAWaitingDelivery(t *testing.T) {
 			{noAnswer: true}, {noAnswer: true}, {noAnswer: true}, ok201()}}
 		c := newTab(t, newStore(), newLocks(), net)
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(21 * time.Second) // heard, now waiting 8–16 s for the 7th try
 		before := time.Now()
 		c.Retry(false)
@@ -224,7 +224,7 @@ func TestRetryWaitsForAnAttemptStartedAfterIt(t *testing.T) {
 		net := &fakeNetwork{script: []reply{{status: 503, body: `{"error":{"code":5002,"message":"m"}}`, delay: 10 * time.Second}, slowOK}}
 		c := newTab(t, newStore(), newLocks(), net)
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(time.Second) // the first attempt is on the wire
 		c.Retry(false)
 		if n := len(net.attempts()); n != 2 || w.deliveries() != 1 {
@@ -280,7 +280,7 @@ func TestResumeDeliversWhatRetryFoundLocked(t *testing.T) {
 		store, locks := newStore(), newLocks()
 		_ = store.Put(record("a"))
 		refused := record("b")
-		refused.Held = true
+		refused.Refused = true
 		_ = store.Put(refused)
 		net := &fakeNetwork{script: []reply{ok201()}}
 		c := newTab(t, store, locks, net)
@@ -351,7 +351,7 @@ func TestDiscardEndsADelivery(t *testing.T) {
 		store, locks := newStore(), newLocks()
 		net := &fakeNetwork{script: []reply{{noAnswer: true}}}
 		c := newTab(t, store, locks, net)
-		c.Send(record("a"), &fakeWatcher{}, nil)
+		c.SendHeld(record("a"), &fakeWatcher{}, nil, nil)
 		synctest.Wait()
 		if !c.Discard("a") {
 			t.Fatal("nothing discarded")
@@ -373,7 +373,7 @@ func TestCloseLeavesTheOutboxToTheNextInstance(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, locks := newStore(), newLocks()
 		c := newTab(t, store, locks, &fakeNetwork{script: []reply{{noAnswer: true}}})
-		c.Send(record("a"), &fakeWatcher{}, nil)
+		c.SendHeld(record("a"), &fakeWatcher{}, nil, nil)
 		synctest.Wait()
 		c.Close()
 		synctest.Wait()
@@ -417,7 +417,7 @@ func TestAPanicInTheGlueLosesNothing(t *testing.T) {
 		store := newStore()
 		c := newTab(t, store, newLocks(), &fakeNetwork{script: []reply{{panics: true}, ok201()}})
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(time.Minute)
 		h := w.reports()
 		if len(h) != 1 || w.deliveries() != 1 || store.has("a") {
@@ -434,7 +434,7 @@ func TestAHangingAttemptIsCutAtTheDeadline(t *testing.T) {
 		c := newTab(t, newStore(), newLocks(), net)
 		w := &fakeWatcher{}
 		start := time.Now()
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(25 * time.Second)
 		h := w.reports()
 		if len(h) != 1 || h[0].at.Sub(start) > 20*time.Second {
@@ -458,7 +458,7 @@ func TestARecordingIsOnlySentWithItsOwnersToken(t *testing.T) {
 		r := record("a")
 		r.Owner = "one"
 		w := &fakeWatcher{}
-		other.Send(r, w, nil)
+		other.SendHeld(r, w, nil, nil)
 		synctest.Wait()
 		other.Retry(true)
 		if n := len(other.net.attempts()); n != 0 {

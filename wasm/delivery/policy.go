@@ -29,7 +29,7 @@ type Failure struct {
 
 // Decision is what a delivery does after a failed attempt.
 type Decision struct {
-	// Retry is false when the recording is held: the API refused it, and trying the same
+	// Retry is false when the recording is refused: the API said no, and trying the same
 	// bytes again would only repeat the answer. It waits for retryPending().
 	Retry        bool
 	Wait         time.Duration // before the next attempt
@@ -142,7 +142,7 @@ func (p Policy) Backoff(n int) time.Duration {
 //     or at the deadline, the page hears the outcome (NETWORK_ERROR when the last try had
 //     no response, else the API's code), and the curve goes on in the background.
 //   - anything else (2001–2006, 3004, 6001, a 409 conflict, other 4xx): the page hears the
-//     API's code (2006 as DURATION_EXCEEDED) and the recording is held for retryPending(),
+//     API's code (2006 as DURATION_EXCEEDED) and the recording is kept, refused, for retryPending(),
 //     unless the error itself says a later try may help (an unknown 5xx, a token endpoint
 //     that refused, a bug of the SDK's own).
 func (p Policy) Decide(f Failure, now time.Time) Decision {
@@ -219,7 +219,7 @@ func (p Policy) Decide(f Failure, now time.Time) Decision {
 
 // laterMayHelp: whether the same bytes may be taken later although the API refused them
 // now. A 409 is a real conflict (the id was used for other bytes) and the other 4xx a
-// refusal of the recording, so those are held.
+// refusal of the recording, so those wait for retryPending().
 func laterMayHelp(e *catalog.Error) bool {
 	if e.Status == 409 {
 		return false

@@ -147,21 +147,21 @@ func TestTransientFailuresAreHeardWithin20s(t *testing.T) {
 	}
 }
 
-// The README's delivery table is rendered from the policy: its numbers and what each row
-// does. If the policy or the README changes alone, this fails.
-func TestReadmeDeliveryTable(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// The manual's delivery table (docs/sdk.md) is rendered from the policy: its numbers and
+// what each row does. If the policy or the manual changes alone, this fails.
+func TestManualDeliveryTable(t *testing.T) {
+	manual, err := os.ReadFile("../../docs/sdk.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const begin, end = "<!-- delivery table: wasm/delivery/policy_test.go renders it -->\n", "<!-- end of delivery table -->"
-	s := string(readme)
+	s := string(manual)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatal("README.md has no delivery table between the markers")
+		t.Fatal("docs/sdk.md has no delivery table between the markers")
 	}
 	if got, want := s[i+len(begin):j], deliveryTable(t); got != want {
-		t.Fatalf("README.md's delivery table differs from the policy's; the policy renders:\n%s", want)
+		t.Fatalf("docs/sdk.md's delivery table differs from the policy's; the policy renders:\n%s", want)
 	}
 }
 

@@ -295,13 +295,13 @@ func TestPostAnswers(t *testing.T) {
 				net := &fakeNetwork{script: []reply{ok201()}, postReply: []reply{tt.reply, {}}}
 				c := newTab(t, store, newLocks(), net)
 				w := &fakeWatcher{}
-				c.Send(record("a"), w, nil)
+				c.SendHeld(record("a"), w, nil, nil)
 				after(time.Minute)
 				var heard catalog.Code
 				if h := w.reports(); len(h) > 0 {
 					heard = h[0].err.Code
 				}
-				held := store.has("a") && store.Get("a").Held
+				held := store.has("a") && store.Get("a").Refused
 				if n := len(net.announced()); n != tt.posts || heard != tt.heard || held != tt.held || (w.deliveries() == 1) != tt.landed {
 					t.Fatalf("%d posts, heard %q, held %v, delivered %d", n, heard, held, w.deliveries())
 				}
@@ -320,7 +320,7 @@ func TestASessionOutlivesAReloadUntilItExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, locks := newStore(), newLocks()
 		first := newTab(t, store, locks, &fakeNetwork{script: []reply{{noAnswer: true}}, expiresIn: 600})
-		first.Send(record("a"), &fakeWatcher{}, nil)
+		first.SendHeld(record("a"), &fakeWatcher{}, nil, nil)
 		synctest.Wait()
 		first.Close()
 		after(time.Second)
@@ -372,7 +372,7 @@ func TestPartsAreRetriedAlone(t *testing.T) {
 			inFlight += delta
 			most = max(most, inFlight)
 		}
-		c.Send(big("m", size), w, nil)
+		c.SendHeld(big("m", size), w, nil, nil)
 		after(time.Minute)
 		if w.deliveries() != 1 || len(w.reports()) != 0 || store.has("m") {
 			t.Fatalf("delivered %d, heard %v", w.deliveries(), w.reports())
@@ -405,7 +405,7 @@ func TestAReloadSendsOnlyTheMissingParts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store, locks := newStore(), newLocks()
 		first := newTab(t, store, locks, &fakeNetwork{parts: map[int][]reply{1: {partIn()}, 2: {{noAnswer: true}}, 3: {partIn()}}})
-		first.Send(big("m", 12_000_000), &fakeWatcher{}, nil)
+		first.SendHeld(big("m", 12_000_000), &fakeWatcher{}, nil, nil)
 		synctest.Wait()
 		first.Close()
 		after(time.Second)
@@ -433,7 +433,7 @@ func TestAStaleSessionIsReplaced(t *testing.T) {
 		store := newStore()
 		c := newTab(t, store, newLocks(), net)
 		w := &fakeWatcher{}
-		c.Send(big("m", 12_000_000), w, nil)
+		c.SendHeld(big("m", 12_000_000), w, nil, nil)
 		after(time.Minute)
 		posts := net.announced()
 		if w.deliveries() != 1 || len(w.reports()) != 0 || len(posts) != 2 || posts[0].key != "m" || posts[1].key != "m" {
@@ -456,7 +456,7 @@ func TestAStaleSessionIsReplaced(t *testing.T) {
 		net := &fakeNetwork{script: []reply{apiError(404, 6001, `,"details":{"upload_id":"u"}`), apiError(403, 1002, ""), ok201()}}
 		c := newTab(t, newStore(), newLocks(), net)
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(time.Minute)
 		h := w.reports()
 		if len(h) != 1 || w.deliveries() != 1 || len(net.announced()) != 3 {
@@ -477,7 +477,7 @@ func TestObjectStoragesEmptyAnswer(t *testing.T) {
 		w := &fakeWatcher{}
 		r := record("a")
 		r.Duration = 2.5
-		c.Send(r, w, nil)
+		c.SendHeld(r, w, nil, nil)
 		synctest.Wait()
 		want := Known{ID: "a", RecordingID: "a", Format: "webm", Duration: 2.5, Size: 100}
 		if w.deliveries() != 1 || w.delivered[0] != want || landed != want {
@@ -494,10 +494,10 @@ func TestAPartConflictIsHeld(t *testing.T) {
 		net := &fakeNetwork{script: []reply{apiError(409, 2003, `,"details":{"field":"part","value":1}`), ok201()}}
 		c := newTab(t, store, newLocks(), net)
 		w := &fakeWatcher{}
-		c.Send(record("a"), w, nil)
+		c.SendHeld(record("a"), w, nil, nil)
 		after(time.Hour)
-		if len(net.attempts()) != 1 || !store.Get("a").Held {
-			t.Fatalf("%d puts, held %v", len(net.attempts()), store.Get("a").Held)
+		if len(net.attempts()) != 1 || !store.Get("a").Refused {
+			t.Fatalf("%d puts, held %v", len(net.attempts()), store.Get("a").Refused)
 		}
 		c.Retry(true)
 		if len(net.announced()) != 2 || w.deliveries() != 1 {

@@ -1,5 +1,5 @@
 // Package delivery carries a recording from stop to stored, the way docs/sdk.md says,
-// and is the one owner of that journey: the recording is held in the outbox (a Store)
+// and is the one owner of that journey: the recording is kept in the outbox (a Store)
 // under its lock (Locks) before the first attempt; each attempt takes a bearer token
 // from the Cache and sends the bytes through the Network; the Policy decides what each
 // answer means, when the next attempt comes and when the page hears about it; and the

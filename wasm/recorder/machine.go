@@ -29,7 +29,7 @@ const (
 	Processing State = "processing"
 	Uploading  State = "uploading"
 	Uploaded   State = "uploaded"
-	Failed     State = "error"
+	Error      State = "error"
 )
 
 // MaxDuration is the API's limit on a voice note.
@@ -42,9 +42,9 @@ const ProgressInterval = 200 * time.Millisecond
 // outcome comes back later as an event on the Machine, tagged with the same take.
 type Effects interface {
 	// OpenMicrophone checks that this browser can record and asks for the microphone.
-	// Outcome: MicrophoneOpened or Failed.
+	// Outcome: MicrophoneOpened or Fail.
 	OpenMicrophone(take int)
-	// StartRecorder starts encoding the take's stream. Outcome: RecorderStarted or Failed.
+	// StartRecorder starts encoding the take's stream. Outcome: RecorderStarted or Fail.
 	StartRecorder(take int)
 	// PauseRecorder and ResumeRecorder pause and resume encoding (and measuring the
 	// input): what is recorded while paused is not in the file, not even as silence.
@@ -56,11 +56,12 @@ type Effects interface {
 	DiscardRecorder(take int)
 	// CloseMicrophone stops every track of the take. Safe to call more than once.
 	CloseMicrophone(take int)
-	// StartClock starts the take's progress ticks (Tick), its limit (LimitReached), due
-	// after left, and the watch on its input (Warn). It runs again after a pause.
-	StartClock(take int, left time.Duration)
-	// StopClock stops all three. Safe to call more than once.
-	StopClock(take int)
+	// StartWatches starts the three watches on a recording take: its progress ticks
+	// (Tick), its limit (LimitReached), due after left, and its input (Warn). It runs
+	// again after a pause.
+	StartWatches(take int, left time.Duration)
+	// StopWatches stops all three. Safe to call more than once.
+	StopWatches(take int)
 	// Upload hands the take's recording to the delivery, which owns it from then on: a
 	// control that moves on (cancel, destroy, a new take) never abandons a recording.
 	// Outcome: UploadDone or UploadFailed; UploadTrouble while retries go on; UploadDone
@@ -203,7 +204,7 @@ func (m *Machine) Pause() {
 		return
 	}
 	m.before = m.recorded()
-	m.fx.StopClock(m.take)
+	m.fx.StopWatches(m.take)
 	m.fx.PauseRecorder(m.take)
 	m.setState(Paused)
 }
@@ -215,7 +216,7 @@ func (m *Machine) Resume() {
 	}
 	m.resumed = m.clock()
 	m.fx.ResumeRecorder(m.take)
-	m.fx.StartClock(m.take, m.limit-m.before)
+	m.fx.StartWatches(m.take, m.limit-m.before)
 	m.setState(Recording)
 }
 
@@ -226,7 +227,7 @@ func (m *Machine) Start() {
 		return
 	}
 	switch m.state {
-	case Idle, Failed, Uploaded:
+	case Idle, Error, Uploaded:
 	default:
 		return
 	}
@@ -284,7 +285,7 @@ func (m *Machine) abandon() {
 // release frees everything a take may hold. What it holds later (a microphone that
 // opens late) is released when that arrives, since the take is stale by then.
 func (m *Machine) release(take int) {
-	m.fx.StopClock(take)
+	m.fx.StopWatches(take)
 	m.fx.DiscardRecorder(take)
 	m.fx.CloseMicrophone(take)
 }
@@ -295,7 +296,7 @@ func (m *Machine) release(take int) {
 func (m *Machine) finish() {
 	take := m.take
 	m.before = m.recorded()
-	m.fx.StopClock(take)
+	m.fx.StopWatches(take)
 	m.fx.StopRecorder(take)
 	m.setState(Processing)
 }
@@ -318,7 +319,7 @@ func (m *Machine) RecorderStarted(take int) {
 	}
 	m.before, m.resumed = 0, m.clock()
 	m.id = m.newID()
-	m.fx.StartClock(take, m.limit)
+	m.fx.StartWatches(take, m.limit)
 	m.setState(Recording)
 	m.fx.Emit(Event{Kind: Started, ID: m.id})
 }
@@ -452,8 +453,20 @@ func (m *Machine) UploadFailed(take int, err *catalog.Error) {
 	}
 	m.landing[take] = true
 	m.take++
-	m.setState(Failed)
+	m.setState(Error)
 	m.fx.Emit(Event{Kind: Errored, Err: err})
+}
+
+// Crashed: a bug on the browser's side (a recovered panic), whose effects have already
+// been undone. A take under way fails with err; otherwise the page hears err alone and
+// the state stays.
+func (m *Machine) Crashed(err *catalog.Error) {
+	switch m.state {
+	case Requesting, Recording, Paused, Processing:
+		m.Fail(m.take, err)
+	default:
+		m.fx.Emit(Event{Kind: Errored, Err: err})
+	}
 }
 
 // Fail: something went wrong with the take (the microphone was refused, the recorder
@@ -470,7 +483,7 @@ func (m *Machine) Fail(take int, err *catalog.Error) {
 	}
 	m.release(take)
 	m.take++
-	m.setState(Failed)
+	m.setState(Error)
 	m.fx.Emit(Event{Kind: Errored, Err: err})
 }
 

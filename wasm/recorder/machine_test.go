@@ -38,11 +38,11 @@ func (f *fakeBrowser) CloseMicrophone(take int) {
 	f.note("close %d", take)
 	delete(f.live, take)
 }
-func (f *fakeBrowser) StartClock(take int, limit time.Duration) {
+func (f *fakeBrowser) StartWatches(take int, limit time.Duration) {
 	f.note("clock %d %s", take, limit)
 	f.clock[take] = true
 }
-func (f *fakeBrowser) StopClock(take int) { delete(f.clock, take) }
+func (f *fakeBrowser) StopWatches(take int) { delete(f.clock, take) }
 func (f *fakeBrowser) Upload(take int, rec *Output) {
 	f.note("upload %d %s", take, rec.ID)
 	f.uploading[take] = true
@@ -221,7 +221,7 @@ func TestUploadFailureAndCancel(t *testing.T) {
 	m.Stop()
 	m.RecorderStopped(take, Captured{MimeType: "audio/webm"})
 	m.UploadFailed(take, catalog.New(catalog.AuthenticationFailed, nil, clk.now()))
-	if m.State() != Failed || fb.kinds(Errored)[0].Err.Code != catalog.AuthenticationFailed {
+	if m.State() != Error || fb.kinds(Errored)[0].Err.Code != catalog.AuthenticationFailed {
 		t.Fatalf("state %s events %v", m.State(), fb.events)
 	}
 	failed := take
@@ -366,7 +366,7 @@ func TestDestroyInEveryState(t *testing.T) {
 			m.RecorderStarted(1)
 			m.Stop()
 		},
-		Failed: func(m *Machine, fb *fakeBrowser) {
+		Error: func(m *Machine, fb *fakeBrowser) {
 			m.Start()
 			m.Fail(1, catalog.New(catalog.PermissionDenied, nil, time.Now()))
 		},
@@ -404,7 +404,7 @@ func TestFailureReleasesAndNextClickRetries(t *testing.T) {
 	m, fb, clk := setup(0)
 	m.Toggle()
 	m.Fail(1, catalog.New(catalog.PermissionDenied, nil, clk.now()))
-	if m.State() != Failed {
+	if m.State() != Error {
 		t.Fatalf("state %s", m.State())
 	}
 	errs := fb.kinds(Errored)
@@ -451,7 +451,7 @@ func TestRandomRaces(t *testing.T) {
 			// Settle: whatever is under way is stopped and its data arrives.
 			m.Stop()
 			m.RecorderStopped(m.Take(), Captured{})
-			if len(fb.live) != 0 || (m.State() != Idle && m.State() != Failed) {
+			if len(fb.live) != 0 || (m.State() != Idle && m.State() != Error) {
 				t.Fatalf("%v: settled in %s with live %v", trail, m.State(), fb.live)
 			}
 			return
@@ -543,6 +543,31 @@ func TestFormatOfMIME(t *testing.T) {
 	} {
 		if got := FormatOfMIME(mime); got != want {
 			t.Errorf("FormatOfMIME(%q) = %q, want %q", mime, got, want)
+		}
+	}
+}
+
+// A panic on the browser's side fails a take under way, and is heard alone otherwise.
+func TestCrashed(t *testing.T) {
+	boom := catalog.New(catalog.InternalError, nil, time.Now())
+	for _, tc := range []struct {
+		name  string
+		setUp func(m *Machine, fb *fakeBrowser)
+		want  State
+	}{
+		{"idle", func(*Machine, *fakeBrowser) {}, Idle},
+		{"recording", func(m *Machine, fb *fakeBrowser) {
+			m.Start()
+			fb.opened(m, 1)
+			m.RecorderStarted(1)
+		}, Error},
+		{"requesting", func(m *Machine, _ *fakeBrowser) { m.Start() }, Error},
+	} {
+		m, fb, _ := setup(MaxDuration)
+		tc.setUp(m, fb)
+		m.Crashed(boom)
+		if m.State() != tc.want || len(fb.kinds(Errored)) != 1 || fb.kinds(Errored)[0].Err != boom {
+			t.Errorf("%s: state %s, errors %v; want %s and the one error", tc.name, m.State(), fb.kinds(Errored), tc.want)
 		}
 	}
 }
