@@ -38,6 +38,9 @@ func init() {
 	// Browsers only stream-compile a module sent as application/wasm.
 	_ = mime.AddExtensionType(".wasm", "application/wasm")
 	_ = mime.AddExtensionType(".mjs", "text/javascript")
+	// The SDK's types (.d.ts): TypeScript, not the type Debian's table gives .ts
+	// (text/vnd.trolltech.linguist, Qt's translation files).
+	_ = mime.AddExtensionType(".ts", "application/typescript; charset=utf-8")
 }
 
 // SDK serves the built SDK. Where the build left a precompressed twin (.br, .gz) and the

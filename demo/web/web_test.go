@@ -113,3 +113,19 @@ func TestNoDirectoryListings(t *testing.T) {
 		}
 	}
 }
+
+// The SDK's types are sent as TypeScript, whatever the system's MIME table says of .ts.
+func TestSDKSendsTypesAsTypeScript(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vocafuse.d.ts"), []byte("export declare class VocaFuse {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	SDK(dir).ServeHTTP(rec, httptest.NewRequest("GET", "/vocafuse.d.ts", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if got := rec.Header().Get("Content-Type"); got != "application/typescript; charset=utf-8" {
+		t.Errorf("Content-Type %q, want application/typescript; charset=utf-8", got)
+	}
+}

@@ -1,7 +1,15 @@
+// @ts-check
 // <vocafuse-recorder token-endpoint="/api/token" max-duration="60">: the SDK as one line of
 // HTML. Everything it does goes through addVoiceNote on its inner record button; it only
 // draws what the callbacks report and re-dispatches each of them as a DOM event.
 import { VocaFuse } from './vocafuse.mjs';
+
+/**
+ * The published types (vocafuse.d.ts), which the element's API is checked against.
+ * @typedef {import('./vocafuse.js').VoiceNote} VoiceNote
+ * @typedef {import('./vocafuse.js').VoiceNoteControl} VoiceNoteControl
+ * @typedef {import('./vocafuse.js').VocaFuseState} VocaFuseState
+ */
 
 // Callback → DOM event. Each event's detail is the very value the callback got.
 const EVENTS = {
@@ -134,6 +142,7 @@ export class VocaFuseRecorderElement extends HTMLElement {
     const root = this.attachShadow({ mode: 'open' });
     root.innerHTML = TEMPLATE;
     adoptStyle(root);
+    this._root = root;
     this._parts = {};
     for (const el of root.querySelectorAll('[part]')) this._parts[el.getAttribute('part')] = el;
     this._sdk = null;
@@ -150,11 +159,13 @@ export class VocaFuseRecorderElement extends HTMLElement {
     });
   }
 
+  /** @returns {VocaFuse} */
   get sdk() {
     if (!this._sdk) this._sdk = sharedSDK(this.getAttribute('token-endpoint'), this.getAttribute('api-base-url'));
     return this._sdk;
   }
 
+  /** @param {VocaFuse} sdk */
   set sdk(sdk) {
     if (sdk === this._sdk) return;
     this._sdk = sdk;
@@ -162,14 +173,17 @@ export class VocaFuseRecorderElement extends HTMLElement {
     this._reattach();
   }
 
+  /** @returns {VoiceNoteControl | null} */
   get control() {
     return this._control;
   }
 
+  /** @returns {VocaFuseState} */
   get state() {
     return this._control ? this._control.state : 'idle';
   }
 
+  /** @returns {VoiceNote | null} */
   get voicenote() {
     return this._voicenote;
   }
@@ -198,6 +212,7 @@ export class VocaFuseRecorderElement extends HTMLElement {
   }
 
   _options() {
+    /** @type {Record<string, any>} the attributes as written: the SDK checks them */
     const options = {};
     const max = this.getAttribute('max-duration');
     // Handed over as written: the SDK says INVALID_OPTION for a value it cannot take.
@@ -259,7 +274,7 @@ export class VocaFuseRecorderElement extends HTMLElement {
         p.record.querySelector('.label').textContent = LIVE.has(value) ? 'Stop' : value === 'requesting' ? 'Cancel' : 'Record';
         p.pause.textContent = value === 'paused' ? 'Resume' : 'Pause';
         // Hiding a focused button would drop keyboard focus on the body.
-        if (!LIVE.has(value) && this.shadowRoot.activeElement === p.pause) p.record.focus();
+        if (!LIVE.has(value) && this._root.activeElement === p.pause) p.record.focus();
         p.pause.hidden = !LIVE.has(value);
         p.ring.hidden = !LIVE.has(value);
         if (!LIVE.has(value)) p.meter.hidden = true;
@@ -280,7 +295,7 @@ export class VocaFuseRecorderElement extends HTMLElement {
       }
       case 'onStart':
         // Known only once recording: some browsers give no running AudioContext to measure with.
-        p.meter.hidden = !this._control.canMeasureLevel;
+        p.meter.hidden = !/** @type {VoiceNoteControl} the control reporting */ (this._control).canMeasureLevel;
         break;
       case 'onProgress': {
         const left = Math.ceil(value.remaining);

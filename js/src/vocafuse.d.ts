@@ -19,6 +19,14 @@ export type VocaFuseErrorCode =
   | 'SILENT_INPUT';
 
 export declare class VocaFuseError extends Error {
+  /**
+   * The SDK makes these; a page may too (in a test, say). A missing code is INTERNAL_ERROR;
+   * missing texts come from the catalogue, with `messages` overriding userMessage by code.
+   */
+  constructor(
+    fields?: Partial<Pick<VocaFuseError, 'code' | 'message' | 'userMessage' | 'details' | 'timestamp' | 'retryable' | 'apiCode' | 'status'>>,
+    messages?: VocaFuseOptions['messages'],
+  );
   readonly name: 'VocaFuseError';
   /** One of the catalogue's codes. */
   readonly code: VocaFuseErrorCode | string;

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { browsers, closePage, launchChromium, newPage, setMicrophone, startServer } from './harness.mjs';
-import { assertNoLiveTracks, waitFor, waitForEvent, waitForState } from './support.mjs';
+import { browsers, closePage, startServer } from './harness.mjs';
+import { assertNoLiveTracks, openTestPage, waitFor, waitForEvent, waitForState } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -20,10 +20,7 @@ after(async () => {
 });
 
 async function open(browser, query = '') {
-  const page = await newPage(browser);
-  await setMicrophone(browser, page, server.origin, 'granted');
-  await page.goto(`${server.origin}/test/pages/recorder.html${query}`);
-  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000 });
+  const page = await openTestPage(browser, server, `recorder.html${query}`);
   await page.evaluate(() => window.sdk.ready);
   return page;
 }

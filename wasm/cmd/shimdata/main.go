@@ -1,7 +1,8 @@
 // Command shimdata prints, as JSON, what the JavaScript shim must agree on with the Go
 // side: the error catalogue's texts (code → message, userMessage, retryable, apiCode)
-// and the limits its option checks enforce (the 60-second limit, the formats). The
-// shim's build inlines it, so each has one source: the Go packages.
+// and the limits its option checks enforce (the 60-second limit, the formats), with the
+// MediaRecorder types the recorder asks for (VocaFuse.isSupported tries the same ones).
+// The shim's build makes it a module (js/build.mjs), so each has one source: the Go packages.
 package main
 
 import (
@@ -14,6 +15,14 @@ import (
 )
 
 func main() {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(shimData()); err != nil {
+		os.Exit(1)
+	}
+}
+
+func shimData() map[string]any {
 	codes := map[string]any{}
 	for _, e := range catalog.Entries() {
 		entry := map[string]any{"message": e.Message, "userMessage": e.UserMessage, "retryable": e.Retryable}
@@ -26,17 +35,25 @@ func main() {
 	for i, f := range audio.SupportedFormats {
 		formats[i] = string(f)
 	}
-	out := map[string]any{
+	return map[string]any{
 		"catalog": codes,
 		"limits": map[string]any{
-			"maxDuration":    recorder.MaxDuration.Seconds(),
-			"formats":        formats,
-			"defaultFormats": recorder.DefaultFormats,
+			"maxDuration":        recorder.MaxDuration.Seconds(),
+			"formats":            formats,
+			"mediaRecorderTypes": mediaRecorderTypes(formats),
 		},
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		os.Exit(1)
+}
+
+// mediaRecorderTypes lists, in order, every MediaRecorder type recorder.Choose asks a
+// browser about for formats: it is asked with a browser that supports none of them.
+func mediaRecorderTypes(formats []string) []string {
+	types := []string{}
+	for _, f := range formats {
+		recorder.Choose([]string{f}, func(mime string) bool {
+			types = append(types, mime)
+			return false
+		}, false)
 	}
+	return types
 }
