@@ -6,11 +6,12 @@
 // and the page never sees its XML.
 import { after, before, describe, test } from 'node:test';
 
-import { browsers, closePage, newPage, setMicrophone } from './harness.mjs';
+import { browsers, closePage } from './harness.mjs';
 import {
   multipartScenario, puppeteerDriver, standInExpiredScenario, standInMultipartScenario, standInSlowDownScenario,
   startFlowRig, tokenShapeScenario,
 } from './flow-scenarios.mjs';
+import { pageWithMicrophone } from './support.mjs';
 
 let rig;
 before(async () => { rig = await startFlowRig(); });
@@ -24,11 +25,8 @@ for (const { name, launch } of browsers()) {
 
     // A fresh context (a new visitor), the microphone granted on every origin the test uses.
     async function withPage(run) {
-      const page = await newPage(browser);
+      const page = await pageWithMicrophone(browser, [rig.server.origin, rig.s3Server.origin, rig.backend.origin]);
       try {
-        for (const origin of [rig.server.origin, rig.s3Server.origin, rig.backend.origin]) {
-          await setMicrophone(browser, page, origin, 'granted');
-        }
         await run(puppeteerDriver(page));
       } finally {
         await closePage(page);

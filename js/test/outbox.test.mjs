@@ -13,10 +13,12 @@ import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 import {
-  blobFromPage, browsers, closePage, ffprobe, freePort, freshTmpDir, launchChromium, launchFirefox, logConsole, newPage,
+  blobFromPage, browsers, closePage, ffprobe, freePort, freshTmpDir, launchChromium, launchFirefox, logConsole,
   removeDir, setMicrophone, startServer,
 } from './harness.mjs';
-import { postsOf as serverPosts, putsOf as serverPuts, sessionsOf, setFaults, uploadPosts, waitFor } from './support.mjs';
+import {
+  openPage, postsOf as serverPosts, putsOf as serverPuts, sessionsOf, setFaults, uploadPosts, waitFor,
+} from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_ARGS = ['--fault-injection'];
@@ -54,11 +56,7 @@ async function load(page, query) {
 }
 
 // A tab in a new browser context: a new visitor, an empty outbox.
-async function firstTab(browser, query) {
-  const page = await newPage(browser);
-  await setMicrophone(browser, page, server.origin, 'granted');
-  return load(page, query);
-}
+const firstTab = (browser, query) => openPage(browser, pageUrl(query), { timeout: 20_000 });
 
 // Another tab in the same context: the same visitor and the same outbox.
 async function anotherTab(page, query) {
@@ -711,6 +709,133 @@ for (const { name, launch } of browsers()) {
           await page.waitForFunction(() => window.pageReady === true, { timeout: 20_000 });
           await drained(page);
           assert.equal(putsOf(made[0].id).filter((e) => e.status < 300).length, 1, 'uploaded once');
+          await settle(page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+  });
+}
+
+// ---- The outbox's schema: the audio and the delivery state apart ----
+
+// Counts, before the page's scripts run, what it puts in each IndexedDB store: the bytes
+// of audio (a Blob, an ArrayBuffer, or the bytes form of engines that refuse Blobs) and
+// the rest, as JSON.
+function countStorePuts() {
+  const put = IDBObjectStore.prototype.put;
+  const audioOf = (v) => (v instanceof Blob ? v.size : v instanceof ArrayBuffer ? v.byteLength
+    : v && v.vocafuseBytes instanceof ArrayBuffer ? v.vocafuseBytes.byteLength : 0);
+  window.storePuts = [];
+  IDBObjectStore.prototype.put = function countedPut(value, ...rest) {
+    const fields = value && typeof value === 'object' ? Object.entries(value) : [];
+    const audio = fields.reduce((n, [, v]) => n + audioOf(v), 0);
+    const state = JSON.stringify(Object.fromEntries(fields.filter(([, v]) => audioOf(v) === 0))).length;
+    window.storePuts.push({ store: this.name, audio, state });
+    return put.call(this, value, ...rest);
+  };
+}
+
+// A disk whose reads fail: every getAll throws, as IndexedDB does over a damaged profile.
+function breakGetAll() {
+  IDBObjectStore.prototype.getAll = function brokenGetAll() {
+    throw new DOMException('the outbox could not be read', 'UnknownError');
+  };
+}
+
+// What the page's outbox database holds: its version, its stores, and per store its
+// records' field names (the audio shown as 'Blob' or 'bytes').
+function outboxOnDisk() {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open('vocafuse-outbox');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const names = [...db.objectStoreNames].sort();
+      const tx = db.transaction(names);
+      const view = { version: db.version, stores: names, records: {} };
+      for (const name of names) {
+        const all = tx.objectStore(name).getAll();
+        all.onsuccess = () => {
+          view.records[name] = all.result.map((r) => Object.keys(r).sort().map((k) => (
+            r[k] instanceof Blob ? `${k}:Blob` : r[k] && r[k].vocafuseBytes ? `${k}:bytes` : k)));
+        };
+      }
+      tx.oncomplete = () => { db.close(); resolve(view); };
+    };
+  });
+}
+
+for (const { name, launch } of browsers()) {
+  describe(`${name}: the outbox's schema`, () => {
+    let browser;
+    before(async () => { browser = await launch(); });
+    after(async () => { await browser?.close(); });
+
+    test('an outbox made by the previous release (schema 2, the audio inline): upgraded in place, its recording delivered byte for byte, once', () =>
+      row('schema 2 outbox upgraded and delivered', name, async (settle) => {
+        const page = await openPage(browser, `${server.origin}/test/pages/outbox-v2.html`, { ready: () => window.written !== undefined });
+        try {
+          const written = await page.evaluate(() => window.written);
+          const before = await page.evaluate(outboxOnDisk);
+          assert.deepEqual([before.version, before.records.recordings.length], [2, 1]);
+          // Refused until the upgrade has been looked at: the recording stays pending.
+          await fault({ ...PUT_BYTES, status: 503, code: 5002, times: 1000 });
+          await load(page);
+          await until('an attempt at the recording', () => putsOf(written.id).length >= 1, 30_000);
+          const after = await page.evaluate(outboxOnDisk);
+          const state = ['attempts', 'created', 'duration', 'format', 'held', 'id', 'lastError', 'metadata', 'mimeType', 'owner', 'recovered', 'session', 'size'];
+          assert.deepEqual(after, {
+            version: 3, stores: ['deliveries', 'journal', 'recordings'],
+            records: { deliveries: [state], journal: [], recordings: [['blob:Blob', 'id']] },
+          });
+          assert.deepEqual((await pendingOf(page)).map((p) => p.id), [written.id]);
+          await fault(null);
+          await goOnline(page);
+          await drained(page);
+          assert.equal(putsOf(written.id).filter((e) => e.status < 300).length, 1, 'sent once');
+          assert.deepEqual((await page.evaluate(outboxOnDisk)).records, { deliveries: [], journal: [], recordings: [] });
+          await settle(page, [{ id: written.id, hash: written.hash }]);
+        } finally {
+          await fault(null); // the next row starts healthy, whatever this one met
+          await closePage(page);
+        }
+      }));
+
+    test('a retry after a 503 writes the delivery state again, not the audio', () =>
+      row('retries after 503 write no audio', name, async (settle) => {
+        const page = await openPage(browser, pageUrl(), { before: (p) => p.evaluateOnNewDocument(countStorePuts), timeout: 20_000 });
+        try {
+          await fault({ ...PUT_BYTES, status: 503, code: 5002, times: 3 });
+          const made = [await record(page)];
+          await drained(page, 90_000);
+          assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [503, 503, 503, 200]);
+          const size = await page.evaluate(() => window.events('stop')[0].arg.blob.size);
+          const puts = await page.evaluate(() => window.storePuts.filter((p) => p.store !== 'journal'));
+          const audio = puts.filter((p) => p.audio > 0);
+          const retries = puts.slice(puts.indexOf(audio[0]) + 1); // the saves after each failed attempt
+          const perRetry = (f) => Math.round(retries.reduce((n, p) => n + p[f], 0) / Math.max(1, retries.length));
+          console.log(`${name}: outbox writes of a ${size}-byte recording: ${JSON.stringify(puts)}; ` +
+            `per retry ${perRetry('audio')} bytes of audio, ${perRetry('state')} of state`);
+          assert.deepEqual(audio.map((p) => p.audio), [size], 'the audio is written once');
+          assert.ok(puts.filter((p) => p.audio === 0).length >= 3, 'each failed attempt saved its state');
+          await settle(page, made);
+        } finally {
+          await closePage(page);
+        }
+      }));
+
+    test('an IndexedDB whose reads fail: STORAGE_UNAVAILABLE once, not "nothing pending"; still uploaded from memory', () =>
+      row('IndexedDB reads fail (memory)', name, async (settle) => {
+        const page = await openPage(browser, pageUrl(), { before: (p) => p.evaluateOnNewDocument(breakGetAll), timeout: 20_000 });
+        try {
+          const made = [await record(page)];
+          await stateIs(page, ['uploaded']);
+          made.push(await record(page));
+          await stateIs(page, ['uploaded']);
+          await drained(page);
+          const codes = await page.evaluate(() => window.events('error').map((e) => e.arg.code));
+          assert.deepEqual(codes, ['STORAGE_UNAVAILABLE']);
           await settle(page, made);
         } finally {
           await closePage(page);

@@ -11,10 +11,10 @@ import { mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 import {
-  INSECURE_HOST, blobFromPage, browsers, closePage, ffprobe, launchFirefox, newPage, setMicrophone, startServer,
+  INSECURE_HOST, blobFromPage, browsers, closePage, ffprobe, launchFirefox, startServer,
 } from './harness.mjs';
 import {
-  assertNoLiveTracks, audioRuns, errorsOf, playable, recordTake, waitFor, waitForEvent, waitForState,
+  assertNoLiveTracks, audioRuns, errorsOf, openTestPage, playable, recordTake, waitFor, waitForEvent, waitForState,
 } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -35,13 +35,7 @@ after(async () => {
 });
 
 // Opens a test page with the microphone granted or denied.
-async function open(browser, file, { mic = 'granted', origin = server.origin } = {}) {
-  const page = await newPage(browser);
-  if (mic) await setMicrophone(browser, page, origin, mic);
-  await page.goto(`${origin}/test/pages/${file}`);
-  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000 });
-  return page;
-}
+const open = (browser, file, { mic = 'granted', origin = server.origin } = {}) => openTestPage(browser, server, file, mic, { origin });
 
 for (const { name, launch } of browsers()) {
   const container = name === 'chromium' ? 'webm' : 'ogg';

@@ -2,16 +2,40 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { blobFromPage, ffprobe, newPage, setMicrophone } from './harness.mjs';
+import { blobFromPage, closePage, ffprobe, newPage, setMicrophone } from './harness.mjs';
 
-// A test page of js/test/pages served by `server`, the microphone `mic` ('granted',
-// 'denied'), once the page says it is ready.
-export async function openTestPage(browser, server, file, mic = 'granted') {
+// A fresh page in a new browser context (a new visitor), the microphone `mic` ('granted',
+// 'denied'; null leaves the browser's own default) on each of `origins`.
+export async function pageWithMicrophone(browser, origins, mic = 'granted') {
   const page = await newPage(browser);
-  await setMicrophone(browser, page, server.origin, mic);
-  await page.goto(`${server.origin}/test/pages/${file}`);
-  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000, polling: 100 });
+  try {
+    if (mic) {
+      for (const origin of [origins].flat()) await setMicrophone(browser, page, origin, mic);
+    }
+  } catch (err) {
+    await closePage(page);
+    throw err;
+  }
   return page;
+}
+
+// The one way the browser tests open a page: a fresh page with the microphone `mic` on
+// url's origin, `before(page)` (a viewport, scripts to run first), then url, once
+// ready() holds in the page (a test page's pageReady by default).
+export async function openPage(browser, url, {
+  mic = 'granted', before = async () => {}, ready = () => window.pageReady === true, timeout = 15_000,
+} = {}) {
+  const page = await pageWithMicrophone(browser, new URL(url).origin, mic);
+  await before(page);
+  await page.goto(url);
+  await page.waitForFunction(ready, { timeout, polling: 50 });
+  return page;
+}
+
+// A test page of js/test/pages (file may carry a query) served by `server` or from
+// `origin`, the microphone `mic`, once the page says it is ready.
+export function openTestPage(browser, server, file, mic = 'granted', { origin = server.origin, timeout } = {}) {
+  return openPage(browser, `${origin}/test/pages/${file}`, { mic, timeout });
 }
 
 // A generous default: on a loaded two-core machine a page can take long to get there; a

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { browsers, closePage, ffprobe, freePort, newPage, setMicrophone, startServer } from './harness.mjs';
-import { sessionPuts, uploadPosts, waitFor, waitForEvent } from './support.mjs';
+import { openTestPage, sessionPuts, uploadPosts, waitFor, waitForEvent } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -32,10 +32,7 @@ async function fault(plan) {
 }
 
 async function open(browser, sdkOptions = {}) {
-  const page = await newPage(browser);
-  await setMicrophone(browser, page, server.origin, 'granted');
-  await page.goto(`${server.origin}/test/pages/recorder.html`);
-  await page.waitForFunction(() => window.pageReady === true, { timeout: 15_000 });
+  const page = await openTestPage(browser, server, 'recorder.html');
   await page.evaluate((o) => {
     window.sdk = new window.VocaFuse({ tokenEndpoint: '/api/token', ...o });
     window.attach({
