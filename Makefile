@@ -22,8 +22,9 @@ FUZZN    ?= 1
 # bare program's (safejs + uuid, nothing else). make test fails over it.
 SIZE_BUDGET ?= 1.3
 ADDR     ?= 127.0.0.1:8080
+JS_DEPS  := js/node_modules/.package-lock.json
 
-.PHONY: all build sdk pack server demo engine test test-go test-fuzz test-wasm test-size test-browser deps size bench bench-go bench-browser fuzz clean
+.PHONY: all build sdk pack server demo engine test test-go test-fuzz test-wasm test-size test-browser lint deps size bench bench-go bench-browser fuzz clean clean-data
 
 all: build
 
@@ -32,7 +33,7 @@ build: sdk server
 # The SDK: the wasm, Go's matching wasm_exec.js, the shim in both flavours, the element,
 # the types, and precompressed twins of every file a page loads, for the server to send;
 # and the npm package of the same files in build/npm (make pack makes its .tgz).
-sdk:
+sdk: $(JS_DEPS)
 	@mkdir -p $(SDK)
 	$(WASMBUILD) -o $(SDK)/vocafuse.wasm ./wasm
 	cp $(WASMEXEC)/wasm_exec.js $(SDK)/wasm_exec.js
@@ -40,9 +41,10 @@ sdk:
 	node js/build.mjs $(BUILD)/shimdata.json $(SDK) $(NPM)
 	$(GO) run ./wasm/cmd/wasmsize -write $(addprefix $(SDK)/,vocafuse.wasm wasm_exec.js vocafuse.mjs vocafuse.js vocafuse-worklet.js vocafuse-recorder.mjs)
 
-# The npm package as a .tgz in build/, the file `npm install` takes.
+# The npm package as a .tgz in build/, the file `npm install` takes; prints its path.
 pack: sdk
-	cd $(BUILD) && npm pack ./npm --pack-destination . --silent
+	@cd $(BUILD) && tgz=$$(npm pack ./npm --pack-destination . --silent) && \
+	  echo "packed $(BUILD)/$$tgz: npm install $(CURDIR)/$(BUILD)/$$tgz"
 
 server:
 	@mkdir -p $(BUILD)
@@ -72,6 +74,7 @@ deps:
 # Each group prints how long it took.
 test: deps build
 	@$(call timed,go,$(MAKE) --no-print-directory test-go)
+	@$(call timed,lint,$(MAKE) --no-print-directory lint)
 	@$(call timed,fuzz,$(MAKE) --no-print-directory test-fuzz)
 	@$(call timed,wasm,$(MAKE) --no-print-directory test-wasm)
 	@$(call timed,size,$(MAKE) --no-print-directory test-size)
@@ -80,21 +83,36 @@ test: deps build
 timed = s=$$(date +%s); $(2) || exit $$?; echo "== test group $(1): $$(( $$(date +%s) - s )) s"
 
 test-go:
-	@unformatted=$$(gofmt -l wasm demo vocafuse internal); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	@unformatted=$$(gofmt -l wasm demo vocafuse internal docs); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	VOCAFUSE_REQUIRE_ENGINE=1 $(GO) test -race -count=1 ./...
+
+# The JavaScript: tsc checks the shim's sources through their JSDoc and the published
+# .d.ts against them (js/tsconfig.json), and the build script (js/tsconfig.node.json);
+# ESLint the shim, the build, the tests and the benchmark (js/eslint.config.mjs).
+lint: $(JS_DEPS)
+	cd js && node_modules/.bin/tsc -p tsconfig.json && node_modules/.bin/tsc -p tsconfig.node.json && node_modules/.bin/eslint .
+
+# The JavaScript tools (esbuild, tsc, ESLint, the browser drivers), as js/package-lock.json pins them.
+$(JS_DEPS): js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
 
 # Each fuzz target for a fixed number of inputs (a few seconds each); `make fuzz FUZZN=50`
 # runs fifty times as many.
 test-fuzz fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $$((10000 * $(FUZZN)))x ./internal/catalog
 	$(GO) test -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $$((50000 * $(FUZZN)))x ./internal/audio
-	$(GO) test -run '^$$' -fuzz '^FuzzDurationPatch$$' -fuzztime $$((50000 * $(FUZZN)))x ./internal/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzRepair$$' -fuzztime $$((50000 * $(FUZZN)))x ./internal/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzCRCIEEE$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzOggCRC$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzCodecName$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
+	$(GO) test -run '^$$' -fuzz '^FuzzQuote$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzEncoder$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio/wav
 	$(GO) test -run '^$$' -fuzz '^FuzzReplaceAll$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzSubject$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzStorageError$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
+	$(GO) test -run '^$$' -fuzz '^FuzzStorageErrorMatchesXML$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
+	$(GO) test -run '^$$' -fuzz '^FuzzParseJSON$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzOggCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzWebMCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWordTimes$$' -fuzztime $$((20000 * $(FUZZN)))x ./demo/transcribe
@@ -105,10 +123,19 @@ test-wasm:
 
 # The browser tests also load the crashtest program (the SDK with a way to die) and the
 # panic program (the SDK with a panic injected at a boundary the page names).
+# BROWSERS narrows the engines (chromium,firefox,webkit; WebKit's tests are all in
+# test/webkit.test.mjs), FILES the files (paths under js/), SCREENSHOTS where the demo
+# test writes its pictures (default build/screenshots; docs/screenshots updates the README's):
+#   make test-browser BROWSERS=chromium FILES=test/outbox.test.mjs
+BROWSERS ?=
+FILES    ?= $(patsubst js/%,%,$(wildcard js/test/*.test.mjs))
+WEBKIT_FILE := test/webkit.test.mjs
+BROWSER_FILES = $(if $(BROWSERS),$(if $(findstring webkit,$(BROWSERS)),$(if $(or $(findstring chromium,$(BROWSERS)),$(findstring firefox,$(BROWSERS))),$(FILES),$(filter $(WEBKIT_FILE),$(FILES))),$(filter-out $(WEBKIT_FILE),$(FILES))),$(FILES))
 test-browser: build pack
 	$(WASMBUILD) -o js/test/pages/generated/crashtest.wasm ./wasm/cmd/crashtest
 	$(WASMBUILD) -tags vocafuse_panic -o js/test/pages/generated/panic.wasm ./wasm
-	cd js && node --test --test-concurrency=1 test/*.test.mjs
+	cd js && $(if $(BROWSERS),HARNESS_BROWSERS=$(BROWSERS)) $(if $(SCREENSHOTS),SCREENSHOTS=$(abspath $(SCREENSHOTS))) \
+	  node --test --test-concurrency=1 $(BROWSER_FILES)
 
 # The size budget, checked as part of make test; make size prints where the bytes go too.
 test-size: SIZE_FLAGS = -budget $(SIZE_BUDGET)
@@ -140,5 +167,14 @@ bench-browser: build
 	$(GO) run ./wasm/cmd/wasmsize -write $(BENCH_SDK)/bare.wasm
 	cd js && node bench/browser.mjs ../$(BENCH_SDK)
 
+# The build output only: the local API's data (.vocafuse-data: its keys and your notes)
+# stays; make clean-data deletes it.
+DATA := .vocafuse-data
 clean:
-	rm -rf $(BUILD) .vocafuse-data
+	rm -rf $(BUILD)
+	@if [ -d $(DATA) ]; then echo "kept $(DATA)/ (the local API's keys and notes): make clean-data deletes it"; fi
+
+clean-data:
+	rm -rf $(DATA)
+	@echo "deleted $(DATA)/: the local API's keys and stored notes"
+

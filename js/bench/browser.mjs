@@ -6,14 +6,18 @@
 //   node bench/browser.mjs <sdk-dir>     (the SDK's files plus bare.wasm and the twins)
 //
 // BENCH_ROUNDS (default 5) sets the rounds of the short figures, BENCH_LONG_ROUNDS
-// (default 2) those of the 60-second notes.
+// (default 2) those of the 60-second notes. At the end the table replaces the one between
+// <!-- bench:begin --> and <!-- bench:end --> in docs/performance.md (BENCH_DOC names
+// another file); a run of some figures only (BENCH_ONLY) writes nothing unless BENCH_DOC is set.
 import http from 'node:http';
+import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { launchChromium, startServer } from '../test/harness.mjs';
+import { CHROMIUM_BIN, launchChromium, startServer } from '../test/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const sdkDir = process.argv[2];
@@ -55,7 +59,7 @@ try {
 } finally {
   await server.stop();
 }
-printTable();
+await writeTable(printTable());
 
 // ---- The figures ----
 
@@ -116,7 +120,7 @@ async function ready() {
   rows.push(taskRow('long tasks, load → ready', loadTasks.sdk, loadTasks.bare, 'bare page', ROUNDS));
 }
 
-// The SDK's page with the README's hints (build/sdk/preload.html) at the top of its head.
+// The SDK's page with docs/performance.md's hints (build/sdk/preload.html) at the top of its head.
 async function writeHintedPage() {
   const hints = await readFile(path.join(sdkDir, 'preload.html'), 'utf8');
   const plain = await readFile(path.join(HERE, 'pages', 'sdk.html'), 'utf8');
@@ -295,9 +299,35 @@ function printTable() {
   const head = ['figure', 'SDK (median [min–max])', 'yardstick', 'ratio', 'goal'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c) => `| ${c.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
-  console.log(`\nbrowser benchmark: Chromium ${process.env.CHROMIUM_VERSION || ''}, ${ROUNDS} rounds (${LONG_ROUNDS} for 60 s notes)\n`);
-  console.log(line(head));
-  console.log(line(widths.map((w) => '-'.repeat(w))));
-  for (const c of cells) console.log(line(c));
-  for (const r of rows.filter((x) => x.note)) console.log(`  ${r.figure}: ${r.note}`);
+  const table = [
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...cells.map(line),
+    '',
+    ...rows.filter((x) => x.note).map((r) => `- ${r.figure}: ${r.note}`),
+  ].join('\n');
+  console.log(`\nbrowser benchmark: ${ROUNDS} rounds (${LONG_ROUNDS} for 60 s notes)\n`);
+  console.log(table);
+  return table;
+}
+
+// The table goes into docs/performance.md between its markers, with what it was measured on.
+async function writeTable(table) {
+  const doc = process.env.BENCH_DOC || (process.env.BENCH_ONLY ? '' : path.resolve(HERE, '../../docs/performance.md'));
+  if (!doc) {
+    console.log('\nBENCH_ONLY ran some figures: docs/performance.md left as it was');
+    return;
+  }
+  const version = await new Promise((resolve) => {
+    // A Chromium that cannot say its version still measured: the line just lacks it.
+    execFile(CHROMIUM_BIN, ['--version'], (err, out) => resolve(err ? 'Chromium' : out.trim().split(/\s+/).slice(0, 2).join(' ')));
+  });
+  const begin = '<!-- bench:begin -->', end = '<!-- bench:end -->';
+  const text = await readFile(doc, 'utf8');
+  const i = text.indexOf(begin), j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`${doc} has no ${begin} … ${end}: the table was not written`);
+  const when = new Date().toISOString().slice(0, 10);
+  const body = `\nLast run ${when}: ${version}, ${os.cpus().length} cores, ${ROUNDS} rounds (${LONG_ROUNDS} for the 60 s notes).\n\n${table}\n`;
+  await writeFile(doc, text.slice(0, i + begin.length) + body + text.slice(j));
+  console.log(`\nwrote the table into ${path.relative(process.cwd(), doc)}`);
 }

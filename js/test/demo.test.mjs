@@ -3,7 +3,8 @@
 // duration, played and deleted; its transcript arriving in the background (Transcribing…, then
 // the recogniser's text); the outbox ("Waiting to send") with uploads failing and offline,
 // and "Send now"; load errors. axe-core audits each state (the element's shadow root too), and
-// the screenshots of the main states are written to docs/screenshots/.
+// the screenshots of the main states are written to build/screenshots/, or to the directory
+// SCREENSHOTS names, relative to the repository (SCREENSHOTS=docs/screenshots updates the README's).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -11,11 +12,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { closePage, launchChromium, launchFirefox, newPage, setMicrophone, startServer } from './harness.mjs';
-import { setFaults, waitFor } from './support.mjs';
+import { closePage, launchChromium, launchFirefox, startServer } from './harness.mjs';
+import { openPage, setFaults, waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = path.resolve(HERE, '../../docs/screenshots');
+const REPO = path.resolve(HERE, '../..');
+const SHOTS = path.resolve(REPO, process.env.SCREENSHOTS || 'build/screenshots');
 const AXE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const DESKTOP = { width: 1280, height: 800 };
@@ -40,23 +42,24 @@ after(async () => {
 // The demo page in a fresh context (a new visitor, nothing stored), once the SDK has
 // answered ready (or failed) and the notes list has loaded (or failed).
 async function open(viewport, { mic = 'granted', beforeLoad = async () => {}, on = browser } = {}) {
-  const page = await newPage(on);
-  await page.setViewport(viewport);
-  await setMicrophone(on, page, server.origin, mic);
-  // What the element's events carry, for the checks the screen cannot show (the recording's id).
-  await page.evaluateOnNewDocument(() => {
-    window.seen = { stop: [], error: [], elapsed: 0, csp: [] };
-    // The page's CSP (no inline script or style): anything it refuses is a bug of the page.
-    addEventListener('securitypolicyviolation', (e) => window.seen.csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
-    addEventListener('vocafuse-stop', (e) => window.seen.stop.push({ id: e.detail.id, duration: e.detail.duration }));
-    addEventListener('vocafuse-error', (e) => window.seen.error.push({ code: e.detail.code, userMessage: e.detail.userMessage }));
-    addEventListener('vocafuse-progress', (e) => { window.seen.elapsed = e.detail.elapsed; });
+  const before = async (page) => {
+    await page.setViewport(viewport);
+    // What the element's events carry, for the checks the screen cannot show (the recording's id).
+    await page.evaluateOnNewDocument(() => {
+      window.seen = { stop: [], error: [], elapsed: 0, csp: [] };
+      // The page's CSP (no inline script or style): anything it refuses is a bug of the page.
+      addEventListener('securitypolicyviolation', (e) => window.seen.csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+      addEventListener('vocafuse-stop', (e) => window.seen.stop.push({ id: e.detail.id, duration: e.detail.duration }));
+      addEventListener('vocafuse-error', (e) => window.seen.error.push({ code: e.detail.code, userMessage: e.detail.userMessage }));
+      addEventListener('vocafuse-progress', (e) => { window.seen.elapsed = e.detail.elapsed; });
+    });
+    await beforeLoad(page);
+  };
+  return openPage(on, server.url, {
+    mic, before, timeout: 30_000,
+    ready: () => document.documentElement.dataset.recorder
+      && document.querySelector('#notes').getAttribute('aria-busy') === 'false',
   });
-  await beforeLoad(page);
-  await page.goto(server.url);
-  await waitFor(page, () => document.documentElement.dataset.recorder
-    && document.querySelector('#notes').getAttribute('aria-busy') === 'false');
-  return page;
 }
 
 const recorderState = (page) => page.evaluate(() => document.querySelector('vocafuse-recorder').state);
@@ -182,6 +185,19 @@ describe('the demo page', () => {
       assert.match(top.when, /^Today, /);
       assert.match(top.deleteName, /^Delete the \d:\d\d note from today, /);
       assert.match(top.src, new RegExp(`/v1/voicenotes/${stop.id}/audio\\?`));
+      // Before it is played, the note's length shows: in the player once it has read the file's
+      // head, beside it until then (or for a file that carries no duration).
+      const player = await page.$eval('#notes-list > li', (li) => {
+        const audio = li.querySelector('audio');
+        const length = li.querySelector('.note-length');
+        return { duration: audio.duration, played: audio.played.length, length: length?.textContent, shown: !!length?.checkVisibility() };
+      });
+      assert.equal(player.played, 0, 'not played yet');
+      if (Number.isFinite(player.duration)) {
+        assert.ok(Math.abs(player.duration - seconds(clock)) < 1, `the player's length: ${JSON.stringify(player)}, listed ${clock}`);
+      } else {
+        assert.ok(player.shown && player.length === clock, `the length beside the player: ${JSON.stringify(player)}, listed ${clock}`);
+      }
       assert.equal(await visible(page, '#outbox'), false, 'a delivered recording does not wait');
       await audit(page, 'notes listed, desktop');
       await shot(page, 'desktop-notes', '#notes');
@@ -368,6 +384,9 @@ describe('the demo page', () => {
         ids.unshift(stop.id);
       }
       assert.deepEqual((await noteItems(page)).map((n) => n.id), ids);
+      // The players and their lengths fit the phone's width: nothing to scroll sideways.
+      const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      assert.ok(widths.scroll <= widths.client, `the page is ${widths.scroll} px wide on a ${widths.client} px screen`);
       await audit(page, 'notes listed, phone');
       await shot(page, 'phone-notes', '#notes');
 

@@ -3,7 +3,7 @@
 // The machines this project runs on reach no browser download site, so we drive
 // the system browsers with puppeteer-core: Chromium over CDP and Firefox ESR over
 // WebDriver BiDi. Tests use Node's built-in runner (`node --test`) and import the
-// helpers below; see harness.test.mjs for a worked example.
+// helpers below; recorder.test.mjs is a short worked example.
 
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';

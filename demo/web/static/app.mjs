@@ -144,7 +144,12 @@ function noteItem(note) {
   time.textContent = when(note.created_at, true);
   item.querySelector('.note-meta').textContent =
     `${clock(note.duration)} · ${size(note.size)} · ${note.format.toUpperCase()}`;
+  // The player reads the file's head for its length; until it has, or where the file carries
+  // none (a WebM straight from MediaRecorder), the length the API measured stands beside it.
+  const length = item.querySelector('.note-length');
+  length.textContent = clock(note.duration);
   const audio = item.querySelector('audio');
+  audio.addEventListener('durationchange', () => { length.hidden = Number.isFinite(audio.duration); });
   audio.src = note.audio_url; // a short-lived signed URL: <audio> cannot send a token
   audio.setAttribute('aria-label', `Play the ${label}`);
   // An audio_url expires; a player left on the page asks for a fresh one, once.

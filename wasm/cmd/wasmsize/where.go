@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -92,31 +94,91 @@ func functionSizes(path string) (map[string]int, error) {
 	return sizes, nil
 }
 
-// packageOf maps a wasm function name (github.com_vocafuse_recorder_wasm_browser.(*Control).Upload,
-// mangled by the linker) to its package path, shortened for this module.
-func packageOf(name string) string {
-	rest := name
-	prefix := ""
-	// A domain's dot (github.com_, golang.org_) is part of the path, not the package's end.
-	if i := strings.Index(rest, "_"); i > 0 {
-		if d := strings.Index(rest[:i], "."); d > 0 && d < i-1 {
-			prefix, rest = rest[:i+1], rest[i+1:]
+// The linker writes a function's name with every byte other than a letter, a digit, '.'
+// or '_' turned into '_': github.com/hack-pad/safejs.(*Value).Get becomes
+// github.com_hack_pad_safejs.__Value_.Get. A path's '/' and '-' cannot be told apart
+// there, so module paths are matched whole, from the module list the build embeds.
+func mangle(path string) string {
+	b := []byte(path)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_') {
+			b[i] = '_'
 		}
 	}
-	dot := strings.Index(rest, ".")
-	if dot < 0 {
-		return "(other)"
-	}
-	pkg := prefix + rest[:dot]
-	switch {
-	case strings.HasPrefix(pkg, "go:") || strings.HasPrefix(pkg, "type") || pkg == "":
+	return string(b)
+}
+
+// thisModule is shortened in the report to ./wasm/browser, ./internal/audio: the "./" keeps
+// this module's internal/ apart from the standard library's.
+const thisModule = "github.com/vocafuse/recorder"
+
+// packageOf maps a wasm function name to its package path, given the module paths the
+// program was built from.
+func packageOf(name string, modules []string) string {
+	if strings.HasPrefix(name, "go:") || strings.HasPrefix(name, "type") {
 		return "(types and itabs)"
-	case strings.HasPrefix(pkg, "github.com_vocafuse_recorder_"):
-		return strings.ReplaceAll(strings.TrimPrefix(pkg, "github.com_vocafuse_recorder_"), "_", "/")
-	case strings.HasPrefix(pkg, "github.com_"):
-		return "github.com/" + strings.ReplaceAll(strings.TrimPrefix(pkg, "github.com_"), "_", "/")
 	}
-	return strings.ReplaceAll(pkg, "_", "/")
+	pkg := ""
+	for _, m := range modules {
+		mm := mangle(m)
+		if !strings.HasPrefix(name, mm) || len(name) == len(mm) || (name[len(mm)] != '.' && name[len(mm)] != '_') {
+			continue
+		}
+		rest := name[len(mm):]
+		if dot := strings.Index(rest, "."); dot >= 0 {
+			rest = rest[:dot]
+		}
+		if p := m + strings.ReplaceAll(rest, "_", "/"); len(p) > len(pkg) {
+			pkg = p
+		}
+	}
+	if pkg == "" {
+		// The standard library: its paths hold no '-' and no '_' of their own.
+		// A domain's dot (golang.org_x_…, vendored in the standard library) is not the package's end.
+		skip := 0
+		for _, domain := range []string{"github.com_", "golang.org_", "vendor_golang.org_"} {
+			if strings.HasPrefix(name, domain) {
+				skip = len(domain)
+			}
+		}
+		dot := strings.Index(name[skip:], ".")
+		if dot < 0 {
+			return "(other)"
+		}
+		pkg = strings.ReplaceAll(name[:skip+dot], "_", "/")
+	}
+	if pkg == "" {
+		return "(types and itabs)"
+	}
+	if pkg == thisModule || strings.HasPrefix(pkg, thisModule+"/") {
+		return "." + strings.TrimPrefix(pkg, thisModule)
+	}
+	return pkg
+}
+
+// buildModules reads the module paths a Go program embeds (what `go version -m` prints,
+// which does not read wasm): the main module's and each dependency's. The text sits in
+// the data between the go command's two 16-byte sentinels.
+func buildModules(data []byte) []string {
+	const begin, end = "0w\xaf\x0c\x92t\x08\x02A\xe1\xc1\x07\xe6\xd6\x18\xe6", "\xf92C1\x86\x18 r\x00\x82B\x10A\x16\xd8\xf2"
+	i := bytes.Index(data, []byte(begin))
+	if i < 0 {
+		return nil
+	}
+	text := data[i+len(begin):]
+	j := bytes.Index(text, []byte(end))
+	if j < 0 {
+		return nil
+	}
+	info, err := debug.ParseBuildInfo(string(text[:j]))
+	if err != nil {
+		return nil
+	}
+	modules := []string{info.Main.Path}
+	for _, d := range info.Deps {
+		modules = append(modules, d.Path)
+	}
+	return modules
 }
 
 func packageSizes(path string) (map[string]int, int, error) {
@@ -124,10 +186,18 @@ func packageSizes(path string) (map[string]int, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	modules := buildModules(data)
+	if modules == nil {
+		return nil, 0, fmt.Errorf("%s carries no module list: build it with the go command", path)
+	}
 	pkgs := map[string]int{}
 	total := 0
 	for name, size := range funcs {
-		pkgs[packageOf(name)] += size
+		pkgs[packageOf(name, modules)] += size
 		total += size
 	}
 	return pkgs, total, nil
