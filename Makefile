@@ -113,6 +113,8 @@ test-fuzz fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStorageError$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzStorageErrorMatchesXML$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
 	$(GO) test -run '^$$' -fuzz '^FuzzParseJSON$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBase64URL$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/delivery
+	$(GO) test -run '^$$' -fuzz '^FuzzTrim$$' -fuzztime $$((20000 * $(FUZZN)))x ./wasm/space
 	$(GO) test -run '^$$' -fuzz '^FuzzOggCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzWebMCompleteLength$$' -fuzztime $$((20000 * $(FUZZN)))x ./internal/audio
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWordTimes$$' -fuzztime $$((20000 * $(FUZZN)))x ./demo/transcribe

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vocafuse/recorder/internal/audio/wav"
 	"github.com/vocafuse/recorder/internal/catalog"
-	"github.com/vocafuse/recorder/wasm/delivery"
 	"github.com/vocafuse/recorder/wasm/journal"
 )
 
@@ -100,7 +99,7 @@ func (s *SDK) recoverJournals() {
 		Go:      s.b.spawn,
 		Now:     time.Now,
 		Report:  func(e *catalog.Error) { s.emit("error", errorValue(e)) },
-		Rebuilt: func(r *delivery.Record) { s.recovering.Store(r.ID, r) }, // announced once in the outbox (the courier's Kept)
+		Rebuilt: s.keepRecovering, // announced once in the outbox (the courier's Kept)
 		PCMRate: wavRate,
 	}
 	rc.Run()

@@ -24,8 +24,10 @@ type SDK struct {
 	store   safejs.Value  // the shim's store: the outbox, and the journals of recordings being made
 	locks   jsLocks
 	events  safejs.Value // the shim's SDK-level events(kind, ...values): recovered, uploaded, error
-	// recovering holds the recordings rebuilt from journals until the outbox has them.
-	recovering sync.Map
+	// recovering holds the recordings rebuilt from journals until the outbox has them, by
+	// ID. A map under its own mutex: sync.Map's generic trie costs the wasm about 10 KB.
+	recoveringMu sync.Mutex
+	recovering   map[string]*delivery.Record
 
 	mu       sync.Mutex
 	released bool
@@ -68,8 +70,7 @@ func createSDK(args []safejs.Value) (any, error) {
 		}
 		// A recovered recording is announced once it is in the outbox: a page that calls
 		// pending() in onRecovered sees it there.
-		if rec, ok := s.recovering.LoadAndDelete(id); ok {
-			r := rec.(*delivery.Record)
+		if r := s.takeRecovering(id); r != nil {
 			s.emit("recovered", r.ID, r.Audio, r.ContentType, r.Format, r.Duration, float64(r.Size))
 		}
 	}
@@ -89,9 +90,10 @@ func createSDK(args []safejs.Value) (any, error) {
 			return s.discard(rest)
 		case "release":
 			return s.release(rest)
-		case "identity":
-			// The token in hand: pending() must not wait on a token endpoint that is down.
-			return s.courier.KnownIdentity(), nil
+		case "mine":
+			// pending()'s owner of each recording, by the token in hand: pending() must not
+			// wait on a token endpoint that is down.
+			return s.courier.MineNow(stringArg(rest, 0)), nil
 		}
 		return nil, invalidOption("command", "unknown: "+name)
 	})
@@ -104,6 +106,25 @@ func createSDK(args []safejs.Value) (any, error) {
 	live.sdks++
 	live.Unlock()
 	return handle.Value(), nil
+}
+
+// keepRecovering holds r until the outbox has it.
+func (s *SDK) keepRecovering(r *delivery.Record) {
+	s.recoveringMu.Lock()
+	defer s.recoveringMu.Unlock()
+	if s.recovering == nil {
+		s.recovering = map[string]*delivery.Record{}
+	}
+	s.recovering[r.ID] = r
+}
+
+// takeRecovering answers and forgets the recording rebuilt as id, nil when there is none.
+func (s *SDK) takeRecovering(id string) *delivery.Record {
+	s.recoveringMu.Lock()
+	defer s.recoveringMu.Unlock()
+	r := s.recovering[id]
+	delete(s.recovering, id)
+	return r
 }
 
 // reportPanic tells the page, through onError, of a panic at one of the instance's own

@@ -3,7 +3,9 @@ package delivery
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
+	"testing/synctest"
 	"unicode/utf8"
 )
 
@@ -79,4 +81,47 @@ func containsUnicodeEscapeOrDup(s string) bool {
 		}
 	}
 	return n > 1
+}
+
+// The hand-written decoder agrees with encoding/base64 on every input, as Subject used it.
+func FuzzDecodeBase64URL(f *testing.F) {
+	for _, s := range []string{"", "e30", "eyJzdWIiOiJhIn0=", "YQ==", "YWI", "YWJj", "Y", "a\nb\rc", "a=b", "-_-_", "!!!", "YQ=\n", "YR"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+		got, ok := decodeBase64URL(s)
+		if ok != (err == nil) || ok && string(got) != string(want) {
+			t.Fatalf("decodeBase64URL(%q) = %q, %v; encoding/base64: %q, %v", s, got, ok, want, err)
+		}
+	})
+}
+
+// A JWT has exactly three parts: more or fewer dots make no subject.
+func TestSubjectThreeParts(t *testing.T) {
+	one := jwt(`{"sub":"one"}`)
+	for _, token := range []string{one + ".x", "x." + one, strings.Replace(one, ".", "", 1), one[:strings.LastIndexByte(one, '.')]} {
+		if got := Subject(token); got != "" {
+			t.Errorf("Subject(%q) = %q, want none", token, got)
+		}
+	}
+}
+
+// MineNow is Mine with the token in hand, for pending(): no token yet makes every
+// recording the page's; once one is in hand, only its identity's and no one's are.
+func TestMineNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newTab(t, newStore(), newLocks(), &fakeNetwork{sub: "two"})
+		if !c.MineNow("one") {
+			t.Fatal("no token in hand, yet another identity's")
+		}
+		if c.Identity() != "two" {
+			t.Fatalf("identity %q", c.Identity())
+		}
+		for owner, want := range map[string]bool{"one": false, "two": true, "": true} {
+			if got := c.MineNow(owner); got != want {
+				t.Errorf("MineNow(%q) = %v with two's token", owner, got)
+			}
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vocafuse/recorder/internal/catalog"
+	"github.com/vocafuse/recorder/wasm/space"
 )
 
 // MultipartThreshold is the size over which a recording is announced as multipart
@@ -320,7 +321,7 @@ func xmlElement(body, name string) string {
 	if j < 0 {
 		return ""
 	}
-	text := strings.TrimSpace(unescapeXML(rest[:j]))
+	text := space.Trim(unescapeXML(rest[:j]))
 	if len(text) > maxStorageField {
 		cut := maxStorageField
 		for cut > 0 && text[cut]&0xC0 == 0x80 {

@@ -1,6 +1,10 @@
 package recorder
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/vocafuse/recorder/wasm/space"
+)
 
 // DefaultFormats is the preference when the page names none: Ogg first, which only
 // Firefox records, because Firefox's WebM recordings carry no duration (an <audio>
@@ -54,8 +58,9 @@ func Choose(formats []string, mediaRecorder func(mime string) bool, pcm bool) (c
 // An unknown type gives "".
 func FormatOfMIME(mime string) string {
 	base, _, _ := strings.Cut(mime, ";")
-	// ASCII lowercase by hand: strings.ToLower brings Unicode's tables into the wasm.
-	b := []byte(strings.TrimSpace(base))
+	// ASCII lowercase by hand, space.Trim for strings.TrimSpace: the strings functions
+	// bring Unicode's tables into the wasm.
+	b := []byte(space.Trim(base))
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {
 			b[i] = c + 'a' - 'A'
