@@ -401,11 +401,12 @@ export class VocaFuse {
   // 'other' for a recording another identity made, which waits for theirs.
   /** @returns {Promise<PendingRecording[]>} */
   async pending() {
-    const [records, identity] = await Promise.all([
-      this._store.list(),
-      this._handle.then((h) => callBridge(h, 'identity')).catch(() => ''),
-    ]);
-    return this._pendingView(records, identity);
+    const records = await this._store.list();
+    // Whose each is, Go's delivery.Mine; where the SDK cannot answer, each counts as the page's.
+    const mine = await this._handle
+      .then((h) => Promise.all(records.map((r) => callBridge(h, 'mine', r.owner || ''))))
+      .catch(() => null);
+    return this._pendingView(records, mine);
   }
 
   // Uploads every pending recording now (those refused before included) and answers
@@ -429,14 +430,14 @@ export class VocaFuse {
 
   /**
    * @param {any[]} records the outbox's records
-   * @param {string} identity the sub of the token in hand, '' where none is known
+   * @param {boolean[] | null} mine whether each record is the page's identity's, null where unknown
    * @returns {PendingRecording[]}
    */
-  _pendingView(records, identity) {
-    return records.map((r) => ({
+  _pendingView(records, mine) {
+    return records.map((r, i) => ({
       id: r.id, format: r.format, size: r.size, duration: r.duration, attempts: r.attempts, held: r.held,
       recovered: r.recovered === true,
-      owner: !r.owner || !identity || r.owner === identity ? 'self' : 'other',
+      owner: !mine || mine[i] ? 'self' : 'other',
       lastError: r.lastError ? new VocaFuseError(r.lastError, this._messages) : null,
     }));
   }
