@@ -213,14 +213,20 @@ func TestFuzzTargetsListed(t *testing.T) {
 	for _, m := range regexp.MustCompile("`(Fuzz\\w+)`").FindAllStringSubmatch(table, -1) {
 		listed[m[1]] = true
 	}
-	for name := range inTree {
-		if !listed[name] {
-			t.Errorf("docs/testing.md's fuzz table lacks %s", name)
+	sameNames(t, inTree, listed, "docs/testing.md's fuzz table lacks %s", "docs/testing.md's fuzz table names %s, which no test defines")
+}
+
+// sameNames reports each name of want missing from have, and each of have not in want.
+func sameNames(t *testing.T, want, have map[string]bool, missing, extra string) {
+	t.Helper()
+	for name := range want {
+		if !have[name] {
+			t.Errorf(missing, name)
 		}
 	}
-	for name := range listed {
-		if !inTree[name] {
-			t.Errorf("docs/testing.md's fuzz table names %s, which no test defines", name)
+	for name := range have {
+		if !want[name] {
+			t.Errorf(extra, name)
 		}
 	}
 }
@@ -272,17 +278,7 @@ func TestFuzzTargetsRunInMake(t *testing.T) {
 	for _, m := range regexp.MustCompile(`-fuzz '\^(Fuzz\w+)\$\$'`).FindAllStringSubmatch(recipe, -1) {
 		inMake[m[1]] = true
 	}
-	inTree := fuzzFunctions(t)
-	for name := range inTree {
-		if !inMake[name] {
-			t.Errorf("make test-fuzz does not run %s", name)
-		}
-	}
-	for name := range inMake {
-		if !inTree[name] {
-			t.Errorf("make test-fuzz names %s, which no test defines", name)
-		}
-	}
+	sameNames(t, fuzzFunctions(t), inMake, "make test-fuzz does not run %s", "make test-fuzz names %s, which no test defines")
 }
 
 // make bench writes its table between these markers (js/bench/browser.mjs): they stay, with
