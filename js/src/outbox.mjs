@@ -111,21 +111,26 @@ function revive(value, field) {
   return { ...value, [field]: new Blob([stored.vocafuseBytes], { type: stored.type }) };
 }
 
-// put(value) in storeName, as a Blob where the engine can store one, else as bytes.
-async function putStorable(db, storeName, value, field) {
+// write(value) with value[field] as a Blob where the engine can store one, else as bytes:
+// the first refusal is learnt, and a write the bytes do not save either was not the
+// Blob's fault (its own error is answered). A value without audio is written as it is.
+async function writeBlobOrBytes(write, value, field) {
+  if (!value || !(value[field] instanceof Blob)) return write(value);
   if (!blobsRefused) {
     try {
-      return await inTransaction(db, 'readwrite', (store) => store.put(value), storeName);
+      return await write(value);
     } catch (err) {
-      if (!(value[field] instanceof Blob)) throw err;
-      const stored = await inTransaction(db, 'readwrite', (store) => store.put({ ...value, [field]: null }), storeName)
-        .then(() => true, () => false);
-      if (!stored) throw err; // not the Blob's fault
+      const written = await write(await asBytes(value, field)).catch(() => { throw err; });
       blobsRefused = true;
+      return written;
     }
   }
-  const bytes = await asBytes(value, field);
-  return inTransaction(db, 'readwrite', (store) => store.put(bytes), storeName);
+  return write(await asBytes(value, field));
+}
+
+// put(value) in storeName, its field as a Blob or as bytes.
+function putStorable(db, storeName, value, field) {
+  return writeBlobOrBytes((v) => inTransaction(db, 'readwrite', (store) => store.put(v), storeName), value, field);
 }
 
 // writeRecording puts a recording's delivery state and, given audio ({ id, blob }), its
@@ -143,21 +148,10 @@ function writeRecording(db, delivery, audio) {
   });
 }
 
-// putRecording writes a recording's delivery state, and its audio when given: as a Blob
-// where the engine can store one, else as bytes (the first refusal is learnt, as in
-// putStorable).
-async function putRecording(db, delivery, audio) {
-  if (audio && !blobsRefused) {
-    try {
-      return await writeRecording(db, delivery, audio);
-    } catch (err) {
-      if (!(audio.blob instanceof Blob)) throw err;
-      await writeRecording(db, delivery, await asBytes(audio, 'blob')).catch(() => { throw err; }); // not the Blob's fault
-      blobsRefused = true;
-      return undefined;
-    }
-  }
-  return writeRecording(db, delivery, audio && await asBytes(audio, 'blob'));
+// putRecording writes a recording's delivery state, and its audio when given, as a Blob
+// or as bytes.
+function putRecording(db, delivery, audio) {
+  return writeBlobOrBytes((a) => writeRecording(db, delivery, a), audio, 'blob');
 }
 
 // A recording as Go reads it: its delivery state with its audio, or undefined when either
