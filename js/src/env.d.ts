@@ -1,7 +1,7 @@
 // What the shim reads of the page that TypeScript's DOM library does not declare.
 
 interface Navigator {
-  /** User-Agent Client Hints: present in Chromium only (io.mjs asks it to tell Chromium). */
+  /** User-Agent Client Hints: present in Chromium only (outbox.mjs asks it to tell Chromium). */
   readonly userAgentData?: unknown;
 }
 
