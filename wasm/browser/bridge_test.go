@@ -27,8 +27,7 @@ func errorCode(t *testing.T, answer safejs.Value) string {
 	if e.Type() != safejs.TypeObject {
 		return ""
 	}
-	code, _ := stringProp(e, "code")
-	return code
+	return propString(e, "code")
 }
 
 func TestPanicBecomesAnErrorAnswer(t *testing.T) {
@@ -144,7 +143,7 @@ func TestStartWithoutMediaDevicesReportsNotSupported(t *testing.T) {
 		kind, _ := args[0].String()
 		detail := ""
 		if kind == "error" {
-			detail, _ = stringProp(args[1], "code")
+			detail = propString(args[1], "code")
 		} else if args[1].Type() == safejs.TypeString {
 			detail, _ = args[1].String()
 		}

@@ -177,36 +177,23 @@ func (d *journalDisk) Journals() ([]journal.Journal, error) {
 	return out, nil
 }
 
-// journalFromJS reads one of the shim's journals. The errors ignored here cannot happen:
-// what IndexedDB gives back is plain data, whose properties have no getters to throw (a
-// missing one reads as "" or 0).
+// journalFromJS reads one of the shim's journals: plain data from IndexedDB, whose
+// properties have no getters to throw (a missing one reads as "" or 0).
 func journalFromJS(j safejs.Value) journal.Journal {
-	out := journal.Journal{}
-	out.ID, _ = stringProp(j, "id")                                 // plain data: cannot throw
-	if head, _ := j.Get("head"); head.Type() == safejs.TypeObject { // plain data: cannot throw
-		h := &journal.Head{Rate: int(numberProp(head, "rate")), Created: int64(numberProp(head, "created"))}
-		h.MIME, _ = stringProp(head, "mimeType") // plain data, as are the three below
-		h.Format, _ = stringProp(head, "format")
-		h.Owner, _ = stringProp(head, "owner")
-		h.Metadata, _ = stringProp(head, "metadata")
-		out.Head = h
+	out := journal.Journal{ID: propString(j, "id")}
+	if head := prop(j, "head"); head.Type() == safejs.TypeObject {
+		out.Head = &journal.Head{
+			Rate: int(propNumber(head, "rate")), Created: int64(propNumber(head, "created")),
+			MIME: propString(head, "mimeType"), Format: propString(head, "format"),
+			Owner: propString(head, "owner"), Metadata: propString(head, "metadata"),
+		}
 	}
-	chunks, _ := j.Get("chunks") // plain data: cannot throw
+	chunks := prop(j, "chunks")
 	out.Chunks = chunks
 	if chunks.Type() == safejs.TypeObject {
-		out.Count, _ = chunks.Length() // an array's length cannot throw
+		out.Count = safejs.Unsafe(chunks).Length() // an array's length cannot throw
 	}
 	return out
-}
-
-// numberProp is v[name], 0 where it is not a number (errors as for stringProp).
-func numberProp(v safejs.Value, name string) float64 {
-	p, err := v.Get(name)
-	if err != nil || p.Type() != safejs.TypeNumber {
-		return 0
-	}
-	f, _ := p.Float() // a number converts
-	return f
 }
 
 // blobFiles makes a journal's files: Blobs, read through blobReader. Every File it is

@@ -38,14 +38,6 @@ func jsError(err error) error {
 	return err
 }
 
-func stringProp(v safejs.Value, name string) (string, error) {
-	p, err := v.Get(name)
-	if err != nil || p.Type() != safejs.TypeString {
-		return "", err
-	}
-	return p.String()
-}
-
 // propString, propNumber and propBool read a property of an object the SDK knows (the
 // shim's, a Blob, an event, an AudioContext), "" / 0 / false where it is of another
 // type. They cannot fail on an object; on anything else syscall/js panics, and the
