@@ -82,10 +82,12 @@ test: deps build
 
 timed = s=$$(date +%s); $(2) || exit $$?; echo "== test group $(1): $$(( $$(date +%s) - s )) s"
 
+# Our packages: ./... would also take the Go sources an npm package ships in js/node_modules.
+GO_PACKAGES = $(shell $(GO) list ./... | grep -v /node_modules/)
 test-go:
 	@unformatted=$$(gofmt -l wasm demo vocafuse internal docs); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
-	$(GO) vet ./...
-	VOCAFUSE_REQUIRE_ENGINE=1 $(GO) test -race -count=1 ./...
+	$(GO) vet $(GO_PACKAGES)
+	VOCAFUSE_REQUIRE_ENGINE=1 $(GO) test -race -count=1 $(GO_PACKAGES)
 
 # The JavaScript: tsc checks the shim's sources through their JSDoc and the published
 # .d.ts against them (js/tsconfig.json), and the build script (js/tsconfig.node.json);
@@ -155,7 +157,7 @@ test-size size:
 bench: bench-go bench-browser
 
 bench-go: engine
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $(GO_PACKAGES)
 	VOCAFUSE_BENCH=1 $(GO) test -count=1 -v -run '^(TestLoad(ConcurrentUploads|SlowClients)|TestManyWebhooksStayBounded|TestDeadWebhookLeavesTheStoreSmall)$$' ./demo | grep -E 'concurrent uploads|slow clients|webhooks ×|dead webhook|^(ok|FAIL)'
 	VOCAFUSE_BENCH=1 VOCAFUSE_REQUIRE_ENGINE=1 $(GO) test -count=1 -v -run '^TestWERTable$$' ./demo/transcribe | grep -vE '^(=== RUN|--- PASS)'
 

@@ -148,12 +148,17 @@ func TestQueueRunsInArrivalOrderOnBoundedWorkers(t *testing.T) {
 	q := h.queue(2, time.Minute)
 	q.Start()
 	defer q.Stop()
-	var order []string
-	for range 5 {
-		order = append(order, <-h.engine.started)
+	// The first two start together; then each end frees one worker, so the next start
+	// is the next note in line (releasing two at once would let two start in any order).
+	order := []string{<-h.engine.started, <-h.engine.started}
+	for range 3 {
 		h.engine.release <- struct{}{}
+		h.waitEnded(1)
+		order = append(order, <-h.engine.started)
 	}
-	h.waitEnded(5)
+	h.engine.release <- struct{}{}
+	h.engine.release <- struct{}{}
+	h.waitEnded(2)
 	for i := range 5 {
 		if order[i] != noteID(i) && !(i < 2 && order[1-i] == noteID(i)) { // the first two start together
 			t.Errorf("started %v, want arrival order", order)
