@@ -153,23 +153,27 @@ test-size size:
 	@$(GO) run ./wasm/cmd/wasmsize $(SIZE_FLAGS) -base $(BUILD)/bare.wasm $(SDK)/vocafuse.wasm
 
 # Parsing, repair and encoding benchmarks, the server's load run with its figures, then
-# what a page pays in a browser (see js/bench/browser.mjs; the browsers come from make test).
+# what a page pays in a browser (js/bench/browser.mjs). Each installs what it needs where
+# it is missing: the recogniser and its recordings; the JS tools, Chromium and the speech
+# its fake microphone plays.
 bench: bench-go bench-browser
 
 bench-go: engine
+	@$(call apt_install,pocketsphinx-testdata)
 	$(GO) test -run '^$$' -bench . -benchmem $(GO_PACKAGES)
 	VOCAFUSE_BENCH=1 $(GO) test -count=1 -v -run '^(TestLoad(ConcurrentUploads|SlowClients)|TestManyWebhooksStayBounded|TestDeadWebhookLeavesTheStoreSmall)$$' ./demo | grep -E 'concurrent uploads|slow clients|webhooks ×|dead webhook|^(ok|FAIL)'
 	VOCAFUSE_BENCH=1 VOCAFUSE_REQUIRE_ENGINE=1 $(GO) test -count=1 -v -run '^TestWERTable$$' ./demo/transcribe | grep -vE '^(=== RUN|--- PASS)'
 
 # The SDK as the demo server sends it, beside the bare program, the yardstick of size and
-# of start-up.
-BENCH_SDK := $(BUILD)/bench-sdk
-bench-browser: build
+# of start-up (BENCH_SDK: another directory, for two runs at once).
+BENCH_SDK ?= $(BUILD)/bench-sdk
+bench-browser: build $(JS_DEPS)
+	@$(call apt_install,chromium espeak-ng sox)
 	@rm -rf $(BENCH_SDK) && mkdir -p $(BENCH_SDK)
 	cp $(SDK)/* $(BENCH_SDK)/
 	$(WASMBUILD) -o $(BENCH_SDK)/bare.wasm ./wasm/cmd/bare
 	$(GO) run ./wasm/cmd/wasmsize -write $(BENCH_SDK)/bare.wasm
-	cd js && node bench/browser.mjs ../$(BENCH_SDK)
+	cd js && node bench/browser.mjs $(abspath $(BENCH_SDK))
 
 # The build output only: the local API's data (.vocafuse-data: its keys and your notes)
 # stays; make clean-data deletes it.
