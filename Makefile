@@ -127,19 +127,40 @@ test-wasm:
 
 # The browser tests also load the crashtest program (the SDK with a way to die) and the
 # panic program (the SDK with a panic injected at a boundary the page names).
-# BROWSERS narrows the engines (chromium,firefox,webkit; WebKit's tests are all in
-# test/webkit.test.mjs), FILES the files (paths under js/), SCREENSHOTS where the demo
-# test writes its pictures (default build/screenshots; docs/screenshots updates the README's):
+# BROWSERS narrows the engines (chromium,firefox,webkit), FILES the files (paths under js/),
+# SCREENSHOTS where the demo test writes its pictures (default build/screenshots;
+# docs/screenshots updates the README's):
 #   make test-browser BROWSERS=chromium FILES=test/outbox.test.mjs
-BROWSERS ?=
+# Two groups run side by side, each printing its time: Chromium and Firefox over every file
+# but webkit.test.mjs; WebKit over the files that have WebKit tests (webkit.test.mjs and
+# those written over driver.mjs), its output shown once it ends, at a lower priority (nice)
+# so that the rows that time the page (long tasks, durations) in Chromium and Firefox keep
+# their cores. They share no port (each server takes a free one), no profile and no
+# display; the target fails if either fails.
+BROWSERS ?= chromium,firefox,webkit
 FILES    ?= $(patsubst js/%,%,$(wildcard js/test/*.test.mjs))
-WEBKIT_FILE := test/webkit.test.mjs
-BROWSER_FILES = $(if $(BROWSERS),$(if $(findstring webkit,$(BROWSERS)),$(if $(or $(findstring chromium,$(BROWSERS)),$(findstring firefox,$(BROWSERS))),$(FILES),$(filter $(WEBKIT_FILE),$(FILES))),$(filter-out $(WEBKIT_FILE),$(FILES))),$(FILES))
+comma    := ,
+BROWSER_LIST  = $(subst $(comma), ,$(BROWSERS))
+PUPPETEER_ENGINES = $(subst $(eval) ,$(comma),$(strip $(filter chromium firefox,$(BROWSER_LIST))))
+PUPPETEER_FILES   = $(filter-out test/webkit.test.mjs,$(FILES))
+WEBKIT_FILES = $(if $(filter webkit,$(BROWSER_LIST)),$(filter $(patsubst js/%,%,$(shell grep -l -e "from './driver.mjs'" -e "from './webkit.mjs'" js/test/*.test.mjs)),$(FILES)))
+WEBKIT_LOG  := $(BUILD)/test-browser-webkit.log
+SCREENSHOTS_ENV = $(if $(SCREENSHOTS),SCREENSHOTS=$(abspath $(SCREENSHOTS)))
+# A group's time is printed whether it passed or not.
+timed_group = s=$$(date +%s); $(2); r=$$?; echo "== test group $(1): $$(( $$(date +%s) - s )) s"; exit $$r
 test-browser: build pack
 	$(WASMBUILD) -o js/test/pages/generated/crashtest.wasm ./wasm/cmd/crashtest
 	$(WASMBUILD) -tags vocafuse_panic -o js/test/pages/generated/panic.wasm ./wasm
-	cd js && $(if $(BROWSERS),HARNESS_BROWSERS=$(BROWSERS)) $(if $(SCREENSHOTS),SCREENSHOTS=$(abspath $(SCREENSHOTS))) \
-	  node --test --test-concurrency=1 $(BROWSER_FILES)
+	@rc=0; wk=; \
+	if [ -n "$(strip $(WEBKIT_FILES))" ]; then \
+	  echo "browser-webkit: $(strip $(WEBKIT_FILES)) (its output follows when it ends: $(WEBKIT_LOG))"; \
+	  ( $(call timed_group,browser-webkit,cd js && HARNESS_BROWSERS=webkit $(SCREENSHOTS_ENV) nice -n 10 node --test --test-concurrency=1 $(WEBKIT_FILES)) ) > $(WEBKIT_LOG) 2>&1 & wk=$$!; \
+	fi; \
+	if [ -n "$(PUPPETEER_ENGINES)" ] && [ -n "$(strip $(PUPPETEER_FILES))" ]; then \
+	  ( $(call timed_group,browser-$(subst $(comma),-,$(PUPPETEER_ENGINES)),cd js && HARNESS_BROWSERS=$(PUPPETEER_ENGINES) $(SCREENSHOTS_ENV) node --test --test-concurrency=1 $(PUPPETEER_FILES)) ) || rc=1; \
+	fi; \
+	if [ -n "$$wk" ]; then wait $$wk || rc=1; cat $(WEBKIT_LOG); fi; \
+	exit $$rc
 
 # The size budget, checked as part of make test; make size prints where the bytes go too.
 test-size: SIZE_FLAGS = -budget $(SIZE_BUDGET)

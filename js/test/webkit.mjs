@@ -11,6 +11,12 @@ import { freePort } from './harness.mjs';
 export const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER || '/usr/bin/WebKitWebDriver';
 export const MINIBROWSER = process.env.MINIBROWSER || '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 
+// The keys a test presses by name, as WebDriver's Actions API codes them.
+export const WEBKIT_KEYS = {
+  Tab: '\uE004', Enter: '\uE007', Space: '\uE00D', Escape: '\uE00C', Shift: '\uE008', Control: '\uE009', Alt: '\uE00A',
+  Backspace: '\uE003', Home: '\uE011', End: '\uE010', ArrowLeft: '\uE012', ArrowUp: '\uE013', ArrowRight: '\uE014', ArrowDown: '\uE015',
+};
+
 export const webkitAvailable = () => fs.existsSync(WEBKIT_DRIVER) && fs.existsSync(MINIBROWSER) && fs.existsSync('/usr/bin/Xvfb');
 
 async function until(what, check, timeout = 15_000) {
@@ -67,7 +73,10 @@ export async function launchWebKit() {
         },
       },
     });
-    return new WebKit(base, created.sessionId, procs, said);
+    const wk = new WebKit(base, created.sessionId, procs, said);
+    // A page's own awaits (a lock, a drained outbox) may outlast WebDriver's 30 s default.
+    await wk.cmd('POST', '/timeouts', { script: 120_000 });
+    return wk;
   } catch (err) {
     for (const p of procs) p.kill('SIGKILL');
     throw err;
@@ -93,6 +102,72 @@ export class WebKit {
     this.base = base;
     this.session = session;
     this.procs = procs;
+    this.queue = Promise.resolve();
+    this.current = null; // the window commands go to, once a test has switched
+  }
+
+  // Runs fn after every fn given before it has ended: commands for several windows of one
+  // session take turns, each with its own window current.
+  serial(fn) {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  windowHandle() {
+    return this.cmd('GET', '/window');
+  }
+
+  windowHandles() {
+    return this.cmd('GET', '/window/handles');
+  }
+
+  // A second tab of the same session (its storage and cookies): WebDriver's new window,
+  // a window of its own rather than a tab, since WebKit starts no capture in a hidden page
+  // and a background tab is hidden.
+  async newWindow() {
+    const { handle } = await this.cmd('POST', '/window/new', { type: 'window' });
+    return handle;
+  }
+
+  async switchTo(handle) {
+    if (this.current === handle) return;
+    await this.cmd('POST', '/window', { handle });
+    this.current = handle;
+  }
+
+  async closeWindow() {
+    await this.cmd('DELETE', '/window');
+    this.current = null;
+  }
+
+  // Presses a chord (key names of WEBKIT_KEYS held in order, the last pressed), or types
+  // [{ text }] one character at a time, to the focused element, by the Actions API.
+  async pressKeys(chord) {
+    const codes = chord.map((k) => (typeof k === 'string' ? WEBKIT_KEYS[k] : k.text));
+    const actions = typeof chord[0] === 'string'
+      ? [...codes.map((value) => ({ type: 'keyDown', value })), ...codes.reverse().map((value) => ({ type: 'keyUp', value }))]
+      : codes.flatMap((value) => [{ type: 'keyDown', value }, { type: 'keyUp', value }]);
+    await this.cmd('POST', '/actions', { actions: [{ type: 'key', id: 'keyboard', actions }] });
+    await this.cmd('DELETE', '/actions');
+  }
+
+  cookies() {
+    return this.cmd('GET', '/cookie');
+  }
+
+  addCookie(cookie) {
+    return this.cmd('POST', '/cookie', { cookie });
+  }
+
+  // The MiniBrowser processes (the driver's children): a kill's target, with theirs.
+  browserPids() {
+    const driver = this.procs[1];
+    try {
+      return fs.readFileSync(`/proc/${driver.pid}/task/${driver.pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return []; // the driver has gone, and its browser with it
+    }
   }
 
   cmd(method, path, body) {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { ffprobe, freshTmpDir, startServer } from './harness.mjs';
-import { attachLosingTheMicrophoneAt2s, attachPausingAt2s, putsOf as serverPuts, setFaults, uploadPosts } from './support.mjs';
+import { attachLosingTheMicrophoneAt2s, attachPausingAt2s, putsOf as serverPuts, setFaults } from './support.mjs';
 import { launchWebKit, webkitAvailable } from './webkit.mjs';
 import {
   multipartScenario, standInExpiredScenario, standInMultipartScenario, standInSlowDownScenario, startFlowRig, tokenShapeScenario,
@@ -160,6 +160,27 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     assert.deepEqual(await wk.evaluate(() => window.refused.messages.map((m) => m.text)), ['Please allow microphone access']);
   });
 
+  // The element's refusal (element.test.mjs's, which needs a refusing browser) in a frame
+  // whose permissions policy refuses the microphone.
+  wkTest('<vocafuse-recorder> refused the microphone: the error\'s userMessage in an alert, the same error as a DOM event', async () => {
+    await open('recorder.html');
+    await inRefusingFrame('element.html');
+    await wk.waitFor(() => window.refused.pageReady === true && window.refused.document.querySelector('vocafuse-recorder').control !== null);
+    await wk.evaluate(() => window.refused.document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=record]').click());
+    await wk.waitFor(() => window.refused.document.querySelector('vocafuse-recorder').getAttribute('state') === 'error');
+    const r = await wk.evaluate(() => {
+      const w = window.refused;
+      const part = w.document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=error]');
+      const errors = w.of('error').map((e) => ({ code: e.detail.code, userMessage: e.detail.userMessage }));
+      // Every DOM event carries the very value its callback received, in the same order.
+      const same = w.calls.length === w.events.length && w.calls.every((c, i) => (c.arg ?? null) === w.events[i].detail);
+      return { errors, shown: part.textContent, role: part.getAttribute('role'), same, live: w.liveTracks() };
+    });
+    assert.equal(r.errors.length, 1);
+    assert.equal(r.errors[0].code, 'PERMISSION_DENIED');
+    assert.deepEqual([r.shown, r.role, r.same, r.live], [r.errors[0].userMessage, 'alert', true, 0]);
+  });
+
   wkTest('pause and resume: 2 s + 2 s paused + 2 s holds 4 s; levels measured; peakLevel agrees', async () => {
     await open('recorder.html');
     await wk.evaluate(attachPausingAt2s, {});
@@ -211,54 +232,8 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     await noLiveTracks();
   });
 
-  wkTest('uploads through a 503 and a 1002 (token expired): stored once', async () => {
-    await open('outbox.html');
-    // Faults apply in the order they were added: the first POST /v1/upload gets 503, the
-    // second 401 (the token is read there; a presigned PUT carries its own authority).
-    const from = server.logs.length;
-    await fault({ path_prefix: '/v1/upload', method: 'POST', status: 503, code: 5002, times: 1 });
-    await fault({ path_prefix: '/v1/upload', method: 'POST', status: 401, code: 1002, times: 1 });
-    await wk.click('#record-btn');
-    await recorded(1);
-    await wk.click('#record-btn');
-    await wk.waitFor(() => window.made.length === 1);
-    await wk.waitFor(async () => (await window.sdk.pending()).length === 0, undefined, 60_000);
-    const made = await wk.evaluate(() => window.made);
-    const held = await wk.evaluate(() => window.serverView());
-    assert.deepEqual(held, made.map(({ id, hash }) => ({ id, hash })));
-    assert.deepEqual(uploadPosts(server, from).map((e) => e.status), [503, 401, 201]);
-    assert.deepEqual(putsOf(made[0].id).map((e) => e.status), [200]);
-    await fault(null);
-  });
-
-  wkTest('a recording waiting in the outbox survives a reload, and the storage warning is not needed', async (t) => {
-    await open('outbox.html');
-    await fault({ path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1000 });
-    await wk.click('#record-btn');
-    await recorded(1);
-    await wk.click('#record-btn');
-    await wk.waitFor(() => window.made.length === 1);
-    await wk.waitFor(() => window.control.state === 'error', undefined, 40_000);
-    const codes = await wk.evaluate(() => window.events('error').map((e) => e.arg.code));
-    assert.ok(!codes.includes('STORAGE_UNAVAILABLE'), `storage warned: ${codes}`);
-    const made = await wk.evaluate(() => window.made);
-    // How the engine let the outbox keep it: a Blob, or its bytes where Blobs are refused.
-    const storedAs = await wk.evaluate(() => new Promise((resolve) => {
-      const req = indexedDB.open('vocafuse-outbox');
-      req.onsuccess = () => {
-        const get = req.result.transaction('recordings').objectStore('recordings').getAll();
-        get.onsuccess = () => { req.result.close(); resolve(get.result.map((r) => (r.blob instanceof Blob ? 'Blob' : 'bytes'))); };
-      };
-    }));
-    t.diagnostic(`webkit kept the pending recording as: ${storedAs}`);
-    assert.equal(storedAs.length, 1);
-    await fault(null);
-    await wk.reload();
-    await wk.waitFor(() => window.pageReady === true);
-    await wk.waitFor(async () => (await window.sdk.pending()).length === 0, undefined, 60_000);
-    const held = await wk.evaluate(() => window.serverView());
-    assert.deepEqual(held, made.map(({ id, hash }) => ({ id, hash })), 'the recording did not survive the reload');
-  });
+  // The outbox's rows (a 503 on POST /v1/upload, a recording pending across a reload and
+  // how WebKit keeps it) run in outbox.test.mjs for every engine; a 1002, in upload.test.mjs.
 
   wkTest('the page left in the middle of a recording: the next load rebuilds the WAV from the journal', async () => {
     await open('outbox.html');
@@ -276,6 +251,109 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     const stored = await storedProbe(id);
     assert.equal(stored.codec, 'pcm_s16le');
     assert.ok(stored.duration >= 2 && stored.duration <= 3.3 + more, `kept ${stored.duration} s of 3 (+ ${more.toFixed(2)})`);
+  });
+});
+
+// WebKit's own facts about Web Audio, which the WAV capture answers (pages/audio-spy.html
+// sees what the SDK makes).
+describe('webkit: the WAV capture', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) is not installed' }, () => {
+  // The recording's bytes (onStop's Blob) and the stored note's, read back with the page's token.
+  async function recordedAndStored() {
+    const id = await wk.evaluate(() => window.events('stop').at(-1).arg.id);
+    const recorded = await wk.blob(() => window.events('stop').at(-1).arg.blob);
+    await wk.evaluate(async (noteId) => {
+      const a = await (await fetch('/api/token', { method: 'POST', credentials: 'same-origin' })).json();
+      const token = a.token ?? a.data?.id_token ?? a.data?.jwt_token;
+      window.stored = await (await fetch(`/v1/voicenotes/${noteId}/audio`, { headers: { Authorization: `Bearer ${token}` } })).blob();
+    }, id);
+    return { recorded, stored: await wk.blob(() => window.stored) };
+  }
+
+  // The loudest sample of a 16-bit PCM WAV, full scale 1.
+  function peakOf(wav) {
+    let at = 12;
+    while (wav.toString('latin1', at, at + 4) !== 'data') at += 8 + wav.readUInt32LE(at + 4);
+    let peak = 0;
+    for (let i = at + 8; i + 1 < wav.length; i += 2) peak = Math.max(peak, Math.abs(wav.readInt16LE(i)));
+    return peak / 32768;
+  }
+
+  // Records 1.5 s, pauses 1.5 s, records to 3 s and stops, all in the page (no driver round
+  // trip recorded), and uploads: the WAV holds 3 s, no paused time.
+  async function pausedTake(query) {
+    await open(`audio-spy.html${query}`);
+    await wk.evaluate(() => {
+      let paused = false;
+      window.attach({
+        onProgress: (p) => {
+          window.note('progress')(p);
+          if (!paused && p.elapsed >= 1.5) {
+            paused = true;
+            window.control.pause();
+            setTimeout(() => window.control.resume(), 1500); // the pause itself, 1.5 s
+          } else if (paused && p.elapsed >= 3 && window.control.state === 'recording') window.control.stop();
+        },
+      });
+    });
+    await wk.click('#record-btn');
+    await waitEvent('uploaded', 1, 30_000);
+    const { recorded, stored } = await recordedAndStored();
+    const file = path.join(await freshTmpDir('webkit-wav-'), 'rec.wav');
+    await writeFile(file, recorded);
+    return {
+      spy: await wk.evaluate(() => ({ worklets: window.audioSpy.worklets, scriptProcessors: window.audioSpy.scriptProcessors })),
+      rec: await wk.evaluate(() => { const r = window.events('stop').at(-1).arg; return { format: r.format, duration: r.duration }; }),
+      probe: await ffprobe(file), recorded, stored,
+    };
+  }
+
+  for (const [sampler, query, used] of [
+    // WebKit has AudioWorklet (Safari 14.1 on): the SDK's sampler runs in the audio thread.
+    ['its AudioWorklet', '', { worklets: 1, scriptProcessors: 0 }],
+    // Safari before 14.1 has no AudioWorklet, only the deprecated ScriptProcessorNode.
+    ['the ScriptProcessor fallback (AudioWorklet hidden)', '?sampler=script-processor', { worklets: 0, scriptProcessors: 1 }],
+  ]) {
+    wkTest(`WAV through ${sampler}: 1.5 s + a pause + 1.5 s is a 3 s 16 kHz mono WAV, stored byte for byte`, async () => {
+      const { spy, rec, probe, recorded, stored } = await pausedTake(query);
+      assert.deepEqual(spy, used, 'the sampler the SDK made');
+      assert.equal(rec.format, 'wav');
+      assert.deepEqual([probe.codec, probe.sampleRate, probe.channels], ['pcm_s16le', 16000, 1]);
+      assert.ok(Math.abs(probe.duration - rec.duration) < 0.01, `onStop says ${rec.duration} s, the file ${probe.duration} s`);
+      assert.ok(Math.abs(probe.duration - 3) <= 0.3, `${probe.duration} s for 3 s recorded (a pause left in, or samples lost)`);
+      assert.ok(peakOf(recorded) > 0.05, `the mock microphone's tone, peak ${peakOf(recorded)}`);
+      assert.ok(stored.equals(recorded), `stored ${stored.length} bytes, recorded ${recorded.length}`);
+      await noLiveTracks();
+    });
+  }
+
+  // WebKit runs an AudioContext only if made within a user gesture's activation (about 5 s
+  // here) or while the page captures: one made by script stays suspended. The SDK makes the
+  // take's within the record button's click, before the microphone is open.
+  wkTest('the AudioContext made within the click runs; one made outside a gesture stays suspended', async () => {
+    await open('audio-spy.html');
+    const outside = await wk.evaluate(async () => {
+      const ctx = new AudioContext();
+      const answer = await Promise.race([ctx.resume().then(() => 'resumed'), new Promise((resolve) => { setTimeout(() => resolve('no answer in 1 s'), 1000); })]);
+      const state = ctx.state;
+      await ctx.close();
+      return { answer, state };
+    });
+    assert.equal(outside.state, 'suspended', `a context made by script: ${JSON.stringify(outside)}`);
+
+    await wk.evaluate(() => window.attach({ autoUpload: false }));
+    await wk.click('#record-btn');
+    await waitEvent('start');
+    await wk.waitFor(() => window.events('level').some((e) => e.arg > 0));
+    const made = await wk.evaluate(() => ({ contexts: window.audioSpy.contexts.slice(1), canMeasureLevel: window.control.canMeasureLevel }));
+    assert.equal(made.contexts.length, 1, JSON.stringify(made.contexts));
+    const [sdk] = made.contexts;
+    assert.deepEqual([sdk.madeDuring, sdk.trusted], ['click', true], `the SDK's AudioContext was made during ${JSON.stringify(sdk)}`);
+    assert.ok(sdk.states.includes('running'), `its states: ${sdk.states}`);
+    assert.equal(made.canMeasureLevel, true);
+    await wk.click('#record-btn');
+    await waitEvent('stop');
+    assert.equal(await wk.evaluate(() => window.events('stop')[0].arg.format), 'wav');
+    await noLiveTracks();
   });
 });
 
