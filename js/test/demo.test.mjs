@@ -5,6 +5,9 @@
 // and "Send now"; load errors. axe-core audits each state (the element's shadow root too), and
 // the screenshots of the main states are written to build/screenshots/, or to the directory
 // SCREENSHOTS names, relative to the repository (SCREENSHOTS=docs/screenshots updates the README's).
+// And in every engine of the driver layer (WebKit too): recorded, paused, uploaded and deleted
+// by keyboard alone, and, in Firefox and WebKit, the outbox, the notes and the SDK failing,
+// axe auditing each state.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -12,6 +15,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { engines } from './driver.mjs';
 import { closePage, launchChromium, launchFirefox, startServer } from './harness.mjs';
 import { openPage, setFaults, waitFor } from './support.mjs';
 
@@ -545,3 +549,227 @@ describe('the demo page', () => {
     }
   });
 });
+
+// axe-core's source as a function, for a driver's evaluate (a WebDriver script, like the
+// protocol, is not governed by the page's CSP).
+const injectAxe = new Function(AXE);
+
+// Runs in the page: what the element's events carry, and what the CSP refuses.
+function hearPage() {
+  window.seen = { stop: [], error: [], elapsed: 0, csp: [] };
+  addEventListener('securitypolicyviolation', (e) => window.seen.csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+  addEventListener('vocafuse-stop', (e) => window.seen.stop.push({ id: e.detail.id, duration: e.detail.duration }));
+  addEventListener('vocafuse-error', (e) => window.seen.error.push({ code: e.detail.code, userMessage: e.detail.userMessage }));
+  addEventListener('vocafuse-progress', (e) => { window.seen.elapsed = e.detail.elapsed; });
+}
+
+// The demo page by keyboard alone, and its states axe-audited, in each engine of the driver
+// layer (a driver's tab: no viewport, screenshots or request hooks, which the tests above use
+// in Chromium).
+for (const { name, launch, skip, lacks } of engines()) {
+  describe(`the demo page by keyboard, ${name}`, { skip }, () => {
+    let drv;
+    before(async () => {
+      drv = await launch();
+    });
+    after(async () => {
+      await drv?.close();
+    });
+
+    // A fresh visitor on the demo page, once the SDK has answered (`recorder`: 'ready' or
+    // 'failed') and the notes list has loaded or failed. The page is heard from its start
+    // where the engine runs a script before the page's own, else from here on.
+    async function openDemo(recorder = 'ready') {
+      const page = await drv.newTab({ origins: [server.origin] });
+      try {
+        if (drv.can('beforeLoad')) await page.beforeLoad(hearPage);
+        await page.goto(server.url);
+        await page.waitFor(() => document.documentElement.dataset.recorder
+          && document.querySelector('#notes').getAttribute('aria-busy') === 'false', undefined, 30_000);
+        if (!drv.can('beforeLoad')) await page.evaluate(hearPage);
+        assert.equal(await page.evaluate(() => document.documentElement.dataset.recorder), recorder);
+      } catch (err) {
+        await page.close();
+        throw err;
+      }
+      return page;
+    }
+
+    // What audit() checks, on a driver's tab: no CSP violation heard, then axe-core over the
+    // document and the element's open shadow root, once finite animations have gone. (WebKit
+    // lists an animation as finished for a frame or two in which getComputedStyle still
+    // answers its last animated opacity: 'finished' is not yet settled there.)
+    async function auditTab(page, what) {
+      assert.deepEqual(await page.evaluate(() => window.seen.csp), [], `${what}: the CSP refused something`);
+      await page.waitFor(() => document.getAnimations().every((a) => a.effect.getTiming().iterations === Infinity));
+      if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(injectAxe);
+      const violations = await page.evaluate(async () => {
+        const result = await window.axe.run(document, { resultTypes: ['violations'] });
+        return result.violations.map((v) => ({
+          id: v.id, impact: v.impact, help: v.help,
+          nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })),
+        }));
+      });
+      const report = violations.map((v) => `  ${v.id} (${v.impact}): ${v.help}\n` +
+        v.nodes.map((n) => `    ${JSON.stringify(n.target)}\n      ${(n.summary || '').replace(/\n/g, '\n      ')}`).join('\n'));
+      assert.equal(violations.length, 0, `axe, ${what}:\n${report.join('\n')}`);
+    }
+
+    // The page's trouble is audited in Chromium by the tests above (each state at two sizes).
+    const auditedAbove = name === 'chromium' && 'Chromium: the tests above audit this state';
+
+    const state = (page) => page.evaluate(() => document.querySelector('vocafuse-recorder').state);
+    const stateIs = (page, s, timeout) => page.waitFor((want) => document.querySelector('vocafuse-recorder').state === want, s, timeout);
+    // The focused element: the element's part, or else the document's element's id.
+    const focused = (page) => page.evaluate(() => (document.activeElement === document.querySelector('vocafuse-recorder')
+      ? document.activeElement.shadowRoot.activeElement?.getAttribute('part') ?? null : document.activeElement?.id ?? null));
+    const textOf = (page, selector) => page.evaluate((sel) => document.querySelector(sel).textContent.replace(/\s+/g, ' ').trim(), selector);
+
+    // Records `seconds` by keyboard from the page's start: Tab to Record, Enter, Enter again.
+    async function recordByKeyboard(page, seconds) {
+      await page.keys(null, 'Tab');
+      assert.equal(await focused(page), 'record', 'the first Tab reaches Record');
+      await page.keys(null, 'Enter');
+      await stateIs(page, 'recording');
+      await page.waitFor((s) => window.seen.elapsed >= s, seconds, seconds * 1000 + 15_000);
+      await page.keys(null, 'Enter');
+      await page.waitFor(() => window.seen.stop.length === 1);
+      return (await page.evaluate(() => window.seen.stop))[0];
+    }
+
+    test('keyboard only: Tab to Record, Enter records, Space pauses and resumes, Enter stops; the note listed, deleted by Enter; axe at each step', async () => {
+      await setFaults(server, null);
+      const page = await openDemo();
+      try {
+        assert.equal(await state(page), 'idle');
+        await auditTab(page, `idle, ${name}`);
+
+        await page.keys(null, 'Tab');
+        assert.equal(await focused(page), 'record', 'the first Tab reaches Record');
+        await page.keys(null, 'Enter');
+        await stateIs(page, 'recording');
+        await page.waitFor(() => window.seen.elapsed >= 1, undefined, 20_000);
+        await auditTab(page, `recording, ${name}`);
+
+        await page.keys(null, 'Tab');
+        assert.equal(await focused(page), 'pause');
+        await page.keys(null, ' ');
+        await stateIs(page, 'paused');
+        await auditTab(page, `paused, ${name}`);
+        await page.keys(null, ' ');
+        await stateIs(page, 'recording');
+        await page.waitFor(() => window.seen.elapsed >= 2, undefined, 20_000);
+        await page.keys(null, 'Shift+Tab');
+        assert.equal(await focused(page), 'record');
+        await page.keys(null, 'Enter');
+
+        // Uploaded, and listed at the top of "Your notes"; focus stays on Record.
+        await page.waitFor(() => window.seen.stop.length === 1);
+        const [stop] = await page.evaluate(() => window.seen.stop);
+        await page.waitFor((id) => document.querySelector('#notes-list > li')?.dataset.id === id, stop.id);
+        await stateIs(page, 'uploaded');
+        assert.ok(stop.duration >= 1.8 && stop.duration < 4, `recorded ${stop.duration} s`);
+        assert.equal(await focused(page), 'record');
+        assert.deepEqual(await page.evaluate(() => window.seen.error), []);
+        await auditTab(page, `notes listed, ${name}`);
+
+        // Its transcript line leaves "Transcribing…" (the words, or why there are none).
+        await page.waitFor((id) => ['transcribed', 'failed'].includes(document.querySelector(`#notes-list > li[data-id="${id}"]`)?.dataset.transcript),
+          stop.id, 60_000);
+        await auditTab(page, `transcript shown, ${name}`);
+
+        // Deleted from its Delete button by Enter: gone, focus on the section's heading.
+        await page.keys(`#notes-list > li[data-id="${stop.id}"] .delete`, 'Enter');
+        await page.waitFor((id) => !document.querySelector(`#notes-list > li[data-id="${id}"]`), stop.id);
+        assert.equal(await focused(page), 'notes-title');
+        assert.match(await textOf(page, '#notes-status'), /No notes yet/);
+        await auditTab(page, `note deleted, ${name}`);
+      } finally {
+        await page.close();
+      }
+    });
+
+    test('uploads failing: the recording waits with what went wrong; "Send now" by keyboard delivers it; axe', { skip: auditedAbove }, async () => {
+      await setFaults(server, { path_prefix: '/v1/upload', method: 'POST', status: 503, code: 5002, times: 1000 });
+      const page = await openDemo();
+      try {
+        const stop = await recordByKeyboard(page, 1);
+        await page.waitFor((id) => {
+          const item = document.querySelector(`#pending-list > li[data-id="${id}"]`);
+          return item && item.checkVisibility() && /Tried \d+ times?/.test(item.textContent);
+        }, stop.id);
+        assert.match(await textOf(page, `#pending-list > li[data-id="${stop.id}"]`), /^\d:\d\d recording · \d+(\.\d)? KB/);
+        assert.equal(await page.evaluate(() => document.querySelectorAll('#notes-list > li').length), 0);
+        await auditTab(page, `waiting to send, ${name}`);
+
+        await setFaults(server, null);
+        await page.keys('#send-now', 'Enter');
+        // The SDK's own retry may deliver it while Send now is still at work: the wait
+        // includes where focus went (the heading, as the section and its button go away).
+        await page.waitFor((id) => document.querySelector('#notes-list > li')?.dataset.id === id
+          && document.querySelector('#outbox').hidden
+          && document.activeElement?.id === 'notes-title', stop.id);
+        await auditTab(page, `sent, ${name}`);
+      } finally {
+        await setFaults(server, null);
+        await page.close();
+      }
+    });
+
+    test('the token endpoint failing: "Your notes" says so; "Try again" by keyboard loads them; axe', { skip: auditedAbove }, async () => {
+      await setFaults(server, { path_prefix: '/api/token', method: 'POST', status: 503, code: 5002, times: 1 });
+      const page = await openDemo();
+      try {
+        await page.waitFor(() => !document.querySelector('#notes-error').hidden);
+        assert.match(await textOf(page, '#notes-error'), /could not be loaded\. The voice-note service is having trouble/);
+        await auditTab(page, `notes failed to load, ${name}`);
+        await page.keys('#notes-retry', 'Enter');
+        await page.waitFor(() => document.querySelector('#notes-error').hidden
+          && /No notes yet/.test(document.querySelector('#notes-status').textContent));
+      } finally {
+        await setFaults(server, null);
+        await page.close();
+      }
+    });
+
+    // The wasm's connection cut by the server (the tests above abort the request in Chromium).
+    test('the SDK cannot load (no wasm): the page shows NETWORK_ERROR\'s userMessage once; axe', { skip: auditedAbove }, async () => {
+      await setFaults(server, { path_prefix: '/sdk/vocafuse.wasm', drop: true, times: 1000 });
+      const page = await openDemo('failed');
+      try {
+        const message = await textOf(page, '#page-error');
+        assert.match(message, /The recorder could not start\. \S/);
+        const part = await page.evaluate(() => {
+          const el = document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=error]');
+          return { text: el.textContent, shown: el.checkVisibility() };
+        });
+        assert.ok(message.endsWith(part.text), `the page shows ${message}, the SDK said ${part.text}`);
+        assert.equal(part.shown, false, 'said twice');
+        await auditTab(page, `SDK failed to load, ${name}`);
+      } finally {
+        await setFaults(server, null);
+        await page.close();
+      }
+    });
+
+    test('the microphone refused: the element shows PERMISSION_DENIED\'s userMessage; axe', { skip: auditedAbove || lacks('refuseMicrophone') }, async () => {
+      await setFaults(server, null);
+      const page = await drv.newTab({ mic: 'denied', origins: [server.origin] });
+      try {
+        if (drv.can('beforeLoad')) await page.beforeLoad(hearPage);
+        await page.goto(server.url);
+        await page.waitFor(() => document.documentElement.dataset.recorder === 'ready', undefined, 30_000);
+        if (!drv.can('beforeLoad')) await page.evaluate(hearPage);
+        await page.keys(null, 'Tab');
+        await page.keys(null, 'Enter');
+        await stateIs(page, 'error');
+        const [error] = await page.evaluate(() => window.seen.error);
+        assert.equal(error.code, 'PERMISSION_DENIED');
+        assert.equal(await page.evaluate(() => document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=error]').textContent), error.userMessage);
+        await auditTab(page, `microphone refused, ${name}`);
+      } finally {
+        await page.close();
+      }
+    });
+  });
+}
