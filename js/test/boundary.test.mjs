@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { engines } from './driver.mjs';
 import { startServer } from './harness.mjs';
+import { assertNoLiveTracks, waitForState } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -31,15 +32,6 @@ async function open(drv, query = '') {
     throw err;
   }
   return page;
-}
-
-const waitForState = (page, state, timeout) => page.waitFor((s) => window.control && window.control.state === s, state, timeout);
-
-async function assertNoLiveTracks(page, what) {
-  // Tracks end synchronously with stop(); give the browser a moment to settle late opens.
-  await page.waitFor(() => window.liveTracks() === 0, undefined, 5_000).catch(() => {});
-  const [live, opened] = await page.evaluate(() => [window.liveTracks(), window.openedTracks.length]);
-  assert.equal(live, 0, `${what}: ${live} of ${opened} microphone tracks still live`);
 }
 
 // The diagnostics once the Go side has settled: the same reading twice in a row, a

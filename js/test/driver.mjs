@@ -29,7 +29,8 @@
 //   ('beforeLoad': fn runs before the page's own scripts on every later load), Tab.page
 //   (the puppeteer Page, for what only puppeteer does; undefined in WebKit), and
 //   launch({ profile }) with kill(): a browser started again on the profile a killed one
-//   left ('relaunchOnProfile').
+//   left ('relaunchOnProfile'). click takes 'host >>> part' (an element in host's shadow
+//   root) in every engine.
 import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -42,7 +43,6 @@ const LACKS = {
   firefox: {
     crashRenderer: 'Firefox has no verb to crash a content process (WebDriver BiDi has none; CDP is Chromium\'s)',
     throttle: 'Firefox has no CPU throttling verb (CDP\'s Emulation.setCPUThrottlingRate is Chromium\'s)',
-    offline: 'Firefox\'s WebDriver BiDi has no network-offline verb',
   },
   webkit: {
     crashRenderer: 'WebKit\'s WebDriver has no verb to crash a web process (a renderer crash is CDP\'s Page.crash)',
@@ -91,6 +91,10 @@ function keyChord(key) {
   const parts = key.split('+');
   return key.length > 1 && parts.every((p) => KEY_NAMES.has(p)) ? parts : null;
 }
+
+// puppeteer over WebDriver BiDi (Firefox) knows no key named 'Space', only ' ' (which
+// CDP's layout knows too).
+const puppeteerKey = (k) => (k === 'Space' ? ' ' : k);
 
 // ---------------------------------------------------------------------------
 // Chromium and Firefox, over puppeteer-core
@@ -250,7 +254,7 @@ class PuppeteerTab {
     await this.page.bringToFront();
     if (selector != null) await this.page.focus(selector);
     for (const key of [keys].flat()) {
-      const chord = keyChord(key) ?? (KEY_NAMES.has(key) ? [key] : null);
+      const chord = (keyChord(key) ?? (KEY_NAMES.has(key) ? [key] : null))?.map(puppeteerKey);
       if (!chord) {
         await this.page.keyboard.type(key);
         continue;
@@ -428,8 +432,20 @@ class WebKitTab {
     return this.waitFor(([k, n]) => window.events(k).length >= n, [kind, count], timeout);
   }
 
+  // A WebDriver selector does not reach into a shadow root: for 'host >>> part' a script
+  // finds the element there, and WebDriver clicks it (a trusted click, as puppeteer's).
   click(selector) {
-    return this.on(() => this.wk.click(selector));
+    if (!selector.includes('>>>')) return this.on(() => this.wk.click(selector));
+    const path = selector.split('>>>').map((s) => s.trim());
+    return this.on(async () => {
+      const found = await this.wk.cmd('POST', '/execute/sync', {
+        script: `let el = document.querySelector(arguments[0][0]);
+          for (const s of arguments[0].slice(1)) el = el.shadowRoot.querySelector(s);
+          return el;`,
+        args: [path],
+      });
+      await this.wk.cmd('POST', `/element/${Object.values(found)[0]}/click`, {});
+    });
   }
 
   keys(selector, keys) {

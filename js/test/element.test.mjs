@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { engines } from './driver.mjs';
 import { startServer } from './harness.mjs';
+import { assertNoLiveTracks } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RECORD = 'vocafuse-recorder >>> [part=record]';
@@ -41,28 +42,6 @@ const stateIs = (page, state, timeout = 15_000) => page.waitFor(
 const recordedAtLeast = (page, seconds) => page.waitFor(
   (s) => window.of('progress').some((e) => e.detail.elapsed >= s), seconds, 15_000);
 const hasVoicenote = (page, timeout) => page.waitFor(() => document.querySelector('vocafuse-recorder').voicenote !== null, undefined, timeout);
-
-// A trusted click on one of the element's parts ('vocafuse-recorder >>> [part=…]'). The
-// driver's click takes that selector in Chromium and Firefox (puppeteer's); in WebKit a
-// WebDriver selector does not reach into a shadow root, so WebDriver clicks the element a
-// script found there (a local helper until the driver's click does it).
-async function clickPart(page, selector) {
-  if (page.page || !selector.includes('>>>')) return page.click(selector);
-  const [host, part] = selector.split('>>>').map((s) => s.trim());
-  return page.on(async () => {
-    const found = await page.wk.cmd('POST', '/execute/sync', {
-      script: 'return document.querySelector(arguments[0]).shadowRoot.querySelector(arguments[1]);', args: [host, part],
-    });
-    await page.wk.cmd('POST', `/element/${Object.values(found)[0]}/click`, {});
-  });
-}
-
-async function assertNoLiveTracks(page, what) {
-  // Tracks end synchronously with stop(); give the browser a moment to settle late opens.
-  await page.waitFor(() => window.liveTracks() === 0, undefined, 5_000).catch(() => {});
-  const [live, opened] = await page.evaluate(() => [window.liveTracks(), window.openedTracks.length]);
-  assert.equal(live, 0, `${what}: ${live} of ${opened} microphone tracks still live`);
-}
 
 // What the element shows, read from its shadow root.
 function shown(page) {
@@ -135,7 +114,7 @@ for (const { name, launch, skip, lacks } of engines()) {
           state: 'idle', record: 'Record', pressed: 'false', pause: null, status: 'Ready to record', error: '',
           remaining: null, player: null, focused: null,
         });
-        await clickPart(page, RECORD);
+        await page.click(RECORD);
         await stateIs(page, 'recording');
         await recordedAtLeast(page, 1);
         const recording = await shown(page);
@@ -143,13 +122,13 @@ for (const { name, launch, skip, lacks } of engines()) {
         assert.equal(recording.pause, 'Pause');
         assert.ok(Number(recording.remaining) <= 59 && Number(recording.remaining) >= 50, `ring shows ${recording.remaining} s left`);
 
-        await clickPart(page, PAUSE);
+        await page.click(PAUSE);
         await stateIs(page, 'paused');
         assert.equal((await shown(page)).pause, 'Resume');
-        await clickPart(page, PAUSE);
+        await page.click(PAUSE);
         await stateIs(page, 'recording');
         await recordedAtLeast(page, 2);
-        await clickPart(page, RECORD);
+        await page.click(RECORD);
         await stateIs(page, 'uploaded');
         await hasVoicenote(page);
 
@@ -197,17 +176,15 @@ for (const { name, launch, skip, lacks } of engines()) {
     });
 
     test('offline at the stop: the element shows the upload\'s error; back online, the outbox delivers it and the element is uploaded with no message', async (t) => {
-      // puppeteer's setOfflineMode works in Firefox too (WebDriver BiDi's network conditions),
-      // whatever the driver's table says of Firefox.
-      if (!drv.can('offline') && name !== 'firefox') return t.skip(drv.lacks('offline'));
+      if (!drv.can('offline')) return t.skip(drv.lacks('offline'));
       const page = await open(drv);
       try {
-        await clickPart(page, RECORD);
+        await page.click(RECORD);
         await stateIs(page, 'recording');
         await recordedAtLeast(page, 2);
         await page.offline(true);
         await page.waitFor(() => navigator.onLine === false, undefined, 5_000);
-        await clickPart(page, RECORD);
+        await page.click(RECORD);
 
         // Every try fails at once while offline: the page hears the outcome after the SDK's
         // six tries (7.75–15.5 s of backoff, never past 20 s), and the recording stays in the outbox.
@@ -283,7 +260,7 @@ for (const { name, launch, skip, lacks } of engines()) {
 
           await page.evaluate(() => document.querySelector('vocafuse-recorder').setAttribute('max-duration', '2'));
           assert.equal((await shown(page)).error, '', 'the refusal is cleared once the attribute is good');
-          await clickPart(page, RECORD);
+          await page.click(RECORD);
           await stateIs(page, 'uploaded', 20_000);
           await hasVoicenote(page);
           const limit = await page.evaluate(() => window.of('error').slice(1).map((e) => ({ code: e.detail.code, max: e.detail.details.max_duration })));
@@ -309,7 +286,7 @@ for (const { name, launch, skip, lacks } of engines()) {
               }
             }).observe(el.shadowRoot.querySelector('[part=status]'), { childList: true, characterData: true, subtree: true });
           });
-          await clickPart(page, RECORD);
+          await page.click(RECORD);
           await stateIs(page, 'recording');
           await page.waitFor(() => window.saidAt !== undefined, undefined, 15_000);
           const said = await page.evaluate(() => {
@@ -319,7 +296,7 @@ for (const { name, launch, skip, lacks } of engines()) {
           assert.equal(said.text, 'Recording, 10 seconds left');
           assert.equal(said.live, 'polite');
           assert.ok(said.elapsed >= 1.5 && said.elapsed < 3, `said at ${said.elapsed} s of 12`);
-          await clickPart(page, RECORD);
+          await page.click(RECORD);
           await stateIs(page, 'uploaded', 20_000);
         } finally {
           await page.close();
@@ -332,7 +309,7 @@ for (const { name, launch, skip, lacks } of engines()) {
       test('a refused microphone: the error\'s userMessage in an alert, the same error as a DOM event', { skip: lacks('refuseMicrophone') }, async () => {
         const page = await open(drv, 'denied');
         try {
-          await clickPart(page, RECORD);
+          await page.click(RECORD);
           await stateIs(page, 'error');
           const [error] = await page.evaluate(() => window.of('error').map((e) => ({ code: e.detail.code, userMessage: e.detail.userMessage })));
           assert.equal(error.code, 'PERMISSION_DENIED');

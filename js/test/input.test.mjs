@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 
 import { engines } from './driver.mjs';
 import { ffprobe, freshTmpDir, startServer } from './harness.mjs';
-import { attachLosingTheMicrophoneAt2s, attachPausingAt2s } from './support.mjs';
+import {
+  assertNoLiveTracks, attachLosingTheMicrophoneAt2s, attachPausingAt2s, audioRuns, errorsOf, waitForState,
+} from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const execFileP = promisify(execFile);
@@ -35,46 +37,6 @@ async function open(drv, file = 'recorder.html') {
     throw err;
   }
   return tab;
-}
-
-// support.mjs's helpers, over a driver's tab (they take a puppeteer page).
-const waitForState = (tab, state, timeout) =>
-  tab.waitFor((s) => window.control && window.control.state === s, state, timeout);
-
-function errorsOf(tab) {
-  return tab.evaluate(() => window.events('error').map((e) => ({
-    code: e.arg.code, userMessage: e.arg.userMessage, details: e.arg.details, retryable: e.arg.retryable,
-  })));
-}
-
-async function assertNoLiveTracks(tab, what) {
-  // Tracks end synchronously with stop(); give the browser a moment to settle late opens.
-  await tab.waitFor(() => window.liveTracks() === 0, undefined, 5_000).catch(() => {});
-  const [live, opened] = await tab.evaluate(() => [window.liveTracks(), window.openedTracks.length]);
-  assert.equal(live, 0, `${what}: ${live} of ${opened} microphone tracks still live`);
-}
-
-// Whether an AudioContext made during a click runs in this browser (it needs an audio device).
-async function audioRuns(tab) {
-  await tab.evaluate(() => {
-    document.body.addEventListener('click', () => {
-      window.probeAudio = new AudioContext();
-      window.probeAudio.resume();
-    }, { once: true });
-  });
-  await tab.click('body');
-  return tab.evaluate(async () => {
-    const ctx = window.probeAudio;
-    if (ctx.state !== 'running') {
-      await Promise.race([
-        new Promise((resolve) => ctx.addEventListener('statechange', resolve, { once: true })),
-        new Promise((resolve) => setTimeout(resolve, 3000)),
-      ]);
-    }
-    const running = window.probeAudio.state === 'running';
-    await window.probeAudio.close();
-    return running;
-  });
 }
 
 // Waits until the SDK's own clock says `seconds` have been recorded (onProgress).

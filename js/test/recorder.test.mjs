@@ -16,6 +16,9 @@ import { promisify } from 'node:util';
 
 import { engines } from './driver.mjs';
 import { INSECURE_HOST, ffprobe, startServer } from './harness.mjs';
+import {
+  assertNoLiveTracks, audioRuns, errorsOf, playable, recordTake, waitForEvent, waitForState,
+} from './support.mjs';
 import { WEBKIT_KEYS } from './webkit.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -60,106 +63,7 @@ async function open(drv, file, { mic = 'granted', origin = server.origin } = {})
   return tab;
 }
 
-// support.mjs's helpers, over a driver's tab (they take a puppeteer page).
-const waitForEvent = (tab, kind, count = 1, timeout) => tab.waitForEvent(kind, count, timeout);
-const waitForState = (tab, state, timeout) =>
-  tab.waitFor((s) => window.control && window.control.state === s, state, timeout);
 const attrOf = (tab, selector, name) => tab.evaluate((s, n) => document.querySelector(s).getAttribute(n), selector, name);
-
-// The fields of the page's errors, as plain data, with the checks only the page can make.
-function errorsOf(tab) {
-  return tab.evaluate(() => window.events('error').map((e) => ({
-    code: e.arg.code,
-    message: e.arg.message,
-    userMessage: e.arg.userMessage,
-    details: e.arg.details,
-    timestamp: e.arg.timestamp,
-    retryable: e.arg.retryable,
-    isVocaFuseError: e.arg instanceof window.VocaFuseError,
-    isError: e.arg instanceof Error,
-    name: e.arg.name,
-    hasStack: typeof e.arg.stack === 'string',
-    receivedAt: e.now,
-    t: e.t,
-  })));
-}
-
-// Loads window.lastBlob into an <audio> element: its duration, and where a seek to the
-// middle lands (each wait bounded; a seek that has not landed in 5 s is asked once more).
-function playable(tab) {
-  return tab.evaluate(async () => {
-    const audio = new Audio(URL.createObjectURL(window.lastBlob));
-    const event = (name, ms) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the <audio> element: no ${name} within ${ms / 1000} s`)), ms);
-      audio.addEventListener(name, () => { clearTimeout(timer); resolve(); }, { once: true });
-      audio.addEventListener('error', () => {
-        clearTimeout(timer);
-        reject(new Error(`the <audio> element cannot load it: ${audio.error && audio.error.message}`));
-      }, { once: true });
-    });
-    await event('loadedmetadata', 15_000);
-    const duration = audio.duration;
-    const seek = () => { const landed = event('seeked', 5_000); audio.currentTime = duration / 2; return landed; };
-    await seek().catch(seek);
-    return { duration, seekedTo: audio.currentTime };
-  });
-}
-
-// Whether an AudioContext made during a click runs in this browser (it needs an audio device).
-async function audioRuns(tab) {
-  await tab.evaluate(() => {
-    document.body.addEventListener('click', () => {
-      window.probeAudio = new AudioContext();
-      window.probeAudio.resume();
-    }, { once: true });
-  });
-  await tab.click('body');
-  return tab.evaluate(async () => {
-    const ctx = window.probeAudio;
-    if (ctx.state !== 'running') {
-      await Promise.race([
-        new Promise((resolve) => ctx.addEventListener('statechange', resolve, { once: true })),
-        new Promise((resolve) => setTimeout(resolve, 3000)),
-      ]);
-    }
-    const running = window.probeAudio.state === 'running';
-    await window.probeAudio.close();
-    return running;
-  });
-}
-
-// Records one take with the given options for about seconds (running during() once the
-// recorder has started), and returns what onStop delivered, with the time really
-// recorded, and ffprobe's reading of the blob.
-async function recordTake(tab, options, seconds, during = async () => {}) {
-  await tab.evaluate((o) => window.attach(o), options);
-  await tab.click('#record-btn');
-  await waitForEvent(tab, 'start');
-  await during();
-  await delay(seconds * 1000);
-  await tab.click('#record-btn');
-  await waitForEvent(tab, 'stop');
-  const rec = await tab.evaluate(() => {
-    const stop = window.events('stop')[0];
-    const start = window.events('start')[0];
-    window.lastBlob = stop.arg.blob;
-    return {
-      format: stop.arg.format, mimeType: stop.arg.mimeType, duration: stop.arg.duration, size: stop.arg.size,
-      blobType: stop.arg.blob.type, blobSize: stop.arg.blob.size, id: stop.arg.id,
-      recorded: (window.events('state').find((e) => e.arg === 'processing').t - start.t) / 1000,
-      states: window.events('state').map((e) => e.arg),
-      progress: window.events('progress').length,
-    };
-  });
-  return { rec, probe: await ffprobe(await tab.blob('window.lastBlob')) };
-}
-
-async function assertNoLiveTracks(tab, what) {
-  // Tracks end synchronously with stop(); give the browser a moment to settle late opens.
-  await tab.waitFor(() => window.liveTracks() === 0, undefined, 5_000).catch(() => {});
-  const [live, opened] = await tab.evaluate(() => [window.liveTracks(), window.openedTracks.length]);
-  assert.equal(live, 0, `${what}: ${live} of ${opened} microphone tracks still live`);
-}
 
 // A double click as the user makes it (two presses 5 ms apart). puppeteer's click counts;
 // WebDriver's element click does not, so in WebKit the Actions API presses twice (a local

@@ -1,8 +1,10 @@
 // Helpers the browser tests share: waiting on a test page's log, and reading what it recorded.
+// openPage, waitFor and their kin take a puppeteer page; the helpers from waitForEvent on
+// take a driver's Tab (driver.mjs), so they run in every engine.
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { blobFromPage, closePage, ffprobe, newPage, setMicrophone } from './harness.mjs';
+import { closePage, ffprobe, newPage, setMicrophone } from './harness.mjs';
 
 // A fresh page in a new browser context (a new visitor), the microphone `mic` ('granted',
 // 'denied'; null leaves the browser's own default) on each of `origins`.
@@ -41,14 +43,13 @@ export function openTestPage(browser, server, file, mic = 'granted', { origin = 
 // A generous default: on a loaded two-core machine a page can take long to get there; a
 // test that passes waits only as long as it must.
 export const waitFor = (page, fn, arg, timeout = 30_000) => page.waitForFunction(fn, { timeout, polling: 50 }, arg);
-export const waitForEvent = (page, kind, count = 1, timeout) =>
-  waitFor(page, ([k, n]) => window.events(k).length >= n, [kind, count], timeout);
-export const waitForState = (page, state, timeout) =>
-  waitFor(page, (s) => window.control && window.control.state === s, state, timeout);
+export const waitForEvent = (tab, kind, count = 1, timeout) => tab.waitForEvent(kind, count, timeout);
+export const waitForState = (tab, state, timeout) =>
+  tab.waitFor((s) => window.control && window.control.state === s, state, timeout);
 
 // The fields of the page's errors, as plain data, with the checks only the page can make.
-export function errorsOf(page) {
-  return page.evaluate(() => window.events('error').map((e) => ({
+export function errorsOf(tab) {
+  return tab.evaluate(() => window.events('error').map((e) => ({
     code: e.arg.code,
     message: e.arg.message,
     userMessage: e.arg.userMessage,
@@ -64,13 +65,14 @@ export function errorsOf(page) {
   })));
 }
 
-// Loads a recording into an <audio> element: its duration, and where a seek to the middle lands.
-// Each wait is bounded, so a media element that never answers fails here, by name, rather
-// than in the driver's protocol timeout. A seek that has not landed in 5 s is asked once
-// more (headless Firefox has been seen to drop one), as a person would click again.
-export function playable(page, expression) {
-  return page.evaluate(async (expr) => {
-    const audio = new Audio(URL.createObjectURL(eval(expr)));
+// Loads window.lastBlob (recordTake's) into an <audio> element: its duration, and where a
+// seek to the middle lands. Each wait is bounded, so a media element that never answers
+// fails here, by name, rather than in the driver's protocol timeout. A seek that has not
+// landed in 5 s is asked once more (headless Firefox has been seen to drop one), as a
+// person would click again.
+export function playable(tab) {
+  return tab.evaluate(async () => {
+    const audio = new Audio(URL.createObjectURL(window.lastBlob));
     const event = (name, ms) => new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the <audio> element: no ${name} within ${ms / 1000} s`)), ms);
       audio.addEventListener(name, () => { clearTimeout(timer); resolve(); }, { once: true });
@@ -84,19 +86,19 @@ export function playable(page, expression) {
     const seek = () => { const landed = event('seeked', 5_000); audio.currentTime = duration / 2; return landed; };
     await seek().catch(seek);
     return { duration, seekedTo: audio.currentTime };
-  }, expression);
+  });
 }
 
 // Whether an AudioContext made during a click runs in this browser (it needs an audio device).
-export async function audioRuns(page) {
-  await page.evaluate(() => {
+export async function audioRuns(tab) {
+  await tab.evaluate(() => {
     document.body.addEventListener('click', () => {
       window.probeAudio = new AudioContext();
       window.probeAudio.resume();
     }, { once: true });
   });
-  await page.click('body');
-  return page.evaluate(async () => {
+  await tab.click('body');
+  return tab.evaluate(async () => {
     // A context that can run starts within moments of resume(): wait for its statechange,
     // bounded, since one that cannot run (no audio device) never fires it.
     const ctx = window.probeAudio;
@@ -115,15 +117,15 @@ export async function audioRuns(page) {
 // Records one take with the given options for about seconds (running during() once the
 // recorder has started), and returns what onStop delivered, with the time really
 // recorded, and ffprobe's reading of the blob.
-export async function recordTake(page, options, seconds, during = async () => {}) {
-  await page.evaluate((o) => window.attach(o), options);
-  await page.click('#record-btn');
-  await waitForEvent(page, 'start');
+export async function recordTake(tab, options, seconds, during = async () => {}) {
+  await tab.evaluate((o) => window.attach(o), options);
+  await tab.click('#record-btn');
+  await tab.waitForEvent('start');
   await during();
   await delay(seconds * 1000);
-  await page.click('#record-btn');
-  await waitForEvent(page, 'stop');
-  const rec = await page.evaluate(() => {
+  await tab.click('#record-btn');
+  await tab.waitForEvent('stop');
+  const rec = await tab.evaluate(() => {
     const stop = window.events('stop')[0];
     const start = window.events('start')[0];
     window.lastBlob = stop.arg.blob;
@@ -135,14 +137,13 @@ export async function recordTake(page, options, seconds, during = async () => {}
       progress: window.events('progress').length,
     };
   });
-  return { rec, probe: await ffprobe(await blobFromPage(page, 'window.lastBlob')) };
+  return { rec, probe: await ffprobe(await tab.blob('window.lastBlob')) };
 }
 
-export async function assertNoLiveTracks(page, what) {
+export async function assertNoLiveTracks(tab, what) {
   // Tracks end synchronously with stop(); give the browser a moment to settle late opens.
-  await waitFor(page, () => window.liveTracks() === 0, undefined, 5_000).catch(() => {});
-  const live = await page.evaluate(() => window.liveTracks());
-  const opened = await page.evaluate(() => window.openedTracks.length);
+  await tab.waitFor(() => window.liveTracks() === 0, undefined, 5_000).catch(() => {});
+  const [live, opened] = await tab.evaluate(() => [window.liveTracks(), window.openedTracks.length]);
   assert.equal(live, 0, `${what}: ${live} of ${opened} microphone tracks still live`);
 }
 

@@ -130,21 +130,6 @@ async function startRateLimitingProxy(seen) {
   return { url: `http://127.0.0.1:${port}/v1`, close: () => new Promise((resolve) => { proxy.close(resolve); }) };
 }
 
-// A trusted click on one of the element's parts ('vocafuse-recorder >>> [part=…]'): the
-// driver's click takes that selector in Chromium and Firefox (puppeteer's); a WebDriver
-// selector does not reach into a shadow root, so in WebKit WebDriver clicks the element a
-// script found there (a local helper: the driver's click does not pierce shadow roots).
-async function clickPart(page, selector) {
-  if (page.page) return page.click(selector);
-  const [host, part] = selector.split('>>>').map((x) => x.trim());
-  return page.on(async () => {
-    const found = await page.wk.cmd('POST', '/execute/sync', {
-      script: 'return document.querySelector(arguments[0]).shadowRoot.querySelector(arguments[1]);', args: [host, part],
-    });
-    await page.wk.cmd('POST', `/element/${Object.values(found)[0]}/click`, {});
-  });
-}
-
 for (const { name, launch, skip } of engines()) {
   describe(name, { skip }, () => {
     let drv;
@@ -178,14 +163,14 @@ for (const { name, launch, skip } of engines()) {
       try {
         await page.goto(`${server.origin}/`);
         await page.waitFor(() => document.documentElement.dataset.recorder === 'ready', undefined, 15_000);
-        await clickPart(page, 'vocafuse-recorder >>> [part=record]');
+        await page.click('vocafuse-recorder >>> [part=record]');
         await state('recording');
         // Two seconds by the element's own countdown (60 → 58 left).
         await page.waitFor(() => {
           const left = document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=remaining]').textContent;
           return left !== '' && Number(left) <= 58;
         });
-        await clickPart(page, 'vocafuse-recorder >>> [part=record]');
+        await page.click('vocafuse-recorder >>> [part=record]');
         await state('uploaded');
         const shown = await page.evaluate(async () => {
           const el = document.querySelector('vocafuse-recorder');
