@@ -4,6 +4,7 @@ package browser
 
 import (
 	"runtime"
+	"syscall/js"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,6 +34,7 @@ type Control struct {
 	takes        map[int]*take
 	metadata     string       // JSON sent with each recording
 	progress     safejs.Value // the shim's upload progress callback: the courier's glue calls it, not Go
+	progressKind js.Value     // "progress" as a JavaScript string, made once: ticks come five times a second
 }
 
 // take holds the browser objects of one attempt at a recording.
@@ -45,6 +47,7 @@ type take struct {
 	tape     *journal.Tape // the journal of its audio, once recording
 	owner    string        // the identity it is recorded under (the token's sub), "" if unknown
 	capture  capture       // what turns the stream into audio, once started
+	audioOn  bool          // the AudioContext runs: known before the capture starts
 	clock    chan struct{} // closed to stop the progress ticks and the limit
 	// What stops the next progress tick and the limit (a *time.Timer here would keep
 	// time's formatting code in the wasm: a take sits behind an interface).
@@ -67,7 +70,7 @@ type capture interface {
 func NewControl(sdk *SDK, o controlOptions, onEvent safejs.Value) *Control {
 	c := &Control{sdk: sdk, formats: o.formats, limitSeconds: o.maxDuration.Seconds(), workletURL: o.workletURL,
 		deviceID: o.deviceID, autoUpload: o.autoUpload, levels: o.levels, onEvent: onEvent, takes: map[int]*take{}, metadata: o.metadata,
-		progress: o.progress}
+		progress: o.progress, progressKind: js.ValueOf(string(recorder.Progressed))}
 	c.loop = newLoop(c.recoverPanic)
 	c.b = boundary{onPanic: func(p any) { c.loop.post(func() { c.recoverPanic(p) }) }}
 	c.machine = recorder.New(recorder.Config{
@@ -313,7 +316,10 @@ const (
 	audioStartLevel = 300 * time.Millisecond
 )
 
-// StartRecorder starts the take's capture once its AudioContext runs, or is known not to.
+// StartRecorder starts the take's capture once its AudioContext runs, or is known not
+// to. The context made in the click usually runs by the time the microphone opens: the
+// capture then starts at once, with nothing else on the track (the level meter joins it
+// once it has started, see captureStarted).
 func (c *Control) StartRecorder(n int) {
 	t := c.takes[n]
 	if t == nil || t.capture != nil || t.busy {
@@ -321,32 +327,34 @@ func (c *Control) StartRecorder(n int) {
 	}
 	t.busy = true
 	audio := t.audio
+	if audio.Type() == safejs.TypeObject && contextState(audio) == "running" {
+		t.audioOn = true
+		c.beginCapture(n, t)
+		return
+	}
 	wait := audioStartLevel
 	if t.choice.PCM {
 		wait = audioStartPCM
 	}
-	// Who is recording: the journal and the outbox keep it with the recording. The
-	// token is usually in hand; if not, it is fetched while the microphone opens.
-	c.b.spawn(func() {
-		owner := c.sdk.courier.Identity()
-		c.loop.post(func() { c.ownerKnown(t, owner) })
-	})
 	c.b.spawn(func() {
 		running := audio.Type() == safejs.TypeObject && audioRuns(c.b, audio, wait)
-		c.loop.post(func() { c.beginCapture(n, t, running) })
+		c.loop.post(func() {
+			t.audioOn = running
+			c.beginCapture(n, t)
+		})
 	})
 }
 
-func (c *Control) beginCapture(n int, t *take, running bool) {
+func (c *Control) beginCapture(n int, t *take) {
 	if t.discard || t.closed {
 		c.settled(n, t)
 		return
 	}
-	c.watchInput(n, t, running)
 	switch {
 	case !t.choice.PCM:
 		t.capture = c.startMediaRecorder(n, t)
-	case running:
+	case t.audioOn:
+		c.watchInput(n, t)
 		t.capture = c.startPCM(n, t)
 	default:
 		c.settled(n, t)
@@ -383,9 +391,21 @@ func (c *Control) ResumeRecorder(n int) {
 	}
 }
 
-// captureStarted: the capture is really recording; the limit's clock starts now.
-func (c *Control) captureStarted(n int) {
-	c.loop.post(func() { c.machine.RecorderStarted(n) })
+// captureStarted: the capture is really recording; the limit's clock starts now. A
+// MediaRecorder take's level meter joins its track now, before onStart says whether it
+// measures; then the token is asked for, whose subject the journal's head keeps (usually
+// in hand; if not, it is fetched while the take records).
+func (c *Control) captureStarted(n int, t *take) {
+	c.loop.post(func() {
+		if t.input == nil {
+			c.watchInput(n, t)
+		}
+		c.machine.RecorderStarted(n)
+		c.b.spawn(func() {
+			owner := c.sdk.courier.Identity()
+			c.loop.post(func() { c.ownerKnown(t, owner) })
+		})
+	})
 }
 
 // captureFinished: the capture's audio is complete. The container is read (and a WebM
@@ -541,15 +561,15 @@ func (c *Control) Emit(e recorder.Event) {
 		c.emit(string(e.Kind), string(e.State))
 	case recorder.Started:
 		t := c.takes[c.machine.Take()]
+		c.emit(string(e.Kind), t != nil && t.input != nil && t.input.canMeasure())
 		if t != nil {
 			if t.owner == "" {
-				t.owner = c.sdk.courier.KnownIdentity() // else it comes with the click's token (ownerKnown)
+				t.owner = c.sdk.courier.KnownIdentity() // else it comes with the token asked for at the start (ownerKnown)
 			}
 			c.openTape(t, e.ID)
 		}
-		c.emit(string(e.Kind), t != nil && t.input != nil && t.input.canMeasure())
 	case recorder.Progressed:
-		c.emit(string(e.Kind), e.Elapsed, e.Remaining)
+		tellShimAs(c.onEvent, string(e.Kind), c.progressKind, e.Elapsed, e.Remaining)
 	case recorder.Stopped:
 		if !c.autoUpload { // the page has the recording: no journal needed
 			c.dropTape(c.takes[c.machine.Take()])

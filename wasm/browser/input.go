@@ -56,7 +56,9 @@ func (w *inputWatch) frame() {
 	if w.canMeasure() {
 		lvl = w.read.Invoke().Float()
 	}
-	muted := w.track.Type() == js.TypeObject && w.track.Get("muted").Bool()
+	// A muted track delivers silence: its flag is read only where the level shows none
+	// (or cannot be read), one crossing less per frame while someone speaks.
+	muted := lvl < level.Silence && w.track.Type() == js.TypeObject && w.track.Get("muted").Bool()
 	if silent, warn := w.watch.Observe(monotonic(), lvl, muted); warn {
 		w.warn(silent)
 	}
@@ -72,10 +74,10 @@ func (w *inputWatch) peak() float64 {
 
 // watchInput prepares the take's input watch once its stream is open and its audio
 // context is known; levels are read only where that context runs.
-func (c *Control) watchInput(n int, t *take, running bool) {
+func (c *Control) watchInput(n int, t *take) {
 	w := &inputWatch{b: c.b, read: js.Undefined(), track: js.Undefined()}
 	w.track = safejs.Unsafe(t.stream).Call("getAudioTracks").Index(0) // a live stream's: cannot throw
-	if running && c.levels.Type() == safejs.TypeFunction {
+	if t.audioOn && c.levels.Type() == safejs.TypeFunction {
 		// A probe the shim could not make leaves the take without levels, as a context
 		// that does not run does: the page hears canMeasure false.
 		if probe, err := c.levels.Invoke(t.audio, t.stream); err == nil && probe.Type() == safejs.TypeFunction {

@@ -41,3 +41,20 @@ func TestInputWatchWarnsOfAMutedTrackOnce(t *testing.T) {
 		t.Fatal("a level without a probe")
 	}
 }
+
+// The track's muted flag is read only where the level shows no sound: while someone
+// speaks, a frame costs one crossing less.
+func TestInputFrameReadsMutedOnlyWhenQuiet(t *testing.T) {
+	for _, c := range []struct {
+		level string
+		reads int
+	}{{"0.25", 0}, {"0", 1}, {"-1", 1}} {
+		track := js.Global().Get("Function").New("let n = 0; return { get muted() { n++; return false }, reads: () => n }").Invoke()
+		w := &inputWatch{read: js.Global().Get("Function").New("return " + c.level), track: track, warn: func(time.Duration) {}}
+		w.watch.Start(monotonic())
+		w.b.run("", w.frame)
+		if got := track.Call("reads").Int(); got != c.reads {
+			t.Errorf("level %s: muted read %d times, want %d", c.level, got, c.reads)
+		}
+	}
+}

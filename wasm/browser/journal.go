@@ -50,9 +50,15 @@ func (c *Control) ownerKnown(t *take, owner string) {
 // journalChunk writes one chunk of the take's audio.
 func (t *take) journalChunk(chunk safejs.Value) { t.tape.Chunk(chunk) }
 
-// journalPCM writes the encoded PCM made since the last write, a second at a time.
-func (t *take) journalPCM(enc *wav.Encoder) {
-	t.tape.PCM(enc.PCM(), journal.PCMChunkBytes(wavRate), pcmChunk)
+// journalPCM moves the encoded PCM out of the wasm a second at a time: each chunk is
+// written to the journal and answered (ok) for the file to be joined from at its end.
+func (t *take) journalPCM(enc *wav.Encoder) (chunk safejs.Value, ok bool) {
+	c := t.tape.PCM(enc.PCM(), journal.PCMChunkBytes(wavRate), pcmChunk)
+	if c == nil {
+		return chunk, false
+	}
+	enc.Clear() // the chunk holds its copy
+	return c.(safejs.Value), true
 }
 
 // pcmChunk is a Blob of encoded PCM, as the journal keeps it.

@@ -232,7 +232,11 @@ func (b boundary) awaitWithin(promise safejs.Value, d time.Duration) (safejs.Val
 // values: the shim makes objects of them, which costs the wasm far less than Go maps
 // converted field by field. The shim catches what page callbacks throw, so an error here
 // is the shim's own failure: the console hears it, as there is no one else to tell.
-func tellShim(fn safejs.Value, kind string, values ...any) {
+func tellShim(fn safejs.Value, kind string, values ...any) { tellShimAs(fn, kind, kind, values...) }
+
+// tellShimAs is tellShim with the kind given as a JavaScript string made beforehand (named
+// for the console by name): what is told many times a second need not cross to make it.
+func tellShimAs(fn safejs.Value, name string, kind any, values ...any) {
 	if fn.Type() != safejs.TypeFunction {
 		return
 	}
@@ -242,7 +246,7 @@ func tellShim(fn safejs.Value, kind string, values ...any) {
 		args = append(args, toJS(v))
 	}
 	if _, err := fn.Invoke(args...); err != nil {
-		println("vocafuse: the shim failed to deliver", kind+":", jsError(err).Error())
+		println("vocafuse: the shim failed to deliver", name+":", jsError(err).Error())
 	}
 }
 

@@ -69,7 +69,7 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 				mime = m
 			}
 		},
-		"start": func(safejs.Value) { c.captureStarted(n) },
+		"start": func(safejs.Value) { c.captureStarted(n, t) },
 		"stop": func(safejs.Value) {
 			mc.stopped = true
 			mc.release()

@@ -64,6 +64,7 @@ type pcmCapture struct {
 	t       *take
 	graph   *pcmGraph
 	enc     *wav.Encoder
+	chunks  []any // the PCM's Blobs, a second each, that the encoder has let go of
 	aborted bool
 	done    bool
 	paused  bool // samples a ScriptProcessor delivers now are dropped (a worklet stops sending)
@@ -97,7 +98,7 @@ func (pc *pcmCapture) built(graph *pcmGraph, err error) {
 	// Samples that arrive after the limit are dropped, so the WAV is never longer.
 	pc.enc.SetLimit(int(pc.c.limitSeconds * wavRate))
 	pc.graph = graph
-	pc.c.captureStarted(pc.n)
+	pc.c.captureStarted(pc.n, pc.t)
 }
 
 func (pc *pcmCapture) samples(b []byte, last bool) {
@@ -105,7 +106,9 @@ func (pc *pcmCapture) samples(b []byte, last bool) {
 		return
 	}
 	pc.enc.WriteLE32(b)
-	pc.t.journalPCM(pc.enc)
+	if chunk, ok := pc.t.journalPCM(pc.enc); ok {
+		pc.chunks = append(pc.chunks, safejs.Unsafe(chunk))
+	}
 	if last {
 		pc.finish()
 	}
@@ -157,8 +160,8 @@ func (pc *pcmCapture) finish() {
 	}
 	pc.done = true
 	pc.graph.close()
-	blob, err := wavBlob(pc.enc.Finish())
-	pc.enc = nil
+	blob, err := wavBlob(pc.enc.Finish(), pc.chunks)
+	pc.enc, pc.chunks = nil, nil
 	if err != nil {
 		pc.c.settled(pc.n, pc.t)
 		pc.c.machine.Fail(pc.n, mediaFailure("WAV", err, time.Now()))
@@ -174,16 +177,22 @@ func (pc *pcmCapture) abort() {
 	}
 	pc.done = true
 	pc.graph.close()
-	pc.enc = nil
+	pc.enc, pc.chunks = nil, nil
 	pc.c.settled(pc.n, pc.t)
 }
 
-func wavBlob(file []byte) (safejs.Value, error) {
-	u8, err := bytesToJS(file)
+// wavBlob joins the file in JavaScript: the header and the last samples (what Finish
+// returns) around the chunks made on the way.
+func wavBlob(finished []byte, chunks []any) (safejs.Value, error) {
+	head, err := bytesToJS(finished[:wav.HeaderSize])
 	if err != nil {
-		return u8, err
+		return head, err
 	}
-	parts, err := safejs.ValueOf([]any{safejs.Unsafe(u8)})
+	tail, err := bytesToJS(finished[wav.HeaderSize:])
+	if err != nil {
+		return tail, err
+	}
+	parts, err := safejs.ValueOf(append(append([]any{safejs.Unsafe(head)}, chunks...), safejs.Unsafe(tail)))
 	if err != nil {
 		return parts, err
 	}
@@ -216,7 +225,16 @@ func (c *Control) buildPCMGraph(audio, stream safejs.Value, onSamples func(b []b
 		return g, jsError(err)
 	}
 	if worklet.Type() == safejs.TypeObject && isFunction(safejs.Global(), "AudioWorkletNode") {
-		err = g.useWorklet(worklet, c.workletURL, onSamples)
+		err = g.loadWorklet(worklet, c.workletURL)
+		switch {
+		case err == nil:
+			err = g.useWorklet(onSamples)
+		case isFunction(g.audio, "createScriptProcessor"):
+			// The module could not be fetched (the page offline, its server down: WebKit and
+			// Safari record WAV, so their click needs it): the ScriptProcessor takes the same
+			// samples on the main thread, and the take goes on.
+			err = g.useScriptProcessor(onSamples)
+		}
 	} else {
 		err = g.useScriptProcessor(onSamples)
 	}
@@ -234,7 +252,7 @@ func (c *Control) buildPCMGraph(audio, stream safejs.Value, onSamples func(b []b
 	return g, callMethod(g.sampler, "connect", dest)
 }
 
-func (g *pcmGraph) useWorklet(worklet safejs.Value, url string, onSamples func([]byte, bool)) error {
+func (g *pcmGraph) loadWorklet(worklet safejs.Value, url string) error {
 	promise, err := worklet.Call("addModule", url)
 	if err != nil {
 		return jsError(err)
@@ -243,6 +261,10 @@ func (g *pcmGraph) useWorklet(worklet safejs.Value, url string, onSamples func([
 		return catalog.Newf(catalog.NotSupported, map[string]any{"reason": "the audio worklet could not be loaded"},
 			time.Now(), "loading %s: %v", url, err)
 	}
+	return nil
+}
+
+func (g *pcmGraph) useWorklet(onSamples func([]byte, bool)) (err error) {
 	// The browser mixes the microphone down to one channel before the worklet sees it.
 	opts := must(safejs.ValueOf(map[string]any{
 		"numberOfInputs": 1, "numberOfOutputs": 1, "outputChannelCount": []any{1},

@@ -359,11 +359,24 @@ func (n jsNetwork) Announce(a delivery.Announcement) (delivery.Response, error) 
 	return n.answer(promise)
 }
 
+// collectDelay puts the collection after the task that ends an upload, and after the
+// few that read the answer and tell the page.
+const collectDelay = 100 * time.Millisecond
+
+// collectSoon runs Go's collector a moment from now, in a timer's task of its own.
+func collectSoon() {
+	go func() {
+		time.Sleep(collectDelay)
+		runtime.GC()
+	}()
+}
+
 func (n jsNetwork) Send(p delivery.PartRequest) (delivery.Response, error) {
 	// A take leaves garbage behind (the windows read from the Blob, the repaired header)
 	// and wasm memory never shrinks: collect it while it is small, once a PUT is over,
-	// rather than let the heap grow to twice its size first.
-	defer runtime.GC()
+	// rather than let the heap grow to twice its size first; in a task of its own, after
+	// the page has heard the outcome, not in the one that tells it.
+	defer collectSoon()
 	blob := p.Audio.(safejs.Value) // the glue's records hold the Blob as a safejs.Value
 	counter := p.Progress.Bind(func() any {
 		page, ok := p.Progress.Page.(safejs.Value)

@@ -51,7 +51,6 @@ type Tape struct {
 	write   func(chunk any) // set once the lock is held and the head written
 	early   []any           // chunks that came before that
 	release func()          // the recording's lock, held while it is written: no tab rebuilds it meanwhile
-	pcmSent int             // PCM takes: bytes of PCM already written
 	done    bool            // handed over or dropped: nothing more is written
 }
 
@@ -97,18 +96,20 @@ func (tp *Tape) Chunk(chunk any) {
 // PCMChunkBytes is how much encoded PCM makes a chunk of a PCM take: a second of it.
 func PCMChunkBytes(rate int) int { return 2 * rate }
 
-// PCM writes the encoded PCM made since the last write, once there is a chunk of it
-// (chunkBytes); chunk makes the journal's chunk of the new bytes.
-func (tp *Tape) PCM(pcm []byte, chunkBytes int, chunk func(b []byte) (any, error)) {
-	if tp == nil || tp.done || len(pcm)-tp.pcmSent < chunkBytes {
-		return
+// PCM makes a chunk of pcm, the encoded PCM made since the last chunk, once there is a
+// chunk of it (chunkBytes), and writes it. It answers the chunk, which the file is joined
+// from at the end, so the audio leaves the wasm once; nil when there is none yet, the
+// caller then keeping pcm. A tape that writes nothing (none, or handed over) still makes it.
+func (tp *Tape) PCM(pcm []byte, chunkBytes int, chunk func(b []byte) (any, error)) any {
+	if len(pcm) < chunkBytes {
+		return nil
 	}
-	c, err := chunk(pcm[tp.pcmSent:])
+	c, err := chunk(pcm)
 	if err != nil {
-		return // the same bytes go with the next chunk
+		return nil // the same bytes go with the next chunk
 	}
-	tp.pcmSent = len(pcm)
 	tp.Chunk(c)
+	return c
 }
 
 // Owned: the take's owner has come (the token asked for at the click arrived after the

@@ -248,8 +248,9 @@ func TestNewHead(t *testing.T) {
 	}
 }
 
-// TestTapePCM: encoded PCM goes to the journal a second at a time; a chunk that could
-// not be made goes with the next.
+// TestTapePCM: encoded PCM goes to the journal a second at a time, each chunk answered
+// so the caller lets its bytes go; a chunk that could not be made goes with the next. A
+// take without a journal gets its chunks all the same.
 func TestTapePCM(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newTapeRun(NewHead("", 16000, 1, "", ""))
@@ -264,9 +265,14 @@ func TestTapePCM(t *testing.T) {
 			return append([]byte(nil), b...), nil
 		}
 		var buf []byte
+		var made [][]byte
 		feed := func(n int) {
 			buf = append(buf, make([]byte, n)...)
-			r.loop.post(func() { r.tp.PCM(buf, second, chunk) })
+			r.loop.post(func() {
+				if c := r.tp.PCM(buf, second, chunk); c != nil {
+					made, buf = append(made, c.([]byte)), nil
+				}
+			})
 		}
 		lengths := func() []int {
 			var out []int
@@ -287,7 +293,16 @@ func TestTapePCM(t *testing.T) {
 		if got, want := lengths(), []int{second, second + second/2}; !slices.Equal(got, want) {
 			t.Errorf("chunks of %v bytes, want %v", got, want)
 		}
+		if len(made) != 2 || len(buf) != 0 {
+			t.Errorf("%d chunks answered, %d bytes left, want 2 and 0", len(made), len(buf))
+		}
 		r.drop()
 		synctest.Wait()
+		if c := r.tp.PCM(make([]byte, second), second, chunk); c == nil {
+			t.Error("a dropped tape made no chunk of a second of PCM")
+		}
+		if c := (*Tape)(nil).PCM(make([]byte, second), second, chunk); c == nil {
+			t.Error("no tape made no chunk of a second of PCM")
+		}
 	})
 }

@@ -20,7 +20,8 @@
 // computed exactly up front; otherwise (44100→16000 has 160) the taps of each output sample
 // are interpolated linearly from one table of the kernel's half, sampled 64 times per unit,
 // which is accurate to well below the stopband. Either table is at most 5 KB. Input is held
-// only for the kernel's span plus one block, and the output is the growing WAV file itself.
+// only for the kernel's span plus one block, and output only until the caller takes it
+// (PCM, then Clear), so that a long take need not live in the encoder's memory.
 package wav
 
 import (
@@ -81,9 +82,9 @@ type Encoder struct {
 
 	frames int
 	limit  int
-	full   bool // the limit is reached: input is ignored
-	done   bool // Finish has run
-	out    []byte
+	full   bool   // the limit is reached: input is ignored
+	done   bool   // Finish has run
+	out    []byte // room for the header, then the output not yet cleared
 }
 
 // NewEncoder makes an encoder from inRate to outRate (0 means DefaultRate). Both rates must
@@ -302,9 +303,6 @@ func (e *Encoder) emit(v float32) {
 	} else {
 		s = -int16(-v + 0.5)
 	}
-	if len(e.out)+2 > cap(e.out) {
-		e.grow()
-	}
 	e.out = append(e.out, byte(s), byte(s>>8))
 	e.frames++
 	if e.limit > 0 && e.frames >= e.limit {
@@ -312,22 +310,14 @@ func (e *Encoder) emit(v float32) {
 	}
 }
 
-// grow doubles the output's room, but never beyond what the limit allows, so that a
-// recording at the limit holds exactly its own size.
-func (e *Encoder) grow() {
-	n := 2 * cap(e.out)
-	if e.limit > 0 {
-		n = min(n, HeaderSize+2*e.limit)
-	}
-	n = max(n, len(e.out)+2)
-	out := make([]byte, len(e.out), n)
-	copy(out, e.out)
-	e.out = out
-}
-
-// PCM is the 16-bit samples made so far, without the header: the journal copies what is
-// new. The slice is the encoder's own, valid until the next Write.
+// PCM is the 16-bit samples made since the last Clear (since the start if none), without
+// the header. The slice is the encoder's own, valid until the next Write or Clear.
 func (e *Encoder) PCM() []byte { return e.out[HeaderSize:] }
+
+// Clear lets go of the samples PCM gave, once the caller has copied them out: their room
+// is reused, so the encoder holds only what is made between two Clears. The file is the
+// header Finish returns, then each PCM taken before a Clear, then the rest of Finish's.
+func (e *Encoder) Clear() { e.out = e.out[:HeaderSize] }
 
 // Duration is the output made so far in seconds. Until Finish it lags the input by half
 // the kernel's span, 20 samples at the lower of the two rates.
@@ -335,23 +325,26 @@ func (e *Encoder) Duration() float64 { return float64(e.frames) / float64(e.outR
 
 // SetLimit stops the encoder accepting input once its output reaches maxFrames samples
 // (0 means no limit), so that what arrives late can never take a recording past its
-// limit. Output already beyond a new limit is cut back to it.
+// limit. Output already beyond a new limit is cut back to it, as far as it is not cleared:
+// a limit meant to be exact is set before the first Clear.
 func (e *Encoder) SetLimit(maxFrames int) {
 	if e.done {
 		return
 	}
 	e.limit = max(maxFrames, 0)
 	e.full = e.limit > 0 && e.frames >= e.limit
-	if e.full && e.frames > e.limit {
-		e.frames = e.limit
-		e.out = e.out[:HeaderSize+2*e.limit]
+	if e.full {
+		cut := min(e.frames-e.limit, len(e.PCM())/2)
+		e.frames -= cut
+		e.out = e.out[:len(e.out)-2*cut]
 	}
 }
 
 // Finish flushes the filter's tail (the output samples due before the end of the input),
-// and returns the complete WAV file. Output sample n is due at n/OutRate seconds, so an
-// input of N samples makes ceil(N·OutRate/InRate) of them, unless the limit cuts it short.
-// After Finish the encoder is spent: Write does nothing and Finish returns the same file.
+// and returns the WAV file's header followed by the samples not cleared: the complete file
+// when Clear was never called. Output sample n is due at n/OutRate seconds, so an input of
+// N samples makes ceil(N·OutRate/InRate) of them, unless the limit cuts it short. After
+// Finish the encoder is spent: Write does nothing and Finish returns the same bytes.
 func (e *Encoder) Finish() []byte {
 	if e.done {
 		return e.out
@@ -369,7 +362,7 @@ func (e *Encoder) Finish() []byte {
 	}
 	e.done = true
 	e.buf, e.phases, e.table = nil, nil, nil
-	copy(e.out, Header(e.outRate, len(e.out)-HeaderSize))
+	copy(e.out, Header(e.outRate, 2*e.frames))
 	return e.out
 }
 

@@ -446,6 +446,57 @@ func TestFinishSpends(t *testing.T) {
 	}
 }
 
+// join is the file of an encoder whose PCM was taken (chunks) and cleared along the way:
+// Finish's header, the chunks, then the samples Finish still held.
+func join(e *Encoder, chunks []byte) []byte {
+	f := e.Finish()
+	return slices.Concat(f[:HeaderSize], chunks, f[HeaderSize:])
+}
+
+// TestClear: a file handed over in pieces (PCM then Clear, at random moments, as the
+// browser moves it out a second at a time) joins into the very file made whole, limits
+// and all, and Duration counts the samples cleared.
+func TestClear(t *testing.T) {
+	for i, r := range [][2]int{{48000, 16000}, {44100, 16000}, {8000, 16000}, {16000, 16000}, {22050, 44100}} {
+		in, out := r[0], r[1]
+		x := noise(uint64(i), 3*in)
+		for _, limit := range []int{0, 1, 999, out, 2*out + 1, 10 * out} {
+			e, _ := NewEncoder(in, out)
+			e.SetLimit(limit)
+			f, _ := NewEncoder(in, out)
+			f.SetLimit(limit)
+			rng := rand.New(rand.NewPCG(uint64(limit), 4))
+			var chunks []byte
+			for rest := x; len(rest) > 0; {
+				n := min(1+rng.IntN(8192), len(rest))
+				e.Write(rest[:n])
+				f.Write(rest[:n])
+				rest = rest[n:]
+				if rng.IntN(3) > 0 {
+					chunks = append(chunks, e.PCM()...)
+					e.Clear()
+				}
+				if e.Duration() != f.Duration() {
+					t.Fatalf("%v limit %d: Duration %v, want %v", r, limit, e.Duration(), f.Duration())
+				}
+			}
+			if got, want := join(e, chunks), f.Finish(); !bytes.Equal(got, want) {
+				t.Errorf("%v limit %d: joined %d bytes differ from the whole file's %d", r, limit, len(got), len(want))
+			}
+		}
+		// A limit lowered below what is cleared cuts only what is not: the file still joins.
+		e, _ := NewEncoder(in, out)
+		e.Write(x[:in])
+		chunks := slices.Clone(e.PCM())
+		e.Clear()
+		e.Write(x[in:])
+		e.SetLimit(len(chunks)/2 - 10)
+		if got := samples(t, join(e, chunks), out); len(got) != len(chunks)/2 {
+			t.Errorf("%v: limit under the cleared output gives %d frames, want %d", r, len(got), len(chunks)/2)
+		}
+	}
+}
+
 var fuzzRates = []int{8000, 11025, 16000, 22050, 32000, 44100, 48000, 96000, 192000}
 
 func FuzzEncoder(f *testing.F) {
@@ -461,15 +512,26 @@ func FuzzEncoder(f *testing.F) {
 		}
 		limit %= 4096
 		e.SetLimit(int(limit))
+		whole, _ := NewEncoder(in, out)
+		whole.SetLimit(int(limit))
 		r := rand.New(rand.NewPCG(seed, 3))
 		n := 0
+		var chunks []byte
 		for rest := data; len(rest) > 0; {
 			k := min(r.IntN(9000), len(rest))
 			e.WriteLE32(rest[:k])
+			whole.WriteLE32(rest[:k])
 			n += k / 4
 			rest = rest[k:]
+			if r.IntN(2) == 0 {
+				chunks = append(chunks, e.PCM()...)
+				e.Clear()
+			}
 		}
-		wav := e.Finish()
+		wav := join(e, chunks)
+		if !bytes.Equal(wav, whole.Finish()) {
+			t.Fatalf("%d → %d: the file taken in pieces differs from the file made whole", in, out)
+		}
 		s := samples(t, wav, out)
 		if e.frames != len(s) {
 			t.Fatalf("Frames %d, file has %d", e.frames, len(s))
