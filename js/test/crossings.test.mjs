@@ -111,7 +111,7 @@ const ROUTES = [
 ];
 
 // The recording's first second holds the start's one-off work, and the token's (asked for
-// at the click, it may be read before or after onStart): the rate is measured after it.
+// at the recorder's start, it may be read before or after onStart): the rate is measured after it.
 function noteRows({ marks, stoppedAt }) {
   const click = find(marks, 'click');
   const start = find(marks, 'start', click);
