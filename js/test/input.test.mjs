@@ -135,10 +135,13 @@ for (const { name, launch, skip } of engines()) {
         assert.equal(err.code, 'DURATION_EXCEEDED');
         assert.equal(err.details.max_duration, 3);
         assert.ok(err.details.actual_duration <= 3 && err.details.actual_duration > 2.9, `actual ${err.details.actual_duration}`);
-        // The pause (3 s and the test driver's round trips) does not count towards the limit.
+        // The pause (3 s and the test driver's round trips) does not count towards the limit:
+        // the stop comes at 3 s of recorded time, not before (had the pause counted, the limit
+        // would have fired during it). How late after it is the machine's: the timer and the
+        // state's event wait for a core, and make test runs two engines' groups at once.
         assert.ok(r.pausedFor >= 3, `paused ${r.pausedFor} s`);
         const counted = r.wall - r.pausedFor;
-        assert.ok(counted >= 2.9 && counted <= 3.5, `stopped ${r.wall} s after onStart, ${r.pausedFor} s of it paused`);
+        assert.ok(counted >= 2.9 && counted <= 4, `stopped ${r.wall} s after onStart, ${r.pausedFor} s of it paused`);
         assert.ok(r.duration > 2.7 && r.duration <= 3.25, `the file holds ${r.duration} s`);
         await assertNoLiveTracks(page, 'after the limit');
       } finally {
