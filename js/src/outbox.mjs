@@ -182,17 +182,18 @@ export function openStore(persist) {
   const memory = new Map();
   /** @type {string | null} */
   let failure = null; // why the outbox is in memory: the first reason met
-  let readFailed = false;
+  /** @type {unknown} */
+  let readError = null; // the first failed read: the database is not used after it
   const opened = persist ? openOutboxDB().catch((err) => {
     failure = reasonOf(err);
     return null;
   }) : Promise.resolve(null);
   // The outbox's database, or null where it cannot be used.
-  const usable = () => opened.then((db) => (readFailed ? null : db));
+  const usable = () => opened.then((db) => (readError ? null : db));
   const unreadable = (err) => {
     console.error('VocaFuse: the outbox could not be read; recordings are kept in memory', err);
     failure = failure || reasonOf(err);
-    readFailed = true;
+    readError = readError || err;
   };
   // The recordings whose audio is on disk: a later put of one writes its state alone.
   const audioKept = new Set();
@@ -226,15 +227,17 @@ export function openStore(persist) {
     },
     dropJournal,
     // The journals left by pages that died while recording: [{ id, head, chunks }].
+    // Rejects where the database cannot be read: what it holds is unknown, not nothing.
     async journals() {
       const db = await usable();
+      if (readError) throw readError;
       if (!db) return [];
       let rows;
       try {
         rows = await inTransaction(db, 'readonly', (store) => store.getAll(), JOURNAL_STORE);
       } catch (err) {
         unreadable(err);
-        return [];
+        throw err;
       }
       const byId = new Map();
       for (const { id, seq, value } of rows.map((row) => revive(row, 'value'))) { // in key order: by id, then seq

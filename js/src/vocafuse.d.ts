@@ -79,7 +79,7 @@ export interface VocaFuseOptions {
   onRecovered?: (recording: Recording & { recovered: true }) => void;
   /** Every recording the outbox delivers, whichever page load made it. */
   onUploaded?: (voicenote: VoiceNote) => void;
-  /** The instance's own errors: a journal that could not be rebuilt (AUDIO_PROCESSING_FAILED). */
+  /** The instance's own errors: a journal that could not be rebuilt (AUDIO_PROCESSING_FAILED), an outbox that cannot be read at load (STORAGE_UNAVAILABLE). */
   onError?: (error: VocaFuseError) => void;
 }
 

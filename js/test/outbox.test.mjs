@@ -894,7 +894,7 @@ for (const engine of engines()) {
 
     declareRow('IndexedDB reads fail (memory)');
 
-    test('an IndexedDB whose reads fail: STORAGE_UNAVAILABLE once, not "nothing pending"; still uploaded from memory', () =>
+    test('an IndexedDB whose reads fail: STORAGE_UNAVAILABLE at load (the instance) and at the first save (the control), not "nothing pending"; still uploaded from memory', () =>
       row('IndexedDB reads fail (memory)', name, async (settle) => {
         const page = await firstTab(drv, '?hook=breakGetAll');
         try {
@@ -905,6 +905,8 @@ for (const engine of engines()) {
           await drained(page);
           const codes = await page.evaluate(() => window.events('error').map((e) => e.arg.code));
           assert.deepEqual(codes, ['STORAGE_UNAVAILABLE']);
+          const atLoad = await page.evaluate(() => window.events('sdkError').map((e) => e.arg.code));
+          assert.deepEqual(atLoad, ['STORAGE_UNAVAILABLE'], 'the instance hears at load that the outbox cannot be read');
           await settle(page, made);
         } finally {
           await page.close();

@@ -62,7 +62,7 @@ type Recovery struct {
 	Files  Files
 	Go     func(fn func())      // runs fn on a goroutine of its own
 	Now    func() time.Time     // the errors' time
-	Report func(*catalog.Error) // what the page hears: a journal that could not be rebuilt
+	Report func(*catalog.Error) // what the page hears: a journal that could not be rebuilt, a disk that cannot be read
 	// Rebuilt is told of a rebuilt recording before the outbox has it: the page hears of
 	// it once it is kept (the courier's Kept).
 	Rebuilt func(*delivery.Record)
@@ -76,8 +76,10 @@ type Recovery struct {
 // journal gone, the last with the journal left to rebuild.
 func (rc *Recovery) Run() {
 	list, err := rc.Store.Journals()
-	if err != nil {
-		return // a store that cannot list its journals has none to recover
+	if err != nil { // what the disk holds is unknown: the page hears so, not "nothing"
+		rc.Report(catalog.Newf(catalog.StorageUnavailable, map[string]any{"reason": err.Error()}, rc.Now(),
+			"the outbox could not be read, recordings are kept in memory only: %v", err))
+		return
 	}
 	for _, j := range list {
 		id := j.ID

@@ -111,10 +111,10 @@ func TestRecovery(t *testing.T) {
 			want:     want{sent: []string{"a"}, dropped: []string{"a"}, asked: []string{"a no-wait", "a wait"}, held: true},
 		},
 		{
-			name:     "a store that cannot list its journals: nothing recovered, no lock asked for",
+			name:     "a store that cannot list its journals: STORAGE_UNAVAILABLE, nothing recovered, no lock asked for",
 			journals: []Journal{{ID: "a", Head: wavHead(), Chunks: [][]byte{pcm(1)}}},
 			listErr:  errBroken,
-			want:     want{},
+			want:     want{reasons: []string{errBroken.Error()}},
 		},
 		{
 			name:     "a journal without an id: not one of ours, left alone",
@@ -155,7 +155,10 @@ func TestRecovery(t *testing.T) {
 					t.Errorf("lock held at the end: %v, want %v", got, w.held)
 				}
 				for _, e := range tb.reports {
-					if e.Code != catalog.AudioProcessingFailed || e.Details["id"] != "a" {
+					switch {
+					case tc.listErr != nil && e.Code != catalog.StorageUnavailable:
+						t.Errorf("reported %s, want STORAGE_UNAVAILABLE", e.Code)
+					case tc.listErr == nil && (e.Code != catalog.AudioProcessingFailed || e.Details["id"] != "a"):
 						t.Errorf("reported %s %v, want AUDIO_PROCESSING_FAILED for a", e.Code, e.Details)
 					}
 				}
