@@ -151,6 +151,7 @@ timed_group = s=$$(date +%s); $(2); r=$$?; echo "== test group $(1): $$(( $$(dat
 test-browser: build pack
 	$(WASMBUILD) -o js/test/pages/generated/crashtest.wasm ./wasm/cmd/crashtest
 	$(WASMBUILD) -tags vocafuse_panic -o js/test/pages/generated/panic.wasm ./wasm
+	@echo "engines: $$($${CHROMIUM_BIN:-/usr/bin/chromium} --version 2>/dev/null | cut -d' ' -f1-2); $$($${FIREFOX_BIN:-/usr/bin/firefox-esr} --version 2>/dev/null | cut -d' ' -f2-); WebKitGTK $$(dpkg-query -W -f '$${Version}' libwebkit2gtk-4.1-0 2>/dev/null | cut -d- -f1)"
 	@rc=0; wk=; \
 	if [ -n "$(strip $(WEBKIT_FILES))" ]; then \
 	  echo "browser-webkit: $(strip $(WEBKIT_FILES)) (its output follows when it ends: $(WEBKIT_LOG))"; \
