@@ -59,7 +59,7 @@ func createSDK(args []safejs.Value) (any, error) {
 	s := &SDK{store: prop(io, "store"), events: prop(io, "events")}
 	s.b = boundary{onPanic: s.reportPanic}
 	net := jsNetwork{b: s.b, token: prop(io, "token"), trouble: prop(io, "tokenTrouble"), announce: prop(io, "announce"),
-		send: prop(io, "send")}
+		send: prop(io, "send"), gc: &collector{}}
 	s.locks = jsLocks{b: s.b, lock: prop(io, "lock")}
 	s.courier = delivery.New(jsStore{b: s.b, store: s.store}, s.locks, net, base, delivery.DefaultPolicy())
 	// A journal goes once its recording is in the outbox on disk: at no moment is a
@@ -326,6 +326,7 @@ type jsNetwork struct {
 	trouble  safejs.Value // tokenTrouble(message): the developer's console hears it, once
 	announce safejs.Value // announce(url, token, key, fileName, size, format, contentType, duration, multipart, metadata, timeout) → Promise<{ status, text, data, etag, retryAfter }>
 	send     safejs.Value // send(url, start, length, contentType, timeout, blob, counter) → the same
+	gc       *collector
 }
 
 func (n jsNetwork) Token() (string, time.Duration, error) {
@@ -363,12 +364,27 @@ func (n jsNetwork) Announce(a delivery.Announcement) (delivery.Response, error) 
 // few that read the answer and tell the page.
 const collectDelay = 100 * time.Millisecond
 
-// collectSoon runs Go's collector a moment from now, in a timer's task of its own.
-func collectSoon() {
-	go func() {
-		time.Sleep(collectDelay)
-		runtime.GC()
-	}()
+// collector runs Go's collector once, collectDelay after the last of the PUTs that end
+// close together (a note's parts), in a timer's task of its own. Each call's timer
+// collects only if no later call came (Timer.Reset would cost the wasm 20 KB).
+type collector struct {
+	mu     sync.Mutex
+	latest int
+}
+
+func (c *collector) soon(b boundary) {
+	c.mu.Lock()
+	c.latest++
+	mine := c.latest
+	c.mu.Unlock()
+	b.after(collectDelay, func() {
+		c.mu.Lock()
+		last := mine == c.latest
+		c.mu.Unlock()
+		if last {
+			runtime.GC()
+		}
+	})
 }
 
 func (n jsNetwork) Send(p delivery.PartRequest) (delivery.Response, error) {
@@ -376,7 +392,7 @@ func (n jsNetwork) Send(p delivery.PartRequest) (delivery.Response, error) {
 	// and wasm memory never shrinks: collect it while it is small, once a PUT is over,
 	// rather than let the heap grow to twice its size first; in a task of its own, after
 	// the page has heard the outcome, not in the one that tells it.
-	defer collectSoon()
+	defer n.gc.soon(n.b)
 	blob := p.Audio.(safejs.Value) // the glue's records hold the Blob as a safejs.Value
 	counter := p.Progress.Bind(func() any {
 		page, ok := p.Progress.Page.(safejs.Value)
