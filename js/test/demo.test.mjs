@@ -22,7 +22,8 @@ import { openPage, setFaults, waitFor } from './support.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const SHOTS = path.resolve(REPO, process.env.SCREENSHOTS || 'build/screenshots');
-const AXE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// axe-core's source as a function, for evaluate (puppeteer's or a driver's).
+const injectAxe = new Function(await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'));
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
@@ -96,12 +97,14 @@ async function stopAfter(page, seconds) {
 const settled = (page) => waitFor(page, () => document.getAnimations()
   .every((a) => a.playState !== 'running' || a.effect.getTiming().iterations === Infinity));
 
-// No CSP violation so far, then axe-core over the whole document, the element's open shadow root included. Its source is
-// evaluated through the protocol, which the page's CSP does not govern (a <script> would be refused).
-async function audit(page, what) {
+// No CSP violation heard so far, then, once settle(page) has answered, axe-core over the whole
+// document, the element's open shadow root included: on a puppeteer page or a driver's tab
+// (each has evaluate). axe's source is evaluated through the protocol (CDP, WebDriver BiDi,
+// WebDriver), which the page's CSP does not govern (a <script> would be refused).
+async function assertAxeFindsNothing(page, what, settle) {
   assert.deepEqual(await page.evaluate(() => window.seen.csp), [], `${what}: the CSP refused something`);
-  await settled(page);
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE);
+  await settle(page);
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(injectAxe);
   const violations = await page.evaluate(async () => {
     const result = await window.axe.run(document, { resultTypes: ['violations'] });
     return result.violations.map((v) => ({
@@ -169,11 +172,11 @@ describe('the demo page', () => {
       assert.match(await text(page, '#notes-status'), /No notes yet/);
       assert.equal(await visible(page, '#outbox'), false, 'an empty outbox is hidden');
       assert.equal(await visible(page, '#offline .offline-text'), false, 'online: no banner');
-      await audit(page, 'idle, desktop');
+      await assertAxeFindsNothing(page, 'idle, desktop', settled);
       await shot(page, 'desktop-idle');
 
       await startRecording(page);
-      await audit(page, 'recording, desktop');
+      await assertAxeFindsNothing(page, 'recording, desktop', settled);
       await shot(page, 'desktop-recording');
       const stop = await stopAfter(page, 2.5);
 
@@ -203,7 +206,7 @@ describe('the demo page', () => {
         assert.ok(player.shown && player.length === clock, `the length beside the player: ${JSON.stringify(player)}, listed ${clock}`);
       }
       assert.equal(await visible(page, '#outbox'), false, 'a delivered recording does not wait');
-      await audit(page, 'notes listed, desktop');
+      await assertAxeFindsNothing(page, 'notes listed, desktop', settled);
       await shot(page, 'desktop-notes', '#notes');
 
       // Its audio_url fetches as audio, and the list's player plays it.
@@ -308,7 +311,7 @@ describe('the demo page', () => {
       assert.equal(new Set(states.map((e) => e.playerTop)).size, 1, `the player moved: ${JSON.stringify(states)}`);
       assert.equal(new Set(states.map((e) => e.lineTop)).size, 1, `the line moved: ${JSON.stringify(states)}`);
 
-      await audit(page, 'transcript shown, desktop');
+      await assertAxeFindsNothing(page, 'transcript shown, desktop', settled);
       await shot(page, 'desktop-transcript', `#notes-list > li[data-id="${stop.id}"]`);
 
       // Said once in the live region, with its words; no reload on the way; the note's
@@ -361,7 +364,7 @@ describe('the demo page', () => {
       assert.match(states[1], /^(transcribed: Transcript: \S.* \d{1,3}% confidence|failed: No words were recognised in this note\.)$/);
       await waitFor(page, () => /^(Transcript of the|No words were recognised in the) \d:\d\d note/.test(document.querySelector('#announce').textContent));
       assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1);
-      await audit(page, 'transcript shown, firefox');
+      await assertAxeFindsNothing(page, 'transcript shown, firefox', settled);
     } finally {
       await firefox.close();
     }
@@ -371,14 +374,14 @@ describe('the demo page', () => {
     await setFaults(server, null);
     const page = await open(PHONE);
     try {
-      await audit(page, 'idle, phone');
+      await assertAxeFindsNothing(page, 'idle, phone', settled);
       await shot(page, 'phone-idle');
       // Notes stored before the page loads are listed too, newest first: two recordings.
       const ids = [];
       for (let i = 0; i < 2; i += 1) {
         await startRecording(page);
         if (i === 0) {
-          await audit(page, 'recording, phone');
+          await assertAxeFindsNothing(page, 'recording, phone', settled);
           await shot(page, 'phone-recording', '.try');
         }
         await page.evaluate(() => { window.seen.elapsed = 0; });
@@ -391,7 +394,7 @@ describe('the demo page', () => {
       // The players and their lengths fit the phone's width: nothing to scroll sideways.
       const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
       assert.ok(widths.scroll <= widths.client, `the page is ${widths.scroll} px wide on a ${widths.client} px screen`);
-      await audit(page, 'notes listed, phone');
+      await assertAxeFindsNothing(page, 'notes listed, phone', settled);
       await shot(page, 'phone-notes', '#notes');
 
       // After a reload the API's list is the same, newest first.
@@ -432,7 +435,7 @@ describe('the demo page', () => {
         assert.equal(error.code, 'PERMISSION_DENIED');
         const shown = await page.evaluate(() => document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=error]').textContent);
         assert.equal(shown, error.userMessage);
-        await audit(page, `microphone refused, ${name}`);
+        await assertAxeFindsNothing(page, `microphone refused, ${name}`, settled);
         await shot(page, `${name}-error`, '.try');
       } finally {
         await closePage(page);
@@ -446,7 +449,7 @@ describe('the demo page', () => {
     try {
       await waitFor(page, () => !document.querySelector('#notes-error').hidden);
       assert.match(await text(page, '#notes-error'), /could not be loaded\. The voice-note service is having trouble/);
-      await audit(page, 'notes failed to load, desktop');
+      await assertAxeFindsNothing(page, 'notes failed to load, desktop', settled);
       await page.locator('#notes-retry').click();
       await waitFor(page, () => document.querySelector('#notes-error').hidden
         && /No notes yet/.test(document.querySelector('#notes-status').textContent));
@@ -473,7 +476,7 @@ describe('the demo page', () => {
       });
       assert.ok(message.endsWith(part.text), `the page shows ${message}, the SDK said ${part.text}`);
       assert.equal(part.shown, false, 'said twice');
-      await audit(page, 'SDK failed to load, desktop');
+      await assertAxeFindsNothing(page, 'SDK failed to load, desktop', settled);
     } finally {
       await closePage(page);
     }
@@ -495,7 +498,7 @@ describe('the demo page', () => {
       assert.ok(item.text.includes(errors.at(-1).userMessage), `${item.text} lacks ${errors.at(-1).userMessage}`);
       assert.match(item.text, /^\d:\d\d recording · \d+(\.\d)? KB/);
       assert.equal((await noteItems(page)).length, 0);
-      await audit(page, 'waiting to send, desktop');
+      await assertAxeFindsNothing(page, 'waiting to send, desktop', settled);
       await shot(page, 'desktop-outbox', '#outbox');
 
       await setFaults(server, null);
@@ -530,7 +533,7 @@ describe('the demo page', () => {
         const errors = await page.evaluate(() => window.seen.error);
         const [item] = await pendingItems(page);
         assert.ok(item.text.includes(errors.at(-1).userMessage), `${item.text} lacks ${errors.at(-1).userMessage}`);
-        await audit(page, `offline with a recording waiting, ${name}`);
+        await assertAxeFindsNothing(page, `offline with a recording waiting, ${name}`, settled);
         await shot(page, `${name}-offline`, '#outbox');
 
         // A keyboard user is on "Send now" when the connection comes back: the SDK sends the
@@ -549,10 +552,6 @@ describe('the demo page', () => {
     }
   });
 });
-
-// axe-core's source as a function, for a driver's evaluate (a WebDriver script, like the
-// protocol, is not governed by the page's CSP).
-const injectAxe = new Function(AXE);
 
 // Runs in the page: what the element's events carry, and what the CSP refuses.
 function hearPage() {
@@ -595,25 +594,10 @@ for (const { name, launch, skip, lacks } of engines()) {
       return page;
     }
 
-    // What audit() checks, on a driver's tab: no CSP violation heard, then axe-core over the
-    // document and the element's open shadow root, once finite animations have gone. (WebKit
-    // lists an animation as finished for a frame or two in which getComputedStyle still
-    // answers its last animated opacity: 'finished' is not yet settled there.)
-    async function auditTab(page, what) {
-      assert.deepEqual(await page.evaluate(() => window.seen.csp), [], `${what}: the CSP refused something`);
-      await page.waitFor(() => document.getAnimations().every((a) => a.effect.getTiming().iterations === Infinity));
-      if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(injectAxe);
-      const violations = await page.evaluate(async () => {
-        const result = await window.axe.run(document, { resultTypes: ['violations'] });
-        return result.violations.map((v) => ({
-          id: v.id, impact: v.impact, help: v.help,
-          nodes: v.nodes.map((n) => ({ target: n.target, summary: n.failureSummary })),
-        }));
-      });
-      const report = violations.map((v) => `  ${v.id} (${v.impact}): ${v.help}\n` +
-        v.nodes.map((n) => `    ${JSON.stringify(n.target)}\n      ${(n.summary || '').replace(/\n/g, '\n      ')}`).join('\n'));
-      assert.equal(violations.length, 0, `axe, ${what}:\n${report.join('\n')}`);
-    }
+    // Finite animations have gone, on a driver's tab. (WebKit lists an animation as finished
+    // for a frame or two in which getComputedStyle still answers its last animated opacity:
+    // 'finished' is not yet settled there.)
+    const tabSettled = (page) => page.waitFor(() => document.getAnimations().every((a) => a.effect.getTiming().iterations === Infinity));
 
     // The page's trouble is audited in Chromium by the tests above (each state at two sizes).
     const auditedAbove = name === 'chromium' && 'Chromium: the tests above audit this state';
@@ -642,20 +626,20 @@ for (const { name, launch, skip, lacks } of engines()) {
       const page = await openDemo();
       try {
         assert.equal(await state(page), 'idle');
-        await auditTab(page, `idle, ${name}`);
+        await assertAxeFindsNothing(page, `idle, ${name}`, tabSettled);
 
         await page.keys(null, 'Tab');
         assert.equal(await focused(page), 'record', 'the first Tab reaches Record');
         await page.keys(null, 'Enter');
         await stateIs(page, 'recording');
         await page.waitFor(() => window.seen.elapsed >= 1, undefined, 20_000);
-        await auditTab(page, `recording, ${name}`);
+        await assertAxeFindsNothing(page, `recording, ${name}`, tabSettled);
 
         await page.keys(null, 'Tab');
         assert.equal(await focused(page), 'pause');
         await page.keys(null, ' ');
         await stateIs(page, 'paused');
-        await auditTab(page, `paused, ${name}`);
+        await assertAxeFindsNothing(page, `paused, ${name}`, tabSettled);
         await page.keys(null, ' ');
         await stateIs(page, 'recording');
         await page.waitFor(() => window.seen.elapsed >= 2, undefined, 20_000);
@@ -671,19 +655,19 @@ for (const { name, launch, skip, lacks } of engines()) {
         assert.ok(stop.duration >= 1.8 && stop.duration < 4, `recorded ${stop.duration} s`);
         assert.equal(await focused(page), 'record');
         assert.deepEqual(await page.evaluate(() => window.seen.error), []);
-        await auditTab(page, `notes listed, ${name}`);
+        await assertAxeFindsNothing(page, `notes listed, ${name}`, tabSettled);
 
         // Its transcript line leaves "Transcribing…" (the words, or why there are none).
         await page.waitFor((id) => ['transcribed', 'failed'].includes(document.querySelector(`#notes-list > li[data-id="${id}"]`)?.dataset.transcript),
           stop.id, 60_000);
-        await auditTab(page, `transcript shown, ${name}`);
+        await assertAxeFindsNothing(page, `transcript shown, ${name}`, tabSettled);
 
         // Deleted from its Delete button by Enter: gone, focus on the section's heading.
         await page.keys(`#notes-list > li[data-id="${stop.id}"] .delete`, 'Enter');
         await page.waitFor((id) => !document.querySelector(`#notes-list > li[data-id="${id}"]`), stop.id);
         assert.equal(await focused(page), 'notes-title');
         assert.match(await textOf(page, '#notes-status'), /No notes yet/);
-        await auditTab(page, `note deleted, ${name}`);
+        await assertAxeFindsNothing(page, `note deleted, ${name}`, tabSettled);
       } finally {
         await page.close();
       }
@@ -700,7 +684,7 @@ for (const { name, launch, skip, lacks } of engines()) {
         }, stop.id);
         assert.match(await textOf(page, `#pending-list > li[data-id="${stop.id}"]`), /^\d:\d\d recording · \d+(\.\d)? KB/);
         assert.equal(await page.evaluate(() => document.querySelectorAll('#notes-list > li').length), 0);
-        await auditTab(page, `waiting to send, ${name}`);
+        await assertAxeFindsNothing(page, `waiting to send, ${name}`, tabSettled);
 
         await setFaults(server, null);
         await page.keys('#send-now', 'Enter');
@@ -709,7 +693,7 @@ for (const { name, launch, skip, lacks } of engines()) {
         await page.waitFor((id) => document.querySelector('#notes-list > li')?.dataset.id === id
           && document.querySelector('#outbox').hidden
           && document.activeElement?.id === 'notes-title', stop.id);
-        await auditTab(page, `sent, ${name}`);
+        await assertAxeFindsNothing(page, `sent, ${name}`, tabSettled);
       } finally {
         await setFaults(server, null);
         await page.close();
@@ -722,7 +706,7 @@ for (const { name, launch, skip, lacks } of engines()) {
       try {
         await page.waitFor(() => !document.querySelector('#notes-error').hidden);
         assert.match(await textOf(page, '#notes-error'), /could not be loaded\. The voice-note service is having trouble/);
-        await auditTab(page, `notes failed to load, ${name}`);
+        await assertAxeFindsNothing(page, `notes failed to load, ${name}`, tabSettled);
         await page.keys('#notes-retry', 'Enter');
         await page.waitFor(() => document.querySelector('#notes-error').hidden
           && /No notes yet/.test(document.querySelector('#notes-status').textContent));
@@ -745,7 +729,7 @@ for (const { name, launch, skip, lacks } of engines()) {
         });
         assert.ok(message.endsWith(part.text), `the page shows ${message}, the SDK said ${part.text}`);
         assert.equal(part.shown, false, 'said twice');
-        await auditTab(page, `SDK failed to load, ${name}`);
+        await assertAxeFindsNothing(page, `SDK failed to load, ${name}`, tabSettled);
       } finally {
         await setFaults(server, null);
         await page.close();
@@ -766,7 +750,7 @@ for (const { name, launch, skip, lacks } of engines()) {
         const [error] = await page.evaluate(() => window.seen.error);
         assert.equal(error.code, 'PERMISSION_DENIED');
         assert.equal(await page.evaluate(() => document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=error]').textContent), error.userMessage);
-        await auditTab(page, `microphone refused, ${name}`);
+        await assertAxeFindsNothing(page, `microphone refused, ${name}`, tabSettled);
       } finally {
         await page.close();
       }

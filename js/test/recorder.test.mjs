@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { engines } from './driver.mjs';
 import { INSECURE_HOST, ffprobe, startServer } from './harness.mjs';
 import {
-  assertNoLiveTracks, audioRuns, errorsOf, playable, recordTake, waitForEvent, waitForState,
+  assertNoLiveTracks, audioRuns, errorsOf, loadInRefusingFrame, playable, recordTake, waitForEvent, waitForState,
 } from './support.mjs';
 import { WEBKIT_KEYS } from './webkit.mjs';
 
@@ -87,23 +87,13 @@ async function doubleClick(tab, selector) {
   });
 }
 
-// WebKitGTK's automation grants the mock microphone, and its WebDriver has no permissions
-// command: a permissions policy refuses it the way Safari refuses a frame (as webkit.test.mjs
-// does). The test page runs in an iframe whose allow attribute names no microphone, and this
-// answers the tab's verbs there: scripts run in the frame's realm, clicks and keys are
-// WebDriver's inside the frame (a local helper: the driver has no verb for a frame).
+// The test page in a frame whose permissions policy refuses the microphone (loadInRefusingFrame),
+// and this answers the tab's verbs there: scripts run in the frame's realm, clicks and keys
+// are WebDriver's inside the frame (a local helper: the driver has no verb for a frame).
 async function openInRefusingFrame(drv, file) {
   const tab = await open(drv, 'recorder.html');
   try {
-    await tab.evaluate(async (src) => {
-      const frame = document.createElement('iframe');
-      frame.setAttribute('allow', "microphone 'none'");
-      frame.src = src;
-      const loaded = new Promise((resolve) => { frame.onload = resolve; });
-      document.body.append(frame);
-      await loaded;
-    }, `/test/pages/${file}`);
-    await tab.waitFor(() => document.querySelector('iframe').contentWindow.pageReady === true, undefined, 15_000);
+    await loadInRefusingFrame(tab, file);
   } catch (err) {
     await tab.close();
     throw err;
@@ -118,8 +108,7 @@ async function openInRefusingFrame(drv, file) {
     }
   });
   const frameTab = {
-    evaluate: (fn, ...args) => tab.evaluate((src, a) => document.querySelector('iframe').contentWindow
-      .Function(`return (${src});`)().apply(null, a), String(fn), args),
+    evaluate: (fn, ...args) => tab.evaluate((src, a) => window.refused.Function(`return (${src});`)().apply(null, a), String(fn), args),
     async waitFor(fn, arg, timeout = 30_000) {
       const end = Date.now() + timeout;
       while (!(await frameTab.evaluate(fn, arg))) {

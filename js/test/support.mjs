@@ -147,6 +147,24 @@ export async function assertNoLiveTracks(tab, what) {
   assert.equal(live, 0, `${what}: ${live} of ${opened} microphone tracks still live`);
 }
 
+// WebKitGTK's automation grants the mock microphone, and its WebDriver has no permissions
+// command: a permissions policy refuses it the way Safari refuses a frame. Loads the test
+// page `file` into an iframe of the page `tab` shows, whose allow attribute names no
+// microphone, as window.refused, once that page says it is ready. tab: a driver's Tab, or
+// webkit.mjs's WebKit (the same evaluate and waitFor).
+export async function loadInRefusingFrame(tab, file) {
+  await tab.evaluate(async (src) => {
+    const frame = document.createElement('iframe');
+    frame.setAttribute('allow', "microphone 'none'");
+    frame.src = src;
+    const loaded = new Promise((resolve) => { frame.onload = resolve; });
+    document.body.append(frame);
+    await loaded;
+    window.refused = frame.contentWindow;
+  }, `/test/pages/${file}`);
+  await tab.waitFor(() => window.refused.pageReady === true, undefined, 15_000);
+}
+
 
 // The server's fault plan (--fault-injection): plan adds a fault, null clears them all.
 export async function setFaults(server, plan) {

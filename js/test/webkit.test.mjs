@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { ffprobe, freshTmpDir, startServer } from './harness.mjs';
-import { attachLosingTheMicrophoneAt2s, attachPausingAt2s, putsOf as serverPuts, setFaults } from './support.mjs';
+import {
+  attachLosingTheMicrophoneAt2s, attachPausingAt2s, loadInRefusingFrame, putsOf as serverPuts, setFaults,
+} from './support.mjs';
 import { launchWebKit, webkitAvailable } from './webkit.mjs';
 import {
   multipartScenario, standInExpiredScenario, standInMultipartScenario, standInSlowDownScenario, startFlowRig, tokenShapeScenario,
@@ -126,23 +128,9 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     await noLiveTracks();
   });
 
-  // WebKitGTK's automation grants the mock microphone, and its WebDriver has no
-  // permissions command; a permissions policy refuses it the way Safari refuses a frame:
-  // the page runs in an iframe whose allow attribute names no microphone.
-  const inRefusingFrame = (file) => wk.evaluate(async (src) => {
-    const frame = document.createElement('iframe');
-    frame.setAttribute('allow', "microphone 'none'");
-    frame.src = src;
-    const loaded = new Promise((resolve) => { frame.onload = resolve; });
-    document.body.append(frame);
-    await loaded;
-    window.refused = frame.contentWindow;
-  }, `/test/pages/${file}`);
-
   wkTest('the microphone refused (a permissions policy) → PERMISSION_DENIED, nothing left live', async () => {
     await open('recorder.html');
-    await inRefusingFrame('recorder.html');
-    await wk.waitFor(() => window.refused.pageReady === true);
+    await loadInRefusingFrame(wk, 'recorder.html');
     await wk.evaluate(() => { window.refused.attach(); window.refused.document.querySelector('#record-btn').click(); });
     await wk.waitFor(() => window.refused.events('error').length > 0);
     const r = await wk.evaluate(() => ({
@@ -153,8 +141,7 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
 
   wkTest("the reference's onError example takes the PERMISSION_DENIED branch", async () => {
     await open('recorder.html');
-    await inRefusingFrame('reference.html');
-    await wk.waitFor(() => window.refused.pageReady === true);
+    await loadInRefusingFrame(wk, 'reference.html');
     await wk.evaluate(() => window.refused.document.querySelector('#record-btn').click());
     await wk.waitFor(() => window.refused.messages.length > 0);
     assert.deepEqual(await wk.evaluate(() => window.refused.messages.map((m) => m.text)), ['Please allow microphone access']);
@@ -164,7 +151,7 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
   // whose permissions policy refuses the microphone.
   wkTest('<vocafuse-recorder> refused the microphone: the error\'s userMessage in an alert, the same error as a DOM event', async () => {
     await open('recorder.html');
-    await inRefusingFrame('element.html');
+    await loadInRefusingFrame(wk, 'element.html');
     await wk.waitFor(() => window.refused.pageReady === true && window.refused.document.querySelector('vocafuse-recorder').control !== null);
     await wk.evaluate(() => window.refused.document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=record]').click());
     await wk.waitFor(() => window.refused.document.querySelector('vocafuse-recorder').getAttribute('state') === 'error');
