@@ -197,6 +197,9 @@ export function openStore(persist) {
   };
   // The recordings whose audio is on disk: a later put of one writes its state alone.
   const audioKept = new Set();
+  // The recordings being removed: gone for get and list from the delete call on, while
+  // the removal reaches the disk.
+  const removing = new Set();
   // A recording's journal writes run one after another, and its removal after them.
   const chains = new Map(); // id → the promise of its last journal operation
   const journalOp = (id, op) => {
@@ -265,6 +268,7 @@ export function openStore(persist) {
     },
     async get(id) {
       if (memory.has(id)) return memory.get(id);
+      if (removing.has(id)) return undefined;
       const db = await usable();
       if (!db) return undefined;
       try {
@@ -281,25 +285,16 @@ export function openStore(persist) {
         return undefined; // not in memory either (asked first)
       }
     },
+    // Answers once the removal is on disk; the recording is gone for get and list at once.
     async delete(id) {
       memory.delete(id);
       audioKept.delete(id);
-      const db = await usable();
-      if (db) {
-        try {
-          await inStores(db, 'readwrite', [DELIVERY_STORE, AUDIO_STORE], (tx) => {
-            tx.objectStore(DELIVERY_STORE).delete(id);
-            tx.objectStore(AUDIO_STORE).delete(id);
-            return () => undefined;
-          });
-        } catch (err) {
-          // Left behind, it is sent again later and the server answers 200: stored once.
-          console.error('VocaFuse: could not remove an uploaded recording from the outbox', err);
-        }
+      removing.add(id);
+      try {
+        await removeRecording(id);
+      } finally {
+        removing.delete(id);
       }
-      // A journal left with it (its page died between the outbox and the journal's
-      // removal) would be rebuilt and sent again. It goes before the lock does.
-      await dropJournal(id);
     },
     async list() {
       const db = await usable();
@@ -314,7 +309,7 @@ export function openStore(persist) {
           const audioById = new Map(audio.map((a) => [a.id, a]));
           for (const delivery of deliveries) {
             const record = joinRecording(delivery, audioById.get(delivery.id));
-            if (!record) continue;
+            if (!record || removing.has(record.id)) continue;
             audioKept.add(record.id);
             byId.set(record.id, record);
           }
@@ -329,4 +324,23 @@ export function openStore(persist) {
       opened.then((db) => db && db.close());
     },
   };
+
+  async function removeRecording(id) {
+    const db = await usable();
+    if (db) {
+      try {
+        await inStores(db, 'readwrite', [DELIVERY_STORE, AUDIO_STORE], (tx) => {
+          tx.objectStore(DELIVERY_STORE).delete(id);
+          tx.objectStore(AUDIO_STORE).delete(id);
+          return () => undefined;
+        });
+      } catch (err) {
+        // Left behind, it is sent again later and the server answers 200: stored once.
+        console.error('VocaFuse: could not remove an uploaded recording from the outbox', err);
+      }
+    }
+    // A journal left with it (its page died between the outbox and the journal's
+    // removal) would be rebuilt and sent again. It goes before the lock does.
+    await dropJournal(id);
+  }
 }

@@ -285,7 +285,19 @@ func (s jsStore) Get(id string) *delivery.Record {
 	return recordFromJS(v)
 }
 
-func (s jsStore) Delete(id string) { s.call("delete", id) }
+// Delete: the shim's delete hides the recording before it answers the promise, which
+// settles once the disk has let it go (it never rejects).
+func (s jsStore) Delete(id string) (removed func()) {
+	p, err := s.store.Call("delete", id)
+	if err != nil {
+		panic(jsError(err)) // the shim's store never throws; if it does, the courier's guard reports it
+	}
+	return func() {
+		if _, err := s.b.await(p); err != nil {
+			panic(err)
+		}
+	}
+}
 
 func (s jsStore) List() []*delivery.Record {
 	v := s.call("list")

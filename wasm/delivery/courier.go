@@ -33,11 +33,15 @@ type Record struct {
 
 // Store keeps records across page loads: IndexedDB in the browser.
 type Store interface {
-	// Put saves r and answers once it is on disk. An error says r is kept in memory only
-	// (the database failed): it survives failed uploads but not a reload.
+	// Put saves r and answers once its audio is on disk; a later Put of r, which writes
+	// its state alone, answers once the write is queued (writes land in order). An error
+	// says r is kept in memory only (the database failed): it survives failed uploads but
+	// not a reload.
 	Put(r *Record) error
 	Get(id string) *Record // nil when absent
-	Delete(id string)
+	// Delete removes id: it is gone from Get and List at once, and removed answers once
+	// the disk has let it go too.
+	Delete(id string) (removed func())
 	List() []*Record // oldest first
 }
 
@@ -328,7 +332,7 @@ func (c *Courier) Discard(id string) bool {
 	}
 	defer release()
 	had := c.store.Get(id) != nil
-	c.store.Delete(id)
+	c.store.Delete(id)()
 	c.forget(id)
 	return had
 }
@@ -354,7 +358,7 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 	for n := 1; ; n++ {
 		if c.stopping(rn) {
 			if rn.discard {
-				c.store.Delete(r.ID)
+				c.store.Delete(r.ID)()
 			}
 			return
 		}
@@ -377,7 +381,10 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 				note = Known{ID: r.Session.VoiceNoteID, RecordingID: r.ID, Format: r.Format, Duration: r.Duration, Size: r.Size}
 			}
 			if keep {
-				c.store.Delete(r.ID)
+				// The page hears at once; the lock (let go when deliver returns) waits for
+				// the disk, so no other tab finds the recording half removed.
+				removed := c.store.Delete(r.ID)
+				defer removed()
 				if c.Landed != nil {
 					c.Landed(r, note)
 				}

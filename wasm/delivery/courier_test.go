@@ -42,6 +42,32 @@ func TestDeliveredOnTheFirstTry(t *testing.T) {
 	})
 }
 
+// The page hears the outcome while the outbox's removal is still on its way to the disk;
+// the recording's lock waits for it, so no other tab finds it half removed.
+func TestThePageHearsBeforeTheOutboxRemovalLands(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		store.removing = make(chan struct{})
+		c := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
+		landed := 0
+		c.Landed = func(*Record, any) { landed++ }
+		w := &fakeWatcher{}
+		c.SendHeld(record("a"), w, nil, nil)
+		synctest.Wait()
+		if landed != 1 || w.deliveries() != 1 {
+			t.Fatalf("landed %d, delivered %d before the removal reached the disk, want 1 and 1", landed, w.deliveries())
+		}
+		if store.has("a") || !locks.isHeld("a") {
+			t.Fatalf("while the removal is on its way: listed %v, lock held %v; want gone and held", store.has("a"), locks.isHeld("a"))
+		}
+		close(store.removing)
+		synctest.Wait()
+		if locks.isHeld("a") {
+			t.Fatal("the lock is still held once the removal is on disk")
+		}
+	})
+}
+
 // The page hears NETWORK_ERROR within 20 s of the first failure, the recording stays in
 // the outbox, and the same backoff curve goes on in the background until it lands.
 func TestTransientFailuresAreHeardWithin20sAndDeliveredLater(t *testing.T) {

@@ -19,11 +19,12 @@ import (
 // goroutine is blocked.
 
 type fakeStore struct {
-	mu      sync.Mutex
-	records map[string]Record
-	failPut error // every Put answers it (the record is kept anyway, as the shim keeps it in memory)
-	puts    int
-	slowGet time.Duration // Get answers this long after it is asked, as IndexedDB does
+	mu       sync.Mutex
+	records  map[string]Record
+	failPut  error // every Put answers it (the record is kept anyway, as the shim keeps it in memory)
+	puts     int
+	slowGet  time.Duration // Get answers this long after it is asked, as IndexedDB does
+	removing chan struct{} // a Delete reaches the disk once this is closed (nil: at once)
 }
 
 func newStore() *fakeStore { return &fakeStore{records: map[string]Record{}} }
@@ -50,10 +51,14 @@ func (s *fakeStore) Get(id string) *Record {
 	return &r
 }
 
-func (s *fakeStore) Delete(id string) {
+func (s *fakeStore) Delete(id string) (removed func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.records, id)
+	if s.removing != nil {
+		return func() { <-s.removing }
+	}
+	return func() {}
 }
 
 func (s *fakeStore) List() []*Record {
