@@ -174,9 +174,9 @@ function askToPersist() {
 }
 
 // The outbox: IndexedDB, or memory where IndexedDB cannot be used (or persist is false).
-// put answers null once the record is on disk, else the reason it is kept in memory
-// only, for Go to report once as STORAGE_UNAVAILABLE. A database that fails a read is
-// one that cannot be used: what it holds cannot be known, so it is not taken for
+// put answers null once the record's audio is on disk (a write of its state alone: once
+// queued), else the reason it is kept in memory only, for Go to report once as
+// STORAGE_UNAVAILABLE. A database that fails a read is one that cannot be used: what it holds cannot be known, so it is not taken for
 // "nothing pending"; the recordings go to memory and the next put answers the reason.
 export function openStore(persist) {
   const memory = new Map();
@@ -255,8 +255,14 @@ export function openStore(persist) {
       const db = await usable();
       if (db && !memory.has(record.id)) {
         const { blob, ...delivery } = record;
+        if (audioKept.has(record.id)) {
+          // The audio is on disk: the state is written in the order asked (IndexedDB runs
+          // a store's writes in order), and the delivery goes on without waiting for it.
+          putRecording(db, delivery, null).catch((err) => console.error('VocaFuse: a recording\'s delivery state could not be saved', err));
+          return null;
+        }
         try {
-          await putRecording(db, delivery, audioKept.has(record.id) ? null : { id: record.id, blob });
+          await putRecording(db, delivery, { id: record.id, blob });
           audioKept.add(record.id);
           return null;
         } catch (err) { // QuotaExceededError, a closed database, a Blob the store refuses
