@@ -3,6 +3,7 @@
 package browser
 
 import (
+	"sync"
 	"syscall/js"
 	"time"
 
@@ -24,6 +25,11 @@ type mediaRecorderCapture struct {
 	onHang   func(string) // reports a recorder that never delivers
 	onFail   func(error)  // reports a pause or resume the recorder refused
 }
+
+// warmReading reads the page's first recorded chunk, while it records, as the stop will
+// read the whole file: a browser compiles a wasm function the first time it runs, and
+// the stop would otherwise pay for compiling the container's reader and repair.
+var warmReading sync.Once
 
 // stopDeadline bounds the wait for the stop event, so a recorder that never delivers
 // cannot keep the microphone open.
@@ -63,6 +69,7 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 			if propNumber(data, "size") > 0 {
 				chunks.Call("push", safejs.Unsafe(data))
 				t.journalChunk(data)
+				warmReading.Do(func() { c.b.spawn(func() { inspectRecording(c.b, data, mime) }) })
 			}
 			// The recorder's own type names the codec it really used.
 			if m := propString(data, "type"); m != "" {
