@@ -208,11 +208,34 @@ export class WebKit {
     return r ? r.v : undefined;
   }
 
-  // A click as the user makes it: WebDriver's element click is a trusted event.
+  // A click as the user makes it: WebDriver's element click is a trusted event. WebKitGTK's
+  // driver now and then answers a click "unknown error" with no message, on a busy machine,
+  // whether or not the click landed: the element counts its clicks, so one that did not land
+  // is made again and one that did is not made twice.
   async click(selector) {
     const el = await this.cmd('POST', '/element', { using: 'css selector', value: selector });
     const id = Object.values(el)[0];
-    await this.cmd('POST', `/element/${id}/click`, {});
+    const clicks = () => this.cmd('POST', '/execute/sync', { script: 'return arguments[0].wdClicks || 0;', args: [el] });
+    const before = await this.cmd('POST', '/execute/sync', {
+      script: `const el = arguments[0];
+        if (!el.wdCounting) { el.wdCounting = true; el.addEventListener('click', () => { el.wdClicks = (el.wdClicks || 0) + 1; }, true); }
+        return el.wdClicks || 0;`,
+      args: [el],
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.cmd('POST', `/element/${id}/click`, {});
+        return;
+      } catch (err) {
+        if (attempt === 3 || !/unknown error: $/.test(err.message)) throw err;
+        const end = Date.now() + 2_000; // a click already queued is dispatched by then
+        while (Date.now() < end) {
+          if (await clicks() > before) return;
+          await delay(100);
+        }
+        this.said.lines.push(`click on ${selector} answered "unknown error" and did not land: made again`);
+      }
+    }
   }
 
   async waitFor(fn, arg, timeout = 15_000) {
