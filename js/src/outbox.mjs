@@ -176,8 +176,9 @@ function askToPersist() {
 // The outbox: IndexedDB, or memory where IndexedDB cannot be used (or persist is false).
 // put answers null once the record's audio is on disk (a write of its state alone: once
 // queued), else the reason it is kept in memory only, for Go to report once as
-// STORAGE_UNAVAILABLE. A database that fails a read is one that cannot be used: what it holds cannot be known, so it is not taken for
-// "nothing pending"; the recordings go to memory and the next put answers the reason.
+// STORAGE_UNAVAILABLE. A database that fails a read is one that cannot be used: what it
+// holds cannot be known, so it is not taken for "nothing pending"; the recordings go to
+// memory and the next put answers the reason.
 export function openStore(persist) {
   const memory = new Map();
   /** @type {string | null} */
