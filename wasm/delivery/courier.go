@@ -122,10 +122,13 @@ type run struct {
 
 // New makes a courier. baseURL is the API's, version prefix included (…/v1).
 func New(store Store, locks Locks, net Network, baseURL string, policy Policy) *Courier {
+	for strings.HasSuffix(baseURL, "/") { // strings.TrimRight would cost the wasm its Unicode path
+		baseURL = baseURL[:len(baseURL)-1]
+	}
 	return &Courier{
 		store: store, locks: locks, net: net, policy: policy,
 		tokens:   NewCache(net.Token),
-		baseURL:  strings.TrimRight(baseURL, "/"),
+		baseURL:  baseURL,
 		runs:     map[string]*run{},
 		awaiting: map[string]bool{},
 		watchers: map[string]Watcher{},
@@ -533,7 +536,6 @@ func (c *Courier) sendParts(r *Record, page any, timeout func() time.Duration, k
 	progress := &Progress{Page: page, Total: r.Size, Before: s.doneBytes()}
 	var (
 		mu   sync.Mutex
-		wg   sync.WaitGroup
 		next int
 	)
 	take := func() (int, bool) {
@@ -545,10 +547,11 @@ func (c *Courier) sendParts(r *Record, page any, timeout func() time.Duration, k
 		next++
 		return todo[next-1], true
 	}
-	for range min(MaxParallelParts, len(todo)) {
-		wg.Add(1)
+	senders := min(MaxParallelParts, len(todo))
+	finished := make(chan struct{}, senders) // a sync.WaitGroup would cost the wasm 3 KB
+	for range senders {
 		go func() {
-			defer wg.Done()
+			defer func() { finished <- struct{}{} }()
 			for {
 				i, ok := take()
 				if !ok {
@@ -584,7 +587,9 @@ func (c *Courier) sendParts(r *Record, page any, timeout func() time.Duration, k
 			}
 		}()
 	}
-	wg.Wait()
+	for range senders {
+		<-finished
+	}
 	if res.failure == nil && len(s.missing()) > 0 {
 		res.failure = catalog.New(catalog.InternalError, map[string]any{"reason": "parts left unsent"}, time.Now())
 	}

@@ -117,7 +117,7 @@ func (p Policy) Backoff(n int) time.Duration {
 	case j < 0:
 		j = 0
 	case j >= 1:
-		j = math.Nextafter(1, 0)
+		j = 1 - 0x1p-53 // the float64 just below 1
 	}
 	half := d / 2
 	return half + time.Duration(j*float64(d-half))

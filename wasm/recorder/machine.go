@@ -343,7 +343,7 @@ func (m *Machine) LimitReached(take int) {
 	limit := m.limit.Seconds()
 	err := catalog.New(catalog.DurationExceeded, map[string]any{
 		"max_duration":    limit,
-		"actual_duration": roundMillis(math.Min(m.before.Seconds(), limit)),
+		"actual_duration": roundMillis(min(m.before.Seconds(), limit)),
 	}, time.Now())
 	// The catalogue's text names the API's 60 seconds; a page may set a shorter limit.
 	err.UserMessage = "The recording stopped at the " + strconv.FormatFloat(limit, 'f', -1, 64) +
