@@ -391,17 +391,19 @@ func (c *Control) ResumeRecorder(n int) {
 	}
 }
 
-// captureStarted: the capture is really recording; the limit's clock starts now. A
-// MediaRecorder take's level meter joins its track now, before onStart says whether it
-// measures; then the token is asked for, whose subject the journal's head keeps (usually
-// in hand; if not, it is fetched while the take records).
+// captureStarted: the capture is really recording; the limit's clock starts now and the
+// page hears onStart. Then a MediaRecorder take's level meter joins its track (its Web
+// Audio graph takes a few ms that the start need not wait for), and the token is asked
+// for, whose subject the journal's head keeps (usually in hand; if not, it is fetched
+// while the take records). Not inlined: its two callers would each get a copy of its
+// closures (2 KB of wasm).
+//
+//go:noinline
 func (c *Control) captureStarted(n int, t *take) {
 	c.loop.post(func() {
-		if t.input == nil {
-			c.watchInput(n, t)
-		}
 		c.machine.RecorderStarted(n)
 		c.b.spawn(func() {
+			c.loop.post(func() { c.joinLevelMeter(n, t) })
 			owner := c.sdk.courier.Identity()
 			c.loop.post(func() { c.ownerKnown(t, owner) })
 		})
@@ -561,7 +563,7 @@ func (c *Control) Emit(e recorder.Event) {
 		c.emit(string(e.Kind), string(e.State))
 	case recorder.Started:
 		t := c.takes[c.machine.Take()]
-		c.emit(string(e.Kind), t != nil && t.input != nil && t.input.canMeasure())
+		c.emit(string(e.Kind), t != nil && c.measures(t))
 		if t != nil {
 			if t.owner == "" {
 				t.owner = c.sdk.courier.KnownIdentity() // else it comes with the token asked for at the start (ownerKnown)

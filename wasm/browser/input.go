@@ -93,6 +93,27 @@ func (c *Control) watchInput(n int, t *take) {
 	t.input = w
 }
 
+// joinLevelMeter adds the level watch to a take already recording, started if the
+// take's watches run (a pause or a stop before it leaves it to the resume, or to none).
+func (c *Control) joinLevelMeter(n int, t *take) {
+	if t.closed || t.discard || t.input != nil {
+		return
+	}
+	c.watchInput(n, t)
+	if t.clock != nil {
+		t.input.start()
+	}
+}
+
+// measures: the take's level can be read, or will be once its meter joins (a probe the
+// shim then fails to make leaves the meter at rest).
+func (c *Control) measures(t *take) bool {
+	if t.input != nil {
+		return t.input.canMeasure()
+	}
+	return t.audioOn && c.levels.Type() == safejs.TypeFunction
+}
+
 // listenForLoss reports the take's microphone going away (unplugged, revoked): a track
 // that ends by itself. The SDK's own stop() of a track fires no ended event. A live
 // stream's tracks cannot fail to be read or listened to: a failure is INTERNAL_ERROR.
