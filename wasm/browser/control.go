@@ -84,13 +84,10 @@ func NewControl(sdk *SDK, o controlOptions, onEvent safejs.Value) *Control {
 	live.controls++
 	live.Unlock()
 	// A browser compiles a wasm function the first time it runs: the support check (and
-	// the browser's own first isTypeSupported) is run once soon after, not first in a click.
-	c.b.after(supportWarmUp, func() { c.loop.post(func() { c.checkSupport() }) })
+	// the browser's own first isTypeSupported) runs once here, not first in a click.
+	c.checkSupport()
 	return c
 }
-
-// supportWarmUp: after the task that made the control, and long before a person clicks.
-const supportWarmUp = 50 * time.Millisecond
 
 // controlOptions are addVoiceNote's options, as the shim has checked them.
 type controlOptions struct {
