@@ -175,8 +175,9 @@ export declare class VocaFuse {
   /**
    * What the Go side holds, summed over the page's recorders, for hunting leaks: it
    * returns to the same figures after controls are destroyed and instances dropped.
+   * `recovering` counts the instances whose load-time journal recovery has not ended.
    */
-  static diagnostics(): Promise<{ goroutines: number; sdks: number; controls: number; wasmMemory: number }>;
+  static diagnostics(): Promise<{ goroutines: number; sdks: number; controls: number; recovering: number; wasmMemory: number }>;
   /**
    * The audio inputs, for the deviceId option; labels are empty until the page has had the
    * microphone once. Rejects with NOT_SUPPORTED where enumerateDevices is missing.

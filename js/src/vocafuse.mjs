@@ -445,15 +445,15 @@ export class VocaFuse {
   // What the Go side holds, summed over the page's recorders: goroutines, instances,
   // controls, and the wasm memory's size in bytes. For leak hunting; it never grows
   // with use.
-  /** @returns {Promise<{ goroutines: number, sdks: number, controls: number, wasmMemory: number }>} */
+  /** @returns {Promise<{ goroutines: number, sdks: number, controls: number, recovering: number, wasmMemory: number }>} */
   static async diagnostics() {
-    const total = { goroutines: 0, sdks: 0, controls: 0, wasmMemory: 0 };
+    const total = { goroutines: 0, sdks: 0, controls: 0, recovering: 0, wasmMemory: 0 };
     for (const runtime of runtimes.values()) {
       if (runtime.dead) continue;
       const bridge = await runtime.bridge.catch(() => null);
       if (!bridge) continue;
       const d = await callBridge(bridge, 'diagnostics');
-      for (const key of ['goroutines', 'sdks', 'controls']) total[key] += d[key];
+      for (const key of ['goroutines', 'sdks', 'controls', 'recovering']) total[key] += d[key];
       if (runtime.memory) total.wasmMemory += runtime.memory.buffer.byteLength;
     }
     return total;

@@ -143,6 +143,9 @@ for (const { name, launch, skip } of engines()) {
         const page = await open(drv, '?wasm=/test/pages/generated/panic.wasm');
         try {
           await page.evaluate(() => window.attach({ autoUpload: false }));
+          // The instance's load-time journal recovery awaits IndexedDB: armed before it
+          // ends, its settle (not the control's) would take the panic.
+          await page.waitFor(async () => (await window.VocaFuse.diagnostics()).recovering === 0);
           const arm = () => page.evaluate((k) => { window.vocafusePanic = k; }, kind);
           if (!afterStart) await arm();
           await page.click('#record-btn');

@@ -37,6 +37,7 @@ type SDK struct {
 var live struct {
 	sync.Mutex
 	sdks, controls int
+	recovering     int // instances whose load-time journal recovery has not ended
 }
 
 // createSDK(io) makes the Go side of a VocaFuse instance. io holds the shim's
@@ -101,10 +102,18 @@ func createSDK(args []safejs.Value) (any, error) {
 		return nil, err
 	}
 	s.funcs = append(s.funcs, handle)
-	s.b.spawn(s.recoverJournals)
 	live.Lock()
 	live.sdks++
+	live.recovering++
 	live.Unlock()
+	s.b.spawn(func() {
+		defer func() {
+			live.Lock()
+			live.recovering--
+			live.Unlock()
+		}()
+		s.recoverJournals()
+	})
 	return handle.Value(), nil
 }
 
@@ -244,7 +253,8 @@ func liveCounts() map[string]any {
 	runtime.GC()
 	live.Lock()
 	defer live.Unlock()
-	return map[string]any{"goroutines": runtime.NumGoroutine(), "sdks": live.sdks, "controls": live.controls}
+	return map[string]any{"goroutines": runtime.NumGoroutine(), "sdks": live.sdks, "controls": live.controls,
+		"recovering": live.recovering}
 }
 
 // ---- The shim's primitives as the courier's interfaces. Each awaits a promise, so it
