@@ -381,6 +381,9 @@ for (const engine of engines()) {
       await fault({ ...PUT_BYTES, path_suffix: '/parts/2', delay_ms: 10_000, times: 1 });
       const { id } = await page.evaluate(() => window.uploadFile(35));
       await until('part 1 stored', () => putsOf(id).some((e) => e.path.endsWith('/parts/1') && e.status === 200), 60_000);
+      // The server logs a request before net/http flushes its answer: the kill waits until
+      // the browser has the whole answer (its resource timing entry), or part 1 is rightly sent again.
+      await page.waitFor(() => performance.getEntriesByType('resource').some((e) => e.name.includes('/parts/1') && e.responseEnd > 0), undefined, 30_000);
       const first = server;
       await server.kill();
       await restartServer();
