@@ -77,7 +77,7 @@ func (w *inputWatch) peak() float64 {
 func (c *Control) watchInput(n int, t *take) {
 	w := &inputWatch{b: c.b, read: js.Undefined(), track: js.Undefined()}
 	w.track = safejs.Unsafe(t.stream).Call("getAudioTracks").Index(0) // a live stream's: cannot throw
-	if t.audioOn && c.levels.Type() == safejs.TypeFunction {
+	if c.meterable(t) {
 		// A probe the shim could not make leaves the take without levels, as a context
 		// that does not run does: the page hears canMeasure false.
 		if probe, err := c.levels.Invoke(t.audio, t.stream); err == nil && probe.Type() == safejs.TypeFunction {
@@ -111,6 +111,11 @@ func (c *Control) measures(t *take) bool {
 	if t.input != nil {
 		return t.input.canMeasure()
 	}
+	return c.meterable(t)
+}
+
+// meterable: the take's audio context runs and the shim can make a level probe.
+func (c *Control) meterable(t *take) bool {
 	return t.audioOn && c.levels.Type() == safejs.TypeFunction
 }
 
