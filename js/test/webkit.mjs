@@ -215,13 +215,13 @@ export class WebKit {
   async click(selector) {
     const el = await this.cmd('POST', '/element', { using: 'css selector', value: selector });
     const id = Object.values(el)[0];
-    const clicks = () => this.cmd('POST', '/execute/sync', { script: 'return arguments[0].wdClicks || 0;', args: [el] });
-    const before = await this.cmd('POST', '/execute/sync', {
+    const clicks = () => this.cmd('POST', '/execute/sync', {
       script: `const el = arguments[0];
         if (!el.wdCounting) { el.wdCounting = true; el.addEventListener('click', () => { el.wdClicks = (el.wdClicks || 0) + 1; }, true); }
         return el.wdClicks || 0;`,
       args: [el],
     });
+    const before = await clicks();
     for (let attempt = 1; ; attempt++) {
       try {
         await this.cmd('POST', `/element/${id}/click`, {});
