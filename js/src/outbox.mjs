@@ -259,6 +259,8 @@ export function openStore(persist) {
         if (audioKept.has(record.id)) {
           // The audio is on disk: the state is written in the order asked (IndexedDB runs
           // a store's writes in order), and the delivery goes on without waiting for it.
+          // One lost (an unload, an error) leaves an older state: the session is asked for
+          // again under the same key and a part sent again is stored once: nothing is lost.
           putRecording(db, delivery, null).catch((err) => console.error('VocaFuse: a recording\'s delivery state could not be saved', err));
           return null;
         }
