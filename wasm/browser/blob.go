@@ -55,6 +55,17 @@ func (r *blobReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// heldBytes reads a file already in hand, a Uint8Array, with no trip: it is the window.
+func heldBytes(b boundary, bytes safejs.Value) (*blobReader, error) {
+	n, err := bytes.Length()
+	if err != nil {
+		return nil, err
+	}
+	r := &blobReader{b: b, blob: safejs.Undefined(), size: int64(n), window: make([]byte, n)}
+	_, err = safejs.CopyBytesToGo(r.window, bytes)
+	return r, err
+}
+
 // fill loads the window starting at off, at least want bytes (up to the end of the blob).
 func (r *blobReader) fill(off int64, want int) error {
 	length := int64(max(want, readAhead))

@@ -50,7 +50,7 @@ func errorAnswer(err error) safejs.Value {
 // fields, a bridge answer ({ value } or { error }), an outbox record. Made in
 // JavaScript, they cost the wasm far less than Go maps converted field by field.
 var makers struct {
-	error, answer, record, note, progress safejs.Value
+	error, answer, record, note, progress, recorded safejs.Value
 }
 
 // errorValue is the plain object of an error's fields that the shim makes a VocaFuseError of.
@@ -79,7 +79,7 @@ func Bridge(shim safejs.Value) (safejs.Value, error) {
 		name string
 		to   *safejs.Value
 	}{{"error", &makers.error}, {"answer", &makers.answer}, {"record", &makers.record}, {"note", &makers.note},
-		{"progress", &makers.progress}} {
+		{"progress", &makers.progress}, {"recorded", &makers.recorded}} {
 		v, err := shim.Get(m.name)
 		if err != nil {
 			return safejs.Undefined(), jsError(err)

@@ -413,18 +413,32 @@ func (c *Control) captureStarted(n int, t *take) {
 	})
 }
 
-// captureFinished: the capture's audio is complete. The container is read (and a WebM
-// without a duration repaired) on a goroutine of its own, since that awaits the Blob.
-func (c *Control) captureFinished(n int, t *take, blob safejs.Value, mime string) {
+// captureFinished: the capture's audio is complete, a Blob or (a MediaRecorder take's) the
+// promise of its bytes. Its container is read (and a WebM without a duration repaired) on
+// a goroutine of its own, since that awaits the bytes.
+func (c *Control) captureFinished(n int, t *take, audio safejs.Value, mime string) {
 	if t.discard {
 		c.settled(n, t)
 		return
 	}
 	c.b.spawn(func() {
-		finished, info := inspectRecording(c.b, blob, mime)
+		var (
+			finished safejs.Value
+			info     float64
+			err      error
+		)
+		if _, isMediaRecorder := t.capture.(*mediaRecorderCapture); isMediaRecorder {
+			finished, info, err = inspectRead(c.b, audio, mime)
+		} else {
+			finished, info = inspectRecording(c.b, audio, mime)
+		}
 		c.loop.post(func() {
 			defer c.settled(n, t)
 			if t.discard {
+				return
+			}
+			if err != nil {
+				c.machine.Fail(n, mediaFailure("Blob", err, time.Now()))
 				return
 			}
 			size := propNumber(finished, "size")

@@ -59,15 +59,20 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 	}
 	mc.recorder = rec
 	chunks := js.Global().Get("Array").New()
+	reads := js.Global().Get("Array").New() // each chunk's bytes, read as it comes: the stop finds them in hand
 	mime := t.choice.MIME
-	handlers := map[string]func(ev safejs.Value){
+	handlers := []struct {
+		event string
+		on    func(ev safejs.Value)
+	}{
 		// A BlobEvent's data is a Blob, whose size and type cannot throw: the listener's
 		// boundary reports what would.
-		"dataavailable": func(ev safejs.Value) {
+		{"dataavailable", func(ev safejs.Value) {
 			// Pushed right here, not posted, so every chunk is in before the stop event.
 			data := prop(ev, "data")
 			if propNumber(data, "size") > 0 {
 				chunks.Call("push", safejs.Unsafe(data))
+				reads.Call("push", safejs.Unsafe(data).Call("arrayBuffer"))
 				t.journalChunk(data)
 				warmReading.Do(func() { c.b.spawn(func() { inspectRecording(c.b, data, mime) }) })
 			}
@@ -75,27 +80,27 @@ func (c *Control) startMediaRecorder(n int, t *take) capture {
 			if m := propString(data, "type"); m != "" {
 				mime = m
 			}
-		},
-		"start": func(safejs.Value) { c.captureStarted(n, t) },
-		"stop": func(safejs.Value) {
+		}},
+		{"start", func(safejs.Value) { c.captureStarted(n, t) }},
+		{"stop", func(safejs.Value) {
 			mc.stopped = true
 			mc.release()
 			c.loop.post(func() {
-				blob, err := newBlob(safejs.Safe(chunks), mime)
+				read, err := makers.recorded.Invoke(safejs.Safe(chunks), safejs.Safe(reads), mime)
 				if err != nil {
 					c.settled(n, t)
 					c.machine.Fail(n, mediaFailure("Blob", err, time.Now()))
 					return
 				}
-				c.captureFinished(n, t, blob, mime)
+				c.captureFinished(n, t, read, mime)
 			})
-		},
-		"error": func(ev safejs.Value) {
+		}},
+		{"error", func(ev safejs.Value) {
 			c.fail(n, mediaFailure("MediaRecorder", domError(prop(ev, "error")), time.Now()))
-		},
+		}},
 	}
-	for event, h := range handlers {
-		release, err := c.b.listen(rec, event, h)
+	for _, h := range handlers {
+		release, err := c.b.listen(rec, h.event, h.on)
 		if err != nil {
 			failed(err)
 			return mc
