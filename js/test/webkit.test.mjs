@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import { ffprobe, freshTmpDir, startServer } from './harness.mjs';
 import {
-  attachLosingTheMicrophoneAt2s, attachPausingAt2s, loadInRefusingFrame, putsOf as serverPuts, setFaults,
+  attachLosingTheMicrophoneAt2s, attachPausingAt2s, loadInRefusingFrame, putsOf as serverPuts, requestsOf, setFaults,
 } from './support.mjs';
 import { launchWebKit, webkitAvailable } from './webkit.mjs';
 import {
@@ -233,7 +233,12 @@ describe('webkit', { skip: !webkitAvailable() && 'WebKitGTK (webkit2gtk-driver) 
     await wk.goto('about:blank');
     const more = (performance.now() - seen) / 1000; // recorded after the test saw 3 s
     await open('outbox.html');
-    await wk.waitFor(async () => (await window.sdk.pending()).length === 0 && window.events('sdkUploaded').length > 0, undefined, 60_000);
+    await wk.waitFor(async () => (await window.sdk.pending()).length === 0 && window.events('sdkUploaded').length > 0, undefined, 60_000)
+      .catch(async (err) => { // say where the recording stopped: the journal, the outbox, an error
+        const page = await wk.evaluate(async () => ({ journals: await window.journalIds(), pending: await window.pendingNow(),
+          errors: window.events('sdkError').map((e) => e.arg.code), diagnostics: await window.sdk.constructor.diagnostics() }));
+        throw new Error(`${err.message}; the page: ${JSON.stringify(page)}; the server: ${JSON.stringify(requestsOf(server).slice(-5))}`);
+      });
     assert.equal(putsOf(id).filter((e) => e.status < 300).length, 1, 'stored once');
     const stored = await storedProbe(id);
     assert.equal(stored.codec, 'pcm_s16le');
