@@ -3,7 +3,6 @@
 package browser
 
 import (
-	"syscall/js"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -65,14 +64,14 @@ type pcmCapture struct {
 	t       *take
 	graph   *pcmGraph
 	enc     *wav.Encoder
-	chunks  js.Value // an Array of the PCM's Blobs, a second each, that the encoder has let go of
+	chunks  []any // the PCM's Blobs, a second each, that the encoder has let go of
 	aborted bool
 	done    bool
 	paused  bool // samples a ScriptProcessor delivers now are dropped (a worklet stops sending)
 }
 
 func (c *Control) startPCM(n int, t *take) capture {
-	pc := &pcmCapture{c: c, n: n, t: t, chunks: js.Global().Get("Array").New()}
+	pc := &pcmCapture{c: c, n: n, t: t}
 	c.b.spawn(func() {
 		graph, err := c.buildPCMGraph(t.audio, t.stream, func(samples []byte, last bool) {
 			c.loop.post(func() { pc.samples(samples, last) })
@@ -108,7 +107,7 @@ func (pc *pcmCapture) samples(b []byte, last bool) {
 	}
 	pc.enc.WriteLE32(b)
 	if chunk, ok := pc.t.journalPCM(pc.enc); ok {
-		pc.chunks.Call("push", safejs.Unsafe(chunk))
+		pc.chunks = append(pc.chunks, safejs.Unsafe(chunk))
 	}
 	if last {
 		pc.finish()
@@ -161,8 +160,8 @@ func (pc *pcmCapture) finish() {
 	}
 	pc.done = true
 	pc.graph.close()
-	blob, err := pc.file(pc.enc.Finish())
-	pc.enc, pc.chunks = nil, js.Undefined()
+	blob, err := wavBlob(pc.enc.Finish(), pc.chunks)
+	pc.enc, pc.chunks = nil, nil
 	if err != nil {
 		pc.c.settled(pc.n, pc.t)
 		pc.c.machine.Fail(pc.n, mediaFailure("WAV", err, time.Now()))
@@ -178,14 +177,13 @@ func (pc *pcmCapture) abort() {
 	}
 	pc.done = true
 	pc.graph.close()
-	pc.enc, pc.chunks = nil, js.Undefined()
+	pc.enc, pc.chunks = nil, nil
 	pc.c.settled(pc.n, pc.t)
 }
 
-// file joins the WAV in JavaScript: the header (the start of finished), the chunks made
-// on the way, and the last samples (the rest of finished), which go to the journal too:
-// it then rebuilds this very file.
-func (pc *pcmCapture) file(finished []byte) (safejs.Value, error) {
+// wavBlob joins the file in JavaScript: the header and the last samples (what Finish
+// returns) around the chunks made on the way.
+func wavBlob(finished []byte, chunks []any) (safejs.Value, error) {
 	head, err := bytesToJS(finished[:wav.HeaderSize])
 	if err != nil {
 		return head, err
@@ -194,10 +192,11 @@ func (pc *pcmCapture) file(finished []byte) (safejs.Value, error) {
 	if err != nil {
 		return tail, err
 	}
-	pc.t.journalChunk(tail)
-	pc.chunks.Call("unshift", safejs.Unsafe(head))
-	pc.chunks.Call("push", safejs.Unsafe(tail))
-	return newBlob(safejs.Safe(pc.chunks), "audio/wav")
+	parts, err := safejs.ValueOf(append(append([]any{safejs.Unsafe(head)}, chunks...), safejs.Unsafe(tail)))
+	if err != nil {
+		return parts, err
+	}
+	return newBlob(parts, "audio/wav")
 }
 
 // buildPCMGraph connects the stream to a sampler that hands over mono float32 samples
