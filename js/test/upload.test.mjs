@@ -175,7 +175,14 @@ for (const { name, launch, skip } of engines()) {
         const shown = await page.evaluate(async () => {
           const el = document.querySelector('vocafuse-recorder');
           const audio = el.shadowRoot.querySelector('[part=player]');
-          if (!(audio.duration > 0)) await new Promise((resolve) => { audio.onloadedmetadata = resolve; });
+          if (!(audio.duration > 0)) {
+            // Bounded, so a player that never answers fails here by name, not in the driver.
+            await new Promise((resolve, reject) => {
+              const timer = setTimeout(() => reject(new Error('the player: no loadedmetadata within 15 s')), 15_000);
+              audio.addEventListener('loadedmetadata', () => { clearTimeout(timer); resolve(); }, { once: true });
+              audio.addEventListener('error', () => { clearTimeout(timer); reject(new Error(`the player cannot load it: ${audio.error && audio.error.message}`)); }, { once: true });
+            });
+          }
           return { id: el.voicenote.id, src: audio.src, duration: audio.duration };
         });
         assert.match(shown.src, /\/v1\/voicenotes\/[0-9a-f-]{36}\/audio\?/);
