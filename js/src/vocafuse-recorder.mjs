@@ -37,6 +37,14 @@ const STATUS = {
 const LIVE = new Set(['recording', 'paused']);
 // Options are fixed per addVoiceNote: changes wait for a state without a recording.
 const SETTLED = new Set(['idle', 'uploaded', 'error']);
+// The player's events after which it may have settled (the element's _play).
+const SETTLING = ['loadedmetadata', 'error', 'suspend', 'emptied', 'pause'];
+
+// A preview's object URL, made from the recording's Blob, is let go with its last use.
+function revokePreview(url) {
+  if (url && url.startsWith('blob:')) URL.revokeObjectURL(url);
+}
+
 const RING = 2 * Math.PI * 20; // the countdown circle's circumference (r = 20 in a 48 box)
 
 // One VocaFuse per token endpoint and API on the page, so that several elements share one
@@ -151,7 +159,8 @@ export class VocaFuseRecorderElement extends HTMLElement {
     this._attached = false;
     this._stale = false; // attributes or sdk changed while a recording was under way
     this._voicenote = null;
-    this._previewUrl = null;
+    this._asked = null; // { url }: the source the player is to have
+    this._shownUrl = null; // the source the player has
     this._parts.pause.addEventListener('click', () => {
       if (!this._control) return;
       if (this._control.state === 'paused') this._control.resume();
@@ -317,10 +326,7 @@ export class VocaFuseRecorderElement extends HTMLElement {
         break;
       case 'onStop':
         // Played from the browser at once; replaced by the stored copy once it is uploaded.
-        if (this._previewUrl) URL.revokeObjectURL(this._previewUrl);
-        this._previewUrl = URL.createObjectURL(value.blob);
-        p.player.src = this._previewUrl;
-        p.player.hidden = false;
+        this._play(URL.createObjectURL(value.blob), false);
         break;
       case 'onUploadProgress':
         p.progress.value = value.percent;
@@ -328,17 +334,41 @@ export class VocaFuseRecorderElement extends HTMLElement {
       case 'onUploaded':
         this._voicenote = value;
         // Object storage answers without a voice note: the recording plays from the browser.
-        if (value.audio_url) {
-          p.player.src = value.audio_url;
-          if (this._previewUrl) URL.revokeObjectURL(this._previewUrl);
-          this._previewUrl = null;
-        }
+        if (value.audio_url) this._play(value.audio_url, true);
         break;
       case 'onError':
         p.error.textContent = value.userMessage || value.message;
         break;
       default:
     }
+  }
+
+  // The player's source becomes url once the player has settled: its source loaded, failed
+  // or left waiting (WebKitGTK's media player can freeze the page when its source is
+  // replaced while it loads) and, for the recording's stored copy, not playing, so
+  // that a person listening to the preview is not cut off. Only the last url asked for is
+  // set; a preview's object URL is revoked once the player no longer has it.
+  _play(url, sameRecording) {
+    const player = this._parts.player;
+    const asked = { url };
+    if (this._asked && this._asked.url !== this._shownUrl) revokePreview(this._asked.url);
+    this._asked = asked;
+    const settled = () => !player.getAttribute('src') || player.readyState >= HTMLMediaElement.HAVE_METADATA
+      || player.error !== null || player.networkState === HTMLMediaElement.NETWORK_IDLE;
+    const show = () => {
+      if (this._asked !== asked) return true; // a later source: it is set in its turn
+      if (!settled() || (sameRecording && !player.paused)) return false;
+      player.src = url;
+      player.hidden = false;
+      revokePreview(this._shownUrl);
+      this._shownUrl = url;
+      return true;
+    };
+    if (show()) return;
+    const retry = () => {
+      if (show()) for (const type of SETTLING) player.removeEventListener(type, retry);
+    };
+    for (const type of SETTLING) player.addEventListener(type, retry);
   }
 
   _level(level) {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { engines } from './driver.mjs';
 import { startServer } from './harness.mjs';
-import { assertNoLiveTracks } from './support.mjs';
+import { assertNoLiveTracks, setFaults } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RECORD = 'vocafuse-recorder >>> [part=record]';
@@ -17,7 +17,7 @@ const PAUSE = 'vocafuse-recorder >>> [part=pause]';
 
 let server;
 before(async () => {
-  server = await startServer({ testPagesDir: HERE });
+  server = await startServer({ testPagesDir: HERE, extraArgs: ['--fault-injection'] });
 });
 after(async () => {
   await server?.stop();
@@ -42,6 +42,11 @@ const stateIs = (page, state, timeout = 15_000) => page.waitFor(
 const recordedAtLeast = (page, seconds) => page.waitFor(
   (s) => window.of('progress').some((e) => e.detail.elapsed >= s), seconds, 15_000);
 const hasVoicenote = (page, timeout) => page.waitFor(() => document.querySelector('vocafuse-recorder').voicenote !== null, undefined, timeout);
+// The preview gives way to the stored copy once it has loaded and is not playing.
+const playsStoredCopy = (page) => page.waitFor(() => {
+  const el = document.querySelector('vocafuse-recorder');
+  return el.shadowRoot.querySelector('[part=player]').src === el.voicenote?.audio_url;
+}, undefined, 15_000);
 
 // What the element shows, read from its shadow root.
 function shown(page) {
@@ -131,6 +136,7 @@ for (const { name, launch, skip, lacks } of engines()) {
         await page.click(RECORD);
         await stateIs(page, 'uploaded');
         await hasVoicenote(page);
+        await playsStoredCopy(page);
 
         const done = await shown(page);
         assert.equal(done.status, 'Saved');
@@ -143,6 +149,37 @@ for (const { name, launch, skip, lacks } of engines()) {
         await assertEventsMatchCallbacks(page);
         await assertNoLiveTracks(page, 'after the element\'s take');
       } finally {
+        await page.close();
+      }
+    });
+
+    test('a person playing the preview while it uploads is not cut off: the stored copy takes its place once paused', async () => {
+      // The PUT held 3 s: the upload ends while the preview plays (looped, so it plays on).
+      await setFaults(server, { path_prefix: '/v1/upload-sessions/', method: 'PUT', delay_ms: 3000, times: 1 });
+      const page = await open(drv);
+      const player = () => page.evaluate(() => {
+        const p = document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=player]');
+        return { src: p.src, paused: p.paused };
+      });
+      try {
+        await page.click(RECORD);
+        await stateIs(page, 'recording');
+        await recordedAtLeast(page, 1);
+        await page.click(RECORD);
+        await page.waitFor(() => document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=player]').src.startsWith('blob:'));
+        const preview = await page.evaluate(async () => {
+          const p = document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=player]');
+          p.loop = true;
+          await p.play();
+          return p.src;
+        });
+        await stateIs(page, 'uploaded', 15_000);
+        await hasVoicenote(page);
+        assert.deepEqual(await player(), { src: preview, paused: false }, 'the preview plays on');
+        await page.evaluate(() => document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=player]').pause());
+        await playsStoredCopy(page);
+      } finally {
+        await setFaults(server, null);
         await page.close();
       }
     });

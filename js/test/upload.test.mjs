@@ -172,6 +172,11 @@ for (const { name, launch, skip } of engines()) {
         });
         await page.click('vocafuse-recorder >>> [part=record]');
         await state('uploaded');
+        // The preview gives way to the stored copy once it has loaded (the element's _play).
+        await page.waitFor(() => {
+          const el = document.querySelector('vocafuse-recorder');
+          return el.shadowRoot.querySelector('[part=player]').src === el.voicenote.audio_url;
+        }, undefined, 15_000);
         const shown = await page.evaluate(async () => {
           const el = document.querySelector('vocafuse-recorder');
           const audio = el.shadowRoot.querySelector('[part=player]');
