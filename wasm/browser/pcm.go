@@ -3,6 +3,7 @@
 package browser
 
 import (
+	"syscall/js"
 	"time"
 
 	"github.com/hack-pad/safejs"
@@ -64,14 +65,14 @@ type pcmCapture struct {
 	t       *take
 	graph   *pcmGraph
 	enc     *wav.Encoder
-	chunks  []any // the PCM's Blobs, a second each, that the encoder has let go of
+	chunks  js.Value // an Array of the PCM's Blobs, a second each, that the encoder has let go of
 	aborted bool
 	done    bool
 	paused  bool // samples a ScriptProcessor delivers now are dropped (a worklet stops sending)
 }
 
 func (c *Control) startPCM(n int, t *take) capture {
-	pc := &pcmCapture{c: c, n: n, t: t}
+	pc := &pcmCapture{c: c, n: n, t: t, chunks: js.Global().Get("Array").New()}
 	c.b.spawn(func() {
 		graph, err := c.buildPCMGraph(t.audio, t.stream, func(samples []byte, last bool) {
 			c.loop.post(func() { pc.samples(samples, last) })
@@ -107,7 +108,7 @@ func (pc *pcmCapture) samples(b []byte, last bool) {
 	}
 	pc.enc.WriteLE32(b)
 	if chunk, ok := pc.t.journalPCM(pc.enc); ok {
-		pc.chunks = append(pc.chunks, safejs.Unsafe(chunk))
+		pc.chunks.Call("push", safejs.Unsafe(chunk))
 	}
 	if last {
 		pc.finish()
@@ -160,8 +161,8 @@ func (pc *pcmCapture) finish() {
 	}
 	pc.done = true
 	pc.graph.close()
-	blob, err := wavBlob(pc.enc.Finish(), pc.chunks)
-	pc.enc, pc.chunks = nil, nil
+	blob, err := pc.file(pc.enc.Finish())
+	pc.enc, pc.chunks = nil, js.Undefined()
 	if err != nil {
 		pc.c.settled(pc.n, pc.t)
 		pc.c.machine.Fail(pc.n, mediaFailure("WAV", err, time.Now()))
@@ -177,13 +178,14 @@ func (pc *pcmCapture) abort() {
 	}
 	pc.done = true
 	pc.graph.close()
-	pc.enc, pc.chunks = nil, nil
+	pc.enc, pc.chunks = nil, js.Undefined()
 	pc.c.settled(pc.n, pc.t)
 }
 
-// wavBlob joins the file in JavaScript: the header and the last samples (what Finish
-// returns) around the chunks made on the way.
-func wavBlob(finished []byte, chunks []any) (safejs.Value, error) {
+// file joins the WAV in JavaScript: the header (the start of finished), the chunks made
+// on the way, and the last samples (the rest of finished), which go to the journal too:
+// it then rebuilds this very file.
+func (pc *pcmCapture) file(finished []byte) (safejs.Value, error) {
 	head, err := bytesToJS(finished[:wav.HeaderSize])
 	if err != nil {
 		return head, err
@@ -192,11 +194,10 @@ func wavBlob(finished []byte, chunks []any) (safejs.Value, error) {
 	if err != nil {
 		return tail, err
 	}
-	parts, err := safejs.ValueOf(append(append([]any{safejs.Unsafe(head)}, chunks...), safejs.Unsafe(tail)))
-	if err != nil {
-		return parts, err
-	}
-	return newBlob(parts, "audio/wav")
+	pc.t.journalChunk(tail)
+	pc.chunks.Call("unshift", safejs.Unsafe(head))
+	pc.chunks.Call("push", safejs.Unsafe(tail))
+	return newBlob(safejs.Safe(pc.chunks), "audio/wav")
 }
 
 // buildPCMGraph connects the stream to a sampler that hands over mono float32 samples
