@@ -198,25 +198,33 @@ export function openStore(persist) {
   };
   // The recordings whose audio is on disk: a later put of one writes its state alone.
   const audioKept = new Set();
+  const audioWrites = new Map(); // id → the first write of its audio, while under way
   // The recordings being removed: gone for get and list from the delete call on, while
   // the removal reaches the disk.
   const removing = new Set();
   // A recording's journal writes run one after another, and its removal after them.
   const chains = new Map(); // id → the promise of its last journal operation
+  const journalsMade = new Set(); // the recordings whose journal this page has written
+  const journalFailed = new Set(); // the recordings one of whose journal writes failed
   const journalOp = (id, op) => {
     const next = (chains.get(id) || opened).then(() => opened).then((db) => db && op(db))
-      .catch((err) => console.error('VocaFuse: the recording journal could not be written', err));
+      .catch((err) => {
+        journalFailed.add(id);
+        console.error('VocaFuse: the recording journal could not be written', err);
+      });
     chains.set(id, next);
     next.then(() => { if (chains.get(id) === next) chains.delete(id); });
     return next;
   };
   const journalRange = (id) => IDBKeyRange.bound([id, 0], [id, Infinity]);
-  const dropJournal = (id) => journalOp(id, (db) => inTransaction(db, 'readwrite', (store) => store.delete(journalRange(id)), JOURNAL_STORE));
+  const dropJournal = (id) => journalOp(id, (db) => inTransaction(db, 'readwrite', (store) => store.delete(journalRange(id)), JOURNAL_STORE))
+    .then(() => { journalsMade.delete(id); journalFailed.delete(id); });
   return {
     // journal(id, head) starts a recording's journal and answers append(value): each
     // chunk is one small write, in order; nothing grows and nothing is rewritten.
     journal(id, head) {
       askToPersist();
+      journalsMade.add(id);
       let seq = 0;
       const write = (value) => {
         const n = seq++;
@@ -230,6 +238,15 @@ export function openStore(persist) {
       return journalOp(id, (db) => putStorable(db, JOURNAL_STORE, { id, seq: 0, value: head }, 'value'));
     },
     dropJournal,
+    // announceable(id) answers once recording id may be announced to the server (its
+    // first POST), where a crash from then on loses nothing and is not refused: once the
+    // journal this page wrote of it has landed, every write of it, since its rebuild gives
+    // the very bytes announced; failing that, once the outbox has it on disk.
+    announceable(id) {
+      const kept = audioWrites.get(id);
+      if (!journalsMade.has(id)) return Promise.resolve(kept);
+      return (chains.get(id) || opened).then(() => opened).then((db) => (db && !journalFailed.has(id) ? undefined : kept));
+    },
     // The journals left by pages that died while recording: [{ id, head, chunks }].
     // Rejects where the database cannot be read: what it holds is unknown, not nothing.
     async journals() {
@@ -252,28 +269,21 @@ export function openStore(persist) {
       }
       return [...byId.values()];
     },
-    async put(record) {
-      const db = await usable();
-      if (db && !memory.has(record.id)) {
-        const { blob, ...delivery } = record;
-        if (audioKept.has(record.id)) {
-          // The audio is on disk: the state is written in the order asked (IndexedDB runs
-          // a store's writes in order), and the delivery goes on without waiting for it.
-          // One lost (an unload, an error) leaves an older state: the session is asked for
-          // again under the same key and a part sent again is stored once: nothing is lost.
-          putRecording(db, delivery, null).catch((err) => console.error('VocaFuse: a recording\'s delivery state could not be saved', err));
-          return null;
-        }
-        try {
-          await putRecording(db, delivery, { id: record.id, blob });
-          audioKept.add(record.id);
-          return null;
-        } catch (err) { // QuotaExceededError, a closed database, a Blob the store refuses
-          failure = failure || reasonOf(err);
-        }
+    // put(record): see save. While the first write of a recording's audio is under way,
+    // a later state of it is written after that write, in order, and answered at once,
+    // as once the audio is on disk.
+    put(record) {
+      const first = audioWrites.get(record.id);
+      if (first) {
+        first.then(() => save(record));
+        return Promise.resolve(null);
       }
-      memory.set(record.id, record);
-      return persist ? failure : null;
+      const saved = save(record);
+      if (!audioKept.has(record.id) && !memory.has(record.id)) {
+        audioWrites.set(record.id, saved);
+        saved.then(() => { if (audioWrites.get(record.id) === saved) audioWrites.delete(record.id); });
+      }
+      return saved;
     },
     async get(id) {
       if (memory.has(id)) return memory.get(id);
@@ -333,6 +343,33 @@ export function openStore(persist) {
       opened.then((db) => db && db.close());
     },
   };
+
+  // save(record) answers null once the record's audio is on disk (a write of its state
+  // alone: once queued), else the reason it is kept in memory only.
+  async function save(record) {
+    const db = await usable();
+    if (removing.has(record.id)) return null; // a state that comes as it is removed is not written again
+    if (db && !memory.has(record.id)) {
+      const { blob, ...delivery } = record;
+      if (audioKept.has(record.id)) {
+        // The audio is on disk: the state is written in the order asked (IndexedDB runs
+        // a store's writes in order), and the delivery goes on without waiting for it.
+        // One lost (an unload, an error) leaves an older state: the session is asked for
+        // again under the same key and a part sent again is stored once: nothing is lost.
+        putRecording(db, delivery, null).catch((err) => console.error('VocaFuse: a recording\'s delivery state could not be saved', err));
+        return null;
+      }
+      try {
+        await putRecording(db, delivery, { id: record.id, blob });
+        audioKept.add(record.id);
+        return null;
+      } catch (err) { // QuotaExceededError, a closed database, a Blob the store refuses
+        failure = failure || reasonOf(err);
+      }
+    }
+    memory.set(record.id, record);
+    return persist ? failure : null;
+  }
 
   async function removeRecording(id) {
     const db = await usable();

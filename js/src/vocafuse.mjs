@@ -383,6 +383,13 @@ function sdkEvents(options, messages) {
   };
 }
 
+// announceRecording, once the store says a crash from then on loses nothing of the
+// recording (outbox.mjs, announceable). Made out here: a closure made in the constructor
+// would hold the instance, which the Go side holds the closure for.
+function announceWhenSafe(store) {
+  return (url, token, key, ...rest) => store.announceable(key).then(() => announceRecording(url, token, key, ...rest));
+}
+
 export class VocaFuse {
   /** @param {VocaFuseOptions} options */
   constructor(options) {
@@ -400,7 +407,7 @@ export class VocaFuse {
     const io = {
       apiBaseUrl: options.apiBaseUrl && options.apiBaseUrl.replace(/\/+$/, ''),
       token: tokenFetcher({ tokenEndpoint: options.tokenEndpoint, getToken: options.getToken }),
-      tokenTrouble: tokenTroubleReporter(), announce: announceRecording, send: sendPart, lock: lockRecording, store,
+      tokenTrouble: tokenTroubleReporter(), announce: announceWhenSafe(store), send: sendPart, lock: lockRecording, store,
       events: sdkEvents(options, this._messages),
     };
     this._handle = connect(this._runtime, io);

@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { engines } from './driver.mjs';
 import { ffprobe, freePort, freshTmpDir, removeDir, startServer } from './harness.mjs';
 import {
-  postsOf as serverPosts, putsOf as serverPuts, sessionsOf, setFaults, uploadPosts,
+  postsOf as serverPosts, putsOf as serverPuts, serverLog, sessionsOf, setFaults, uploadPosts,
 } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -567,6 +567,35 @@ for (const engine of engines()) {
             } else {
               assert.ok(probe.formatName.includes('webm'), probe.formatName);
             }
+          } finally {
+            await page.close();
+            await keep.close();
+          }
+        });
+    }
+
+    // The first request leaves beside the outbox's first write, once the journal holds
+    // the whole recording: a page that dies in between leaves a journal whose rebuild
+    // asks for the same session (the same key and size), not one the server refuses.
+    for (const format of ['webm', 'wav']) {
+      rowTest(`the renderer crashes once the POST has left, before the outbox has the ${format}: the next load sends the same bytes, stored once`,
+        `renderer crash between POST and outbox (${format})`, name, { skip: lacking('crashRenderer') || (format !== 'wav' && format !== container && `${name}'s MediaRecorder makes no ${format}`) }, async (settle) => {
+          const query = format === 'wav' ? '?formats=wav' : '';
+          const page = await firstTab(drv, query);
+          const keep = await anotherTab(page, query);
+          try {
+            const { id } = await recordUnstopped(page, 2);
+            await page.evaluate(() => window.holdOutbox());
+            await fault({ ...PUT_BYTES, delay_ms: 5_000, times: 1 }); // the crash comes before the first PUT's bytes
+            const from = serverLog(server).length;
+            await page.click('#record-btn');
+            await until('the POST of the stopped recording', () => postsOf(id).length > 0, 20_000);
+            await page.crash();
+            await keep.reload();
+            await ready(keep);
+            await recovered(keep, id, settle);
+            assert.equal(uploadIds(id).size, 1, 'the rebuild found the first session: the same key and size');
+            assert.deepEqual(uploadPosts(server, from).map((e) => e.status).filter((s) => s >= 300), [], 'a POST refused');
           } finally {
             await page.close();
             await keep.close();

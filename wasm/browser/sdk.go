@@ -267,7 +267,11 @@ type jsStore struct {
 }
 
 func (s jsStore) call(method string, args ...any) safejs.Value {
-	p, err := s.store.Call(method, args...)
+	return s.await(s.store.Call(method, args...))
+}
+
+// await answers the promise p that the store's method answered, err its call's error.
+func (s jsStore) await(p safejs.Value, err error) safejs.Value {
 	if err != nil {
 		panic(jsError(err)) // the shim's store never throws; if it does, the courier's guard reports it
 	}
@@ -278,13 +282,16 @@ func (s jsStore) call(method string, args ...any) safejs.Value {
 	return v
 }
 
-// Put answers the reason the record is kept in memory only, as an error, or nil once on disk.
-func (s jsStore) Put(r *delivery.Record) error {
-	v := s.call("put", recordJS(r))
-	if v.Type() == safejs.TypeString {
-		return errors.New(safejs.Unsafe(v).String()) // a string's String cannot fail
+// Put: written answers the reason the record is kept in memory only, as an error, or nil
+// once on disk.
+func (s jsStore) Put(r *delivery.Record) (written func() error) {
+	p, err := s.store.Call("put", recordJS(r))
+	return func() error {
+		if v := s.await(p, err); v.Type() == safejs.TypeString {
+			return errors.New(safejs.Unsafe(v).String()) // a string's String cannot fail
+		}
+		return nil
 	}
-	return nil
 }
 
 func (s jsStore) Get(id string) *delivery.Record {

@@ -33,11 +33,11 @@ type Record struct {
 
 // Store keeps records across page loads: IndexedDB in the browser.
 type Store interface {
-	// Put saves r and answers once its audio is on disk; a later Put of r, which writes
-	// its state alone, answers once the write is queued (writes land in order). An error
-	// says r is kept in memory only (the database failed): it survives failed uploads but
-	// not a reload.
-	Put(r *Record) error
+	// Put begins saving r (writes land in the order Put is called) and answers written,
+	// which waits: for the first Put of r until its audio is on disk, for a later one,
+	// which writes its state alone, until the write is queued. An error says r is kept
+	// in memory only (the database failed): it survives failed uploads but not a reload.
+	Put(r *Record) (written func() error)
 	Get(id string) *Record // nil when absent
 	// Delete removes id: it is gone from Get and List at once, and removed answers once
 	// the disk has let it go too.
@@ -116,6 +116,7 @@ type run struct {
 	wake     chan struct{}   // an early end to the wait (online, retryPending, discard, close)
 	waiters  []chan struct{} // closed when the next attempt to start has been made
 	holding  bool            // the recording's lock is taken: the attempts are this run's
+	kept     chan struct{}   // closed once the outbox's first write of the recording has ended; nil: none made
 	discard  bool
 	progress any
 }
@@ -136,12 +137,19 @@ func New(store Store, locks Locks, net Network, baseURL string, policy Policy) *
 }
 
 // SendHeld delivers a recording that has just stopped. It is kept in the outbox, under
-// its lock, before the first attempt, and stays there until the server has it: every
-// failure after that is retried on the policy's schedule for as long as the page is
-// open, and by a later page load otherwise. progress is handed to the Network as it is.
-// A caller that already holds the recording's lock (its journal's writer) passes its
-// release as held: the lock passes to the delivery without a moment when another tab
-// could take it; with held nil, the delivery waits for the lock itself.
+// its lock, and stays there until the server has it: every failure after that is
+// retried on the policy's schedule for as long as the page is open, and by a later page
+// load otherwise. progress is handed to the Network as it is. A caller that already
+// holds the recording's lock (its journal's writer) passes its release as held: the lock
+// passes to the delivery without a moment when another tab could take it; with held
+// nil, the delivery waits for the lock itself.
+//
+// The first attempt starts beside the outbox's write; the Network's Announce waits, where
+// it must, until the recording's journal rebuilds these very bytes or the write has
+// landed (the browser's store, which holds both, answers which). A page that dies before
+// the outbox has the recording leaves its journal, whose rebuild asks for the same
+// session again; the journal goes only once the outbox has the recording (Kept), and the
+// outbox lets it go only after that.
 func (c *Courier) SendHeld(r *Record, w Watcher, progress any, held func()) {
 	c.mu.Lock()
 	if w != nil {
@@ -152,12 +160,10 @@ func (c *Courier) SendHeld(r *Record, w Watcher, progress any, held func()) {
 	if held != nil {
 		lock = func() (func(), bool) { return held, true }
 	}
-	keep := func() *Record {
-		if err := c.store.Put(r); err != nil {
-			c.storageTrouble(r.ID, err)
-		} else if c.Kept != nil {
-			c.Kept(r.ID)
-		}
+	keep := func(rn *run) *Record {
+		written := c.store.Put(r) // begun here, so the attempt's own writes follow it
+		rn.kept = make(chan struct{})
+		go c.keepFirst(r.ID, written, rn.kept)
 		return r
 	}
 	c.startHeld(r.ID, progress, lock, keep)
@@ -167,7 +173,7 @@ func (c *Courier) SendHeld(r *Record, w Watcher, progress any, held func()) {
 // found taken and left: a journal's recovery held it, or another tab. A recording the
 // API refused stays refused, as Retry(false) leaves it.
 func (c *Courier) Resume(id string, held func()) {
-	c.startHeld(id, nil, func() (func(), bool) { return held, true }, func() *Record {
+	c.startHeld(id, nil, func() (func(), bool) { return held, true }, func(*run) *Record {
 		if r := c.store.Get(id); r != nil && !r.Refused {
 			return r
 		}
@@ -178,7 +184,7 @@ func (c *Courier) Resume(id string, held func()) {
 // startHeld starts a delivery whose lock the caller holds or waits for. This page may
 // already be at the recording: a Retry asking for that very lock, which will find it
 // taken and end. The delivery starts when that has ended.
-func (c *Courier) startHeld(id string, progress any, lock func() (func(), bool), read func() *Record) {
+func (c *Courier) startHeld(id string, progress any, lock func() (func(), bool), read func(*run) *Record) {
 	go func() {
 		for {
 			ended := make(chan struct{})
@@ -197,7 +203,7 @@ func (c *Courier) Upload(r *Record, w Watcher, progress any) {
 	c.mu.Lock()
 	c.watchers[r.ID] = w
 	c.mu.Unlock()
-	c.start(r.ID, progress, nil, false, func() (func(), bool) { return func() {}, true }, func() *Record { return r })
+	c.start(r.ID, progress, nil, false, func() (func(), bool) { return func() {}, true }, func(*run) *Record { return r })
 }
 
 // Retry makes one attempt now for every recording in the outbox that this tab can take
@@ -219,7 +225,7 @@ func (c *Courier) Retry(all bool) {
 			}
 			return release, ok
 		}
-		c.start(id, nil, done, true, lock, func() *Record {
+		c.start(id, nil, done, true, lock, func(*run) *Record {
 			// Read again under the lock: the tab that held it may have delivered it.
 			fresh := c.store.Get(id)
 			if fresh == nil || (fresh.Refused && !all) {
@@ -265,7 +271,7 @@ func (c *Courier) awaitLock(id string) {
 // joins it rather than find the lock taken (by this very page) and answer without an
 // attempt. When this page is already at id, done joins that delivery, which is woken
 // for an attempt now, and start answers false.
-func (c *Courier) start(id string, progress any, done chan struct{}, keep bool, lock func() (func(), bool), read func() *Record) bool {
+func (c *Courier) start(id string, progress any, done chan struct{}, keep bool, lock func() (func(), bool), read func(*run) *Record) bool {
 	c.mu.Lock()
 	if rn := c.runs[id]; rn != nil {
 		if done != nil {
@@ -297,7 +303,7 @@ func (c *Courier) start(id string, progress any, done chan struct{}, keep bool, 
 			return // another tab is delivering it
 		}
 		release = held
-		if r := read(); r != nil {
+		if r := read(rn); r != nil {
 			c.mu.Lock()
 			rn.holding = true
 			c.mu.Unlock()
@@ -361,6 +367,7 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 	for n := 1; ; n++ {
 		if c.stopping(rn) {
 			if rn.discard {
+				firstWritten(rn)
 				c.store.Delete(r.ID)()
 			}
 			return
@@ -385,7 +392,9 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 			}
 			if keep {
 				// The page hears at once; the lock (let go when deliver returns) waits for
-				// the disk, so no other tab finds the recording half removed.
+				// the disk, so no other tab finds the recording half removed. The outbox's
+				// first write ends first: a removal must not come before it.
+				firstWritten(rn)
 				removed := c.store.Delete(r.ID)
 				defer removed()
 				if c.Landed != nil {
@@ -455,8 +464,27 @@ func (c *Courier) deliver(r *Record, rn *run, keep bool) {
 	}
 }
 
+// keepFirst waits for the outbox's first write of recording id, written, then closes kept.
+func (c *Courier) keepFirst(id string, written func() error, kept chan struct{}) {
+	defer close(kept)
+	c.guard(id, func() {
+		if err := written(); err != nil {
+			c.storageTrouble(id, err)
+		} else if c.Kept != nil {
+			c.Kept(id)
+		}
+	})
+}
+
+// firstWritten waits for the outbox's first write of the run's recording to end.
+func firstWritten(rn *run) {
+	if rn.kept != nil {
+		<-rn.kept
+	}
+}
+
 func (c *Courier) save(r *Record) {
-	if err := c.store.Put(r); err != nil {
+	if err := c.store.Put(r)(); err != nil {
 		c.storageTrouble(r.ID, err)
 	}
 }

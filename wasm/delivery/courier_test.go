@@ -42,6 +42,39 @@ func TestDeliveredOnTheFirstTry(t *testing.T) {
 	})
 }
 
+// The first attempt goes while the outbox's first write is on its way to the disk (the
+// browser's Announce waits where it must); the recording's journal goes (Kept) once the
+// outbox has it, and its removal from the outbox comes after that.
+func TestTheFirstAttemptGoesBesideTheOutboxWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, locks := newStore(), newLocks()
+		store.writing = make(chan struct{})
+		c := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
+		c.Kept = func(string) {
+			store.mu.Lock()
+			store.order = append(store.order, "kept")
+			store.mu.Unlock()
+		}
+		w := &fakeWatcher{}
+		c.SendHeld(record("a"), w, nil, nil)
+		synctest.Wait()
+		if len(c.net.announced()) != 1 || len(c.net.attempts()) != 1 {
+			t.Fatalf("POST %d, PUT %d before the outbox write landed, want 1 and 1", len(c.net.announced()), len(c.net.attempts()))
+		}
+		if w.deliveries() != 0 {
+			t.Fatal("delivered before the outbox had the recording: its removal would come before its write")
+		}
+		close(store.writing)
+		synctest.Wait()
+		if w.deliveries() != 1 || store.has("a") {
+			t.Fatalf("delivered %d, still in the outbox %v", w.deliveries(), store.has("a"))
+		}
+		if got := strings.Join(store.order, ","); got != "kept,delete" {
+			t.Fatalf("outbox order %s, want kept,delete", got)
+		}
+	})
+}
+
 // The page hears the outcome while the outbox's removal is still on its way to the disk;
 // the recording's lock waits for it, so no other tab finds it half removed.
 func TestThePageHearsBeforeTheOutboxRemovalLands(t *testing.T) {

@@ -25,18 +25,28 @@ type fakeStore struct {
 	puts     int
 	slowGet  time.Duration // Get answers this long after it is asked, as IndexedDB does
 	removing chan struct{} // a Delete reaches the disk once this is closed (nil: at once)
+	writing  chan struct{} // a recording's first Put reaches the disk once this is closed (nil: at once)
+	order    []string      // "kept", "delete": what reached the outbox, in order
 }
 
 func newStore() *fakeStore { return &fakeStore{records: map[string]Record{}} }
 
-func (s *fakeStore) Put(r *Record) error {
+func (s *fakeStore) Put(r *Record) (written func() error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := *r
 	c.Session = r.Session.clone() // what is on disk, not the courier's live session
+	_, again := s.records[r.ID]
 	s.records[r.ID] = c
 	s.puts++
-	return s.failPut
+	failPut, writing := s.failPut, s.writing
+	if again || writing == nil {
+		return func() error { return failPut }
+	}
+	return func() error {
+		<-writing
+		return failPut
+	}
 }
 
 func (s *fakeStore) Get(id string) *Record {
@@ -54,6 +64,7 @@ func (s *fakeStore) Get(id string) *Record {
 func (s *fakeStore) Delete(id string) (removed func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.order = append(s.order, "delete")
 	delete(s.records, id)
 	if s.removing != nil {
 		return func() { <-s.removing }
