@@ -241,11 +241,12 @@ export function openStore(persist) {
     // announceable(id) answers once recording id may be announced to the server (its
     // first POST), where a crash from then on loses nothing and is not refused: once the
     // journal this page wrote of it has landed, every write of it, since its rebuild gives
-    // the very bytes announced; failing that, once the outbox has it on disk.
+    // the very bytes announced, or once the outbox has it on disk, whichever comes first.
     announceable(id) {
       const kept = audioWrites.get(id);
       if (!journalsMade.has(id)) return Promise.resolve(kept);
-      return (chains.get(id) || opened).then(() => opened).then((db) => (db && !journalFailed.has(id) ? undefined : kept));
+      const journalled = (chains.get(id) || opened).then(() => opened).then((db) => (db && !journalFailed.has(id) ? undefined : kept));
+      return kept ? Promise.race([journalled, kept.then((reason) => (reason ? journalled : undefined))]) : journalled;
     },
     // The journals left by pages that died while recording: [{ id, head, chunks }].
     // Rejects where the database cannot be read: what it holds is unknown, not nothing.
