@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { engines } from './driver.mjs';
 import { startServer } from './harness.mjs';
-import { assertNoLiveTracks, setFaults } from './support.mjs';
+import { assertNoLiveTracks, playable, setFaults } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RECORD = 'vocafuse-recorder >>> [part=record]';
@@ -42,11 +42,6 @@ const stateIs = (page, state, timeout = 15_000) => page.waitFor(
 const recordedAtLeast = (page, seconds) => page.waitFor(
   (s) => window.of('progress').some((e) => e.detail.elapsed >= s), seconds, 15_000);
 const hasVoicenote = (page, timeout) => page.waitFor(() => document.querySelector('vocafuse-recorder').voicenote !== null, undefined, timeout);
-// The preview gives way to the stored copy once it has loaded and is not playing.
-const playsStoredCopy = (page) => page.waitFor(() => {
-  const el = document.querySelector('vocafuse-recorder');
-  return el.shadowRoot.querySelector('[part=player]').src === el.voicenote?.audio_url;
-}, undefined, 15_000);
 
 // What the element shows, read from its shadow root.
 function shown(page) {
@@ -136,7 +131,7 @@ for (const { name, launch, skip, lacks } of engines()) {
         await page.click(RECORD);
         await stateIs(page, 'uploaded');
         await hasVoicenote(page);
-        await playsStoredCopy(page);
+        await playable(page, { player: true });
 
         const done = await shown(page);
         assert.equal(done.status, 'Saved');
@@ -177,7 +172,7 @@ for (const { name, launch, skip, lacks } of engines()) {
         await hasVoicenote(page);
         assert.deepEqual(await player(), { src: preview, paused: false }, 'the preview plays on');
         await page.evaluate(() => document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=player]').pause());
-        await playsStoredCopy(page);
+        await playable(page, { player: true });
       } finally {
         await setFaults(server, null);
         await page.close();

@@ -65,14 +65,23 @@ export function errorsOf(tab) {
   })));
 }
 
-// Loads window.lastBlob (recordTake's) into an <audio> element: its duration, and where a
-// seek to the middle lands. Each wait is bounded, so a media element that never answers
-// fails here, by name, rather than in the driver's protocol timeout. A seek that has not
-// landed in 5 s is asked once more (headless Firefox has been seen to drop one), as a
-// person would click again.
-export function playable(tab) {
-  return tab.evaluate(async () => {
-    const audio = new Audio(URL.createObjectURL(window.lastBlob));
+// Loads window.lastBlob (recordTake's) into an <audio> element, or with `player` reads the
+// <vocafuse-recorder>'s player once it has the stored copy: its duration, and where a seek to
+// the middle lands. Each wait is bounded, so a media element that never answers fails here,
+// by name, rather than in the driver's protocol timeout. A seek that has not landed in 5 s
+// is asked once more (headless Firefox has been seen to drop one), as a person would click
+// again.
+export async function playable(tab, { player = false } = {}) {
+  // The element's preview gives way to the stored copy once loaded and not playing.
+  if (player) {
+    await tab.waitFor(() => {
+      const el = document.querySelector('vocafuse-recorder');
+      return el.shadowRoot.querySelector('[part=player]').src === el.voicenote?.audio_url;
+    }, undefined, 15_000);
+  }
+  return tab.evaluate(async (fromPlayer) => {
+    const audio = fromPlayer ? document.querySelector('vocafuse-recorder').shadowRoot.querySelector('[part=player]')
+      : new Audio(URL.createObjectURL(window.lastBlob));
     const event = (name, ms) => new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the <audio> element: no ${name} within ${ms / 1000} s`)), ms);
       audio.addEventListener(name, () => { clearTimeout(timer); resolve(); }, { once: true });
@@ -81,12 +90,12 @@ export function playable(tab) {
         reject(new Error(`the <audio> element cannot load it: ${audio.error && audio.error.message}`));
       }, { once: true });
     });
-    await event('loadedmetadata', 15_000);
+    if (audio.readyState < HTMLMediaElement.HAVE_METADATA) await event('loadedmetadata', 15_000);
     const duration = audio.duration;
     const seek = () => { const landed = event('seeked', 5_000); audio.currentTime = duration / 2; return landed; };
     await seek().catch(seek);
-    return { duration, seekedTo: audio.currentTime };
-  });
+    return { duration, seekedTo: audio.currentTime, src: audio.src };
+  }, player);
 }
 
 // Whether an AudioContext made during a click runs in this browser (it needs an audio device).

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { engines } from './driver.mjs';
 import { ffprobe, freePort, startServer } from './harness.mjs';
-import { sessionPuts, uploadPosts } from './support.mjs';
+import { playable, sessionPuts, uploadPosts } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -172,24 +172,8 @@ for (const { name, launch, skip } of engines()) {
         });
         await page.click('vocafuse-recorder >>> [part=record]');
         await state('uploaded');
-        // The preview gives way to the stored copy once it has loaded (the element's _play).
-        await page.waitFor(() => {
-          const el = document.querySelector('vocafuse-recorder');
-          return el.shadowRoot.querySelector('[part=player]').src === el.voicenote.audio_url;
-        }, undefined, 15_000);
-        const shown = await page.evaluate(async () => {
-          const el = document.querySelector('vocafuse-recorder');
-          const audio = el.shadowRoot.querySelector('[part=player]');
-          if (!(audio.duration > 0)) {
-            // Bounded, so a player that never answers fails here by name, not in the driver.
-            await new Promise((resolve, reject) => {
-              const timer = setTimeout(() => reject(new Error('the player: no loadedmetadata within 15 s')), 15_000);
-              audio.addEventListener('loadedmetadata', () => { clearTimeout(timer); resolve(); }, { once: true });
-              audio.addEventListener('error', () => { clearTimeout(timer); reject(new Error(`the player cannot load it: ${audio.error && audio.error.message}`)); }, { once: true });
-            });
-          }
-          return { id: el.voicenote.id, src: audio.src, duration: audio.duration };
-        });
+        const shown = await playable(page, { player: true });
+        shown.id = await page.evaluate(() => document.querySelector('vocafuse-recorder').voicenote.id);
         assert.match(shown.src, /\/v1\/voicenotes\/[0-9a-f-]{36}\/audio\?/);
         assert.ok(shown.src.includes(shown.id), 'the player plays the note just stored');
         assert.ok(Number.isFinite(shown.duration) && shown.duration > 1, `stored copy plays ${shown.duration} s`);
