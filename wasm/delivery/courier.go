@@ -157,17 +157,11 @@ func (c *Courier) SendHeld(r *Record, w Watcher, progress any, held func()) {
 	}
 	c.mu.Unlock()
 	lock := func() (func(), bool) { return c.locks.Lock(r.ID, true) }
-	var written func() error
 	if held != nil {
 		lock = func() (func(), bool) { return held, true }
-		// Under the lock already: the outbox write begins now, before the caller's own
-		// work at the stop, rather than once the delivery's goroutines run.
-		written = c.store.Put(r)
 	}
 	keep := func(rn *run) *Record {
-		if written == nil {
-			written = c.store.Put(r) // begun here, so the attempt's own writes follow it
-		}
+		written := c.store.Put(r) // begun here, so the attempt's own writes follow it
 		rn.kept = make(chan struct{})
 		go c.keepFirst(r.ID, written, rn.kept)
 		return r

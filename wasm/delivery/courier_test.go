@@ -42,25 +42,6 @@ func TestDeliveredOnTheFirstTry(t *testing.T) {
 	})
 }
 
-// A recording handed over with its lock (the journal's, at the stop) is on its way into
-// the outbox when SendHeld returns: the stop's remaining work does not hold up the write
-// that keeps it.
-func TestAHeldRecordingIsWrittenBeforeSendHeldReturns(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store, locks := newStore(), newLocks()
-		c := newTab(t, store, locks, &fakeNetwork{script: []reply{ok201()}})
-		w := &fakeWatcher{}
-		c.SendHeld(record("a"), w, nil, func() {})
-		if !store.has("a") {
-			t.Fatal("the outbox write had not begun when SendHeld returned")
-		}
-		synctest.Wait()
-		if w.deliveries() != 1 || store.has("a") {
-			t.Fatalf("delivered %d, still in the outbox %v", w.deliveries(), store.has("a"))
-		}
-	})
-}
-
 // The first attempt goes while the outbox's first write is on its way to the disk (the
 // browser's Announce waits where it must); the recording's journal goes (Kept) once the
 // outbox has it, and its removal from the outbox comes after that.

