@@ -139,7 +139,6 @@ type attemptCounter struct {
 	attempts map[string]int // delivery id → attempts so far
 	reached  map[int]int    // n → deliveries that have had at least n attempts
 	changed  chan struct{}  // closed and replaced on every attempt
-	posts    int
 }
 
 func newAttemptCounter() *attemptCounter {
@@ -151,17 +150,19 @@ func (a *attemptCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get(vocafuse.HeaderDeliveryID)
 	a.attempts[id]++
 	a.reached[a.attempts[id]]++
-	a.posts++
 	close(a.changed)
 	a.changed = make(chan struct{})
 	a.mu.Unlock()
 	w.WriteHeader(http.StatusInternalServerError)
 }
 
-func (a *attemptCounter) postCount() int {
+func (a *attemptCounter) postCount() (posts int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.posts
+	for _, n := range a.attempts {
+		posts += n
+	}
+	return posts
 }
 
 // waitReached waits until count deliveries have had n attempts each.
@@ -232,8 +233,8 @@ func TestManyWebhooksStayBounded(t *testing.T) {
 	receiver.waitReached(t, 3, deliveries)
 	waveFrom := procCPU(t, pid)
 	receiver.waitReached(t, 4, deliveries)
-	waveCPU := procCPU(t, pid) - waveFrom
 	rssAfter, cpuAfter := s.peakRSS(), procCPU(t, pid)
+	waveCPU := cpuAfter - waveFrom
 	s.terminate()
 	size := dbSize(t, dataDir)
 	perAttempt := waveCPU / time.Duration(deliveries)
@@ -246,9 +247,8 @@ func TestManyWebhooksStayBounded(t *testing.T) {
 		t.Errorf("voicenotes.db %.1f MB (at most %d), VmHWM %.0f MB (at most %d)", float64(size)/(1<<20), maxDB>>20,
 			float64(rssAfter)/(1<<20), maxRSS>>20)
 	}
-	// About 0.9 ms an attempt (signing, the POST, the store's update), 1.3 ms on a busy
-	// machine; a wake that reads every pending delivery instead of each webhook's
-	// soonest costs 3.6 ms.
+	// 0.7–1.2 ms an attempt (signing, the POST, the store's update); a wake that reads
+	// every pending delivery instead of each webhook's soonest costs 3.6 ms.
 	if perAttempt > 2500*time.Microsecond {
 		t.Errorf("%v of CPU an attempt (%v over a wave of %d), want at most 2.5ms", perAttempt, waveCPU, deliveries)
 	}
